@@ -1,0 +1,237 @@
+//! Parsing and executing admin requests, independent of the transport.
+//!
+//! Everything here blocks (PBKDF2, RocksDB): the socket server calls it from
+//! `spawn_blocking`.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::fmt;
+
+use anyhow::{anyhow, bail};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::AdminApi;
+use super::parallel::parallel_map;
+use crate::accounts::AccountError;
+
+/// Every command name, for the error on an unknown one.
+pub const COMMANDS: &[&str] =
+    &["ping", "user-add", "user-passwd", "user-del", "user-list", "plugin-list", "plugin-reload"];
+
+#[derive(Deserialize)]
+#[serde(tag = "cmd", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Request {
+    Ping,
+    /// Entries are parsed one by one so that a malformed entry fails alone.
+    UserAdd { users: Vec<Value> },
+    UserPasswd { jid: String, password: String },
+    UserDel { jid: String },
+    UserList { domain: Option<String> },
+    PluginList,
+    PluginReload { name: String, vhost: Option<String> },
+}
+
+/// Names the command only: requests carry passwords, which must not reach logs.
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Request::Ping => "ping",
+            Request::UserAdd { .. } => "user-add",
+            Request::UserPasswd { .. } => "user-passwd",
+            Request::UserDel { .. } => "user-del",
+            Request::UserList { .. } => "user-list",
+            Request::PluginList => "plugin-list",
+            Request::PluginReload { .. } => "plugin-reload",
+        })
+    }
+}
+
+/// One entry of a `user-add` batch.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    jid: String,
+    password: String,
+}
+
+/// The outcome of one `user-add` entry, in request order: `result` is
+/// "created", or `error` says why not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddOutcome {
+    pub jid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Request {
+    /// One line of the wire protocol (without or with its newline).
+    pub fn from_line(line: &[u8]) -> Result<Request, String> {
+        let value: Value = serde_json::from_slice(line).map_err(|e| format!("malformed JSON: {e}"))?;
+        Self::from_value(value)
+    }
+
+    pub fn from_value(value: Value) -> Result<Request, String> {
+        let Some(obj) = value.as_object() else {
+            return Err("a request must be a JSON object such as {\"cmd\": \"ping\"}".into());
+        };
+        let cmd = match obj.get("cmd") {
+            None => return Err("the request has no \"cmd\" field".into()),
+            Some(Value::String(c)) => c.clone(),
+            Some(other) => return Err(format!("\"cmd\" must be a string, not {other}")),
+        };
+        if !COMMANDS.contains(&cmd.as_str()) {
+            return Err(format!("unknown command {cmd:?}; known commands: {}", COMMANDS.join(", ")));
+        }
+        serde_json::from_value(value).map_err(|e| format!("bad {cmd:?} request: {e}"))
+    }
+}
+
+/// The whole exchange for one request line: parse, execute, frame the reply.
+pub fn respond(api: &dyn AdminApi, line: &[u8]) -> Value {
+    match Request::from_line(line) {
+        Ok(req) => match execute(api, req) {
+            Ok(result) => json!({ "ok": true, "result": result }),
+            Err(e) => failure(format!("{e:#}")),
+        },
+        Err(e) => failure(e),
+    }
+}
+
+pub fn failure(message: impl Into<String>) -> Value {
+    json!({ "ok": false, "error": message.into() })
+}
+
+pub fn execute(api: &dyn AdminApi, req: Request) -> anyhow::Result<Value> {
+    match req {
+        Request::Ping => Ok(json!("pong")),
+        Request::UserAdd { users } => Ok(serde_json::to_value(add_users(api, users))?),
+        Request::UserPasswd { jid, password } => {
+            let user = UserJid::parse(&api.domains(), &jid)?;
+            api.accounts().set_password(&user.domain, &user.node, &password).map_err(|e| user.error(e))?;
+            Ok(json!("password changed"))
+        }
+        Request::UserDel { jid } => {
+            let user = UserJid::parse(&api.domains(), &jid)?;
+            api.accounts().delete(&user.domain, &user.node).map_err(|e| user.error(e))?;
+            api.on_user_deleted(&user.bare());
+            Ok(json!("deleted"))
+        }
+        Request::UserList { domain } => {
+            let served = api.domains();
+            let domains = match domain {
+                Some(d) if served.contains(&d) => vec![d],
+                Some(d) => bail!("this server does not serve the domain {d:?} (served: {})", served.join(", ")),
+                None => served,
+            };
+            let mut jids = Vec::new();
+            for d in domains {
+                let users = api.accounts().list(&d).map_err(|e| anyhow!("listing the users of {d}: {e}"))?;
+                jids.extend(users.into_iter().map(|u| format!("{u}@{d}")));
+            }
+            Ok(json!(jids))
+        }
+        Request::PluginList => Ok(api.plugin_list()),
+        Request::PluginReload { name, vhost } => {
+            if let Some(v) = &vhost {
+                let served = api.domains();
+                if !served.contains(v) {
+                    bail!("this server does not serve the vhost {v:?} (served: {})", served.join(", "));
+                }
+            }
+            Ok(json!(api.plugin_reload(&name, vhost.as_deref())?))
+        }
+    }
+}
+
+/// Validates every entry first (so duplicates within the batch are caught
+/// before two threads race to create the same account), then creates the
+/// accounts in parallel: hashing dominates a bulk import.
+fn add_users(api: &dyn AdminApi, users: Vec<Value>) -> Vec<AddOutcome> {
+    let served = api.domains();
+    let mut first_seen = HashMap::new();
+    let checked: Vec<(String, Result<(UserJid, String), String>)> = users
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let label = v.get("jid").and_then(Value::as_str).map_or_else(|| format!("entry {}", i + 1), str::to_owned);
+            match check_entry(&served, &mut first_seen, i + 1, v) {
+                Ok((user, password)) => (user.bare(), Ok((user, password))),
+                Err(e) => (label, Err(e)),
+            }
+        })
+        .collect();
+    let created = parallel_map(&checked, |(_, entry)| match entry {
+        Ok((user, password)) => {
+            api.accounts().create(&user.domain, &user.node, password).map_err(|e| user.error(e).to_string())
+        }
+        Err(e) => Err(e.clone()),
+    });
+    checked
+        .into_iter()
+        .zip(created)
+        .map(|((jid, _), outcome)| match outcome {
+            Ok(()) => {
+                api.on_user_created(&jid);
+                AddOutcome { jid, result: Some("created".into()), error: None }
+            }
+            Err(e) => AddOutcome { jid, result: None, error: Some(e) },
+        })
+        .collect()
+}
+
+fn check_entry(
+    served: &[String],
+    first_seen: &mut HashMap<String, usize>,
+    n: usize,
+    entry: Value,
+) -> Result<(UserJid, String), String> {
+    let new = serde_json::from_value::<NewUser>(entry).map_err(|e| format!("entry {n}: {e}"))?;
+    let user = UserJid::parse(served, &new.jid).map_err(|e| e.to_string())?;
+    match first_seen.entry(user.bare()) {
+        Entry::Occupied(first) => {
+            Err(format!("{} is listed twice in this batch (first as entry {})", user.bare(), first.get()))
+        }
+        Entry::Vacant(slot) => {
+            slot.insert(n);
+            Ok((user, new.password))
+        }
+    }
+}
+
+/// A bare `user@domain` JID, normalised, under a domain this server serves.
+struct UserJid {
+    node: String,
+    domain: String,
+}
+
+impl UserJid {
+    fn parse(served: &[String], text: &str) -> anyhow::Result<UserJid> {
+        let jid = jid::BareJid::new(text).map_err(|e| match e {
+            jid::Error::ResourceInBareJid => anyhow!("{text:?} has a resource: give a bare JID, user@domain"),
+            e => anyhow!("{text:?} is not a valid JID: {e}"),
+        })?;
+        let Some(node) = jid.node() else {
+            bail!("{text:?} has no user part: give a bare JID, user@domain");
+        };
+        let domain = jid.domain().as_str();
+        if !served.iter().any(|d| d == domain) {
+            bail!("this server does not serve the domain {domain:?} of {text:?} (served: {})", served.join(", "));
+        }
+        Ok(UserJid { node: node.as_str().to_owned(), domain: domain.to_owned() })
+    }
+
+    fn bare(&self) -> String {
+        format!("{}@{}", self.node, self.domain)
+    }
+
+    fn error(&self, e: AccountError) -> anyhow::Error {
+        match e {
+            AccountError::Exists => anyhow!("{} already exists", self.bare()),
+            AccountError::NotFound => anyhow!("{} does not exist", self.bare()),
+            e => anyhow!("{}: {e}", self.bare()),
+        }
+    }
+}

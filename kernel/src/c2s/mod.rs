@@ -1,0 +1,98 @@
+//! Client-to-server connections (RFC 6120): the listeners, stream
+//! negotiation up to a bound resource, and the bound session's loop.
+
+mod features;
+mod negotiate;
+mod sasl_exchange;
+mod session;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::Context as _;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::accounts::Accounts;
+use crate::config::Config;
+use crate::router::Router;
+use crate::sasl::FailureThrottle;
+use crate::tls::TlsConfigs;
+
+/// Everything a client connection needs, shared by all of them.
+pub struct C2s {
+    pub config: Arc<Config>,
+    pub tls: TlsConfigs,
+    pub accounts: Accounts,
+    pub router: Arc<Router>,
+    pub throttle: FailureThrottle,
+    connections: HashMap<String, AtomicUsize>,
+}
+
+impl C2s {
+    pub fn new(config: Arc<Config>, tls: TlsConfigs, accounts: Accounts, router: Arc<Router>) -> Arc<Self> {
+        let throttle = FailureThrottle::new(
+            config.sasl.failures_before_delay,
+            std::time::Duration::from_millis(config.sasl.max_failure_delay_ms),
+        );
+        let connections = config.vhosts.iter().map(|v| (v.domain.clone(), AtomicUsize::new(0))).collect();
+        Arc::new(C2s { config, tls, accounts, router, throttle, connections })
+    }
+
+    /// Counts a connection against its host's limit; `None` when the host is full.
+    fn admit(self: &Arc<Self>, domain: &str) -> Option<ConnectionSlot> {
+        let counter = self.connections.get(domain)?;
+        let now = counter.fetch_add(1, Ordering::Relaxed) + 1;
+        let slot = ConnectionSlot { c2s: self.clone(), domain: domain.to_string() };
+        (now <= self.config.limits.max_connections).then_some(slot)
+    }
+}
+
+/// Releases a host's connection count when the connection ends.
+struct ConnectionSlot {
+    c2s: Arc<C2s>,
+    domain: String,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        if let Some(c) = self.c2s.connections.get(&self.domain) {
+            c.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Binds a client listener; returns the bound address and the accept loop.
+pub async fn listen(
+    ctx: Arc<C2s>,
+    addr: SocketAddr,
+    direct_tls: bool,
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = TcpListener::bind(addr).await.with_context(|| format!("binding client port {addr}"))?;
+    let local = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((tcp, peer)) => {
+                    let ctx = ctx.clone();
+                    tokio::spawn(async move { serve(ctx, tcp, peer, direct_tls).await });
+                }
+                Err(e) => {
+                    // Usually EMFILE: back off instead of spinning.
+                    tracing::warn!("accept on {local}: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    });
+    Ok((local, task))
+}
+
+async fn serve(ctx: Arc<C2s>, tcp: TcpStream, peer: SocketAddr, direct_tls: bool) {
+    let _ = tcp.set_nodelay(true);
+    match negotiate::negotiate(&ctx, tcp, peer, direct_tls).await {
+        Some(bound) => session::run(&ctx, bound).await,
+        None => tracing::debug!(%peer, "connection ended before a resource was bound"),
+    }
+}

@@ -1,0 +1,440 @@
+//! The server's configuration: a TOML file, or the embedded default when
+//! there is none. Every key is known (`deny_unknown_fields`), so a typo is
+//! an error that names the key and what is allowed, and [`Config::validate`]
+//! checks the values before anything starts: the server never runs half
+//! configured.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use serde::Deserialize;
+
+/// The plugins a virtual host loads when its config lists none.
+pub const DEFAULT_PLUGINS: &[&str] = &["disco", "ping", "time", "version"];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default)]
+    pub listen: ListenSection,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub tls: TlsSection,
+    #[serde(default)]
+    pub sasl: SaslSection,
+    #[serde(default)]
+    pub plugin_limits: PluginLimits,
+    /// `[[vhost]]` tables; one `localhost` host when absent.
+    #[serde(default = "default_vhosts", rename = "vhost")]
+    pub vhosts: Vec<VhostConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    /// Where RocksDB, generated certificates and the admin socket live.
+    pub data_dir: PathBuf,
+    /// error, warn, info, debug or trace.
+    pub log_level: String,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        ServerSection { data_dir: PathBuf::from("data"), log_level: "info".into() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListenSection {
+    /// Client ports negotiating STARTTLS (RFC 6120 §5).
+    pub c2s: Vec<SocketAddr>,
+    /// Client ports speaking TLS from the first byte (XEP-0368).
+    pub c2s_direct_tls: Vec<SocketAddr>,
+    /// The admin control socket; `<data_dir>/admin.sock` when absent.
+    pub admin_socket: Option<PathBuf>,
+}
+
+impl Default for ListenSection {
+    fn default() -> Self {
+        ListenSection {
+            c2s: vec![SocketAddr::from(([127, 0, 0, 1], 5222))],
+            c2s_direct_tls: vec![SocketAddr::from(([127, 0, 0, 1], 5223))],
+            admin_socket: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest stanza accepted, in bytes; larger gets `<policy-violation/>`.
+    pub max_stanza_bytes: usize,
+    /// Deepest element nesting inside a stanza.
+    pub max_depth: usize,
+    /// Most attributes on one element.
+    pub max_attributes: usize,
+    /// Time allowed from connect to a bound resource.
+    pub negotiation_timeout_secs: u64,
+    /// A client silent this long is pinged (XEP-0199)...
+    pub ping_interval_secs: u64,
+    /// ...and closed with `<connection-timeout/>` if it stays silent this much longer.
+    pub ping_timeout_secs: u64,
+    /// The server sends a whitespace keepalive when it has written nothing for this long.
+    pub keepalive_secs: u64,
+    /// Open client connections per virtual host; more get `<resource-constraint/>`.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_stanza_bytes: 256 * 1024,
+            max_depth: 32,
+            max_attributes: 64,
+            negotiation_timeout_secs: 60,
+            ping_interval_secs: 300,
+            ping_timeout_secs: 60,
+            keepalive_secs: 60,
+            max_connections: 100_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSection {
+    /// Refuse authentication before STARTTLS (RFC 6120 §5.3.1 "mandatory-to-negotiate").
+    pub require_starttls: bool,
+}
+
+impl Default for TlsSection {
+    fn default() -> Self {
+        TlsSection { require_starttls: true }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SaslSection {
+    /// PBKDF2 iterations for new SCRAM credentials (RFC 7677 asks at least 4096).
+    pub scram_iterations: u32,
+    /// Offer PLAIN (only ever over TLS).
+    pub allow_plain: bool,
+    /// Failed attempts from one address before replies are delayed.
+    pub failures_before_delay: u32,
+    /// Longest delay, in milliseconds, before a failure is answered.
+    pub max_failure_delay_ms: u64,
+}
+
+impl Default for SaslSection {
+    fn default() -> Self {
+        SaslSection { scram_iterations: 4096, allow_plain: true, failures_before_delay: 3, max_failure_delay_ms: 5000 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginLimits {
+    /// Longest a single plugin call may run before it is interrupted.
+    pub call_timeout_ms: u64,
+    /// Linear memory cap per plugin instance.
+    pub memory_mib: u64,
+    /// Live instances kept per plugin version.
+    pub pool_size: usize,
+    /// Calls before an instance's store is recycled.
+    pub recycle_after_calls: u64,
+    /// Consecutive failed calls after which a plugin is disabled.
+    pub max_consecutive_failures: u32,
+}
+
+impl Default for PluginLimits {
+    fn default() -> Self {
+        PluginLimits {
+            call_timeout_ms: 200,
+            memory_mib: 64,
+            pool_size: 4,
+            recycle_after_calls: 10_000,
+            max_consecutive_failures: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VhostConfig {
+    pub domain: String,
+    /// PEM certificate chain and key; generated under `<data_dir>/tls/` when absent.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// `[[vhost.plugin]]` tables; the default plugins when absent.
+    #[serde(default = "default_plugins", rename = "plugin")]
+    pub plugins: Vec<PluginConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginConfig {
+    pub name: String,
+    /// "builtin" for the plugins shipped inside the binary, or a path to a `.wasm` component.
+    #[serde(default = "builtin")]
+    pub source: String,
+    /// Handed to the plugin's `init` as JSON.
+    #[serde(default)]
+    pub config: toml::Table,
+    /// Host capabilities granted: kv, mem, route, sessions, accounts, timers.
+    #[serde(default = "default_grants")]
+    pub grants: Vec<String>,
+}
+
+/// Capability names a grant may use (the WIT `capability` enum).
+pub const CAPABILITIES: &[&str] = &["kv", "mem", "route", "sessions", "accounts", "timers"];
+
+fn builtin() -> String {
+    "builtin".into()
+}
+
+fn default_grants() -> Vec<String> {
+    ["kv", "mem", "route", "sessions", "timers"].iter().map(|s| s.to_string()).collect()
+}
+
+fn default_plugins() -> Vec<PluginConfig> {
+    DEFAULT_PLUGINS
+        .iter()
+        .map(|n| PluginConfig { name: n.to_string(), source: builtin(), config: toml::Table::new(), grants: default_grants() })
+        .collect()
+}
+
+fn default_vhosts() -> Vec<VhostConfig> {
+    vec![VhostConfig { domain: "localhost".into(), cert: None, key: None, plugins: default_plugins() }]
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerSection::default(),
+            listen: ListenSection::default(),
+            limits: Limits::default(),
+            tls: TlsSection::default(),
+            sasl: SaslSection::default(),
+            plugin_limits: PluginLimits::default(),
+            vhosts: default_vhosts(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a config file. Relative paths in it are taken
+    /// relative to the file's own folder.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+        let mut cfg = Self::parse(&text).with_context(|| format!("in config file {}", path.display()))?;
+        if let Some(base) = path.parent() {
+            cfg.rebase(base);
+        }
+        cfg.validate().with_context(|| format!("in config file {}", path.display()))?;
+        Ok(cfg)
+    }
+
+    /// Parses TOML text without validating values.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// The config to use: the file when given, otherwise the embedded default.
+    pub fn load_or_default(path: Option<&Path>) -> anyhow::Result<Self> {
+        match path {
+            Some(p) => Self::load(p),
+            None => {
+                let cfg = Config::default();
+                cfg.validate()?;
+                Ok(cfg)
+            }
+        }
+    }
+
+    fn rebase(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.server.data_dir);
+        if let Some(p) = self.listen.admin_socket.as_mut() {
+            fix(p);
+        }
+        for v in &mut self.vhosts {
+            if let Some(p) = v.cert.as_mut() {
+                fix(p);
+            }
+            if let Some(p) = v.key.as_mut() {
+                fix(p);
+            }
+            for pl in &mut v.plugins {
+                if pl.source != "builtin" {
+                    let mut p = PathBuf::from(&pl.source);
+                    fix(&mut p);
+                    pl.source = p.to_string_lossy().into_owned();
+                }
+            }
+        }
+    }
+
+    pub fn admin_socket(&self) -> PathBuf {
+        self.listen.admin_socket.clone().unwrap_or_else(|| self.server.data_dir.join("admin.sock"))
+    }
+
+    pub fn vhost(&self, domain: &str) -> Option<&VhostConfig> {
+        self.vhosts.iter().find(|v| v.domain == domain)
+    }
+
+    /// Checks every value; the error names the key and what is allowed.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !["error", "warn", "info", "debug", "trace"].contains(&self.server.log_level.as_str()) {
+            bail!(
+                "server.log_level = {:?} is not a level: use one of error, warn, info, debug, trace",
+                self.server.log_level
+            );
+        }
+        if self.listen.c2s.is_empty() && self.listen.c2s_direct_tls.is_empty() {
+            bail!("listen.c2s and listen.c2s_direct_tls are both empty: give at least one address such as \"127.0.0.1:5222\"");
+        }
+        let l = &self.limits;
+        positive("limits.max_stanza_bytes", l.max_stanza_bytes as u64, 1024)?;
+        positive("limits.max_depth", l.max_depth as u64, 4)?;
+        positive("limits.max_attributes", l.max_attributes as u64, 4)?;
+        positive("limits.negotiation_timeout_secs", l.negotiation_timeout_secs, 1)?;
+        positive("limits.ping_interval_secs", l.ping_interval_secs, 1)?;
+        positive("limits.ping_timeout_secs", l.ping_timeout_secs, 1)?;
+        positive("limits.keepalive_secs", l.keepalive_secs, 1)?;
+        positive("limits.max_connections", l.max_connections as u64, 1)?;
+        if self.sasl.scram_iterations < 4096 {
+            bail!(
+                "sasl.scram_iterations = {} is too low: RFC 7677 asks for at least 4096",
+                self.sasl.scram_iterations
+            );
+        }
+        let p = &self.plugin_limits;
+        positive("plugin_limits.call_timeout_ms", p.call_timeout_ms, 10)?;
+        positive("plugin_limits.memory_mib", p.memory_mib, 1)?;
+        positive("plugin_limits.pool_size", p.pool_size as u64, 1)?;
+        positive("plugin_limits.recycle_after_calls", p.recycle_after_calls, 1)?;
+        positive("plugin_limits.max_consecutive_failures", p.max_consecutive_failures as u64, 1)?;
+        if self.vhosts.is_empty() {
+            bail!("no [[vhost]] is configured: add one, e.g. [[vhost]] domain = \"example.org\"");
+        }
+        let mut domains = HashSet::new();
+        for v in &self.vhosts {
+            let domain = jid::DomainPart::new(&v.domain)
+                .map_err(|e| anyhow::anyhow!("vhost.domain = {:?} is not a valid domain: {e}", v.domain))?;
+            if domain.as_str() != v.domain {
+                bail!("vhost.domain = {:?} is not in canonical form: write {:?}", v.domain, domain.as_str());
+            }
+            if !domains.insert(v.domain.clone()) {
+                bail!("vhost.domain = {:?} appears twice: each virtual host must be listed once", v.domain);
+            }
+            if v.cert.is_some() != v.key.is_some() {
+                bail!("vhost {:?}: give both `cert` and `key`, or neither (a certificate is then generated)", v.domain);
+            }
+            let mut names = HashSet::new();
+            for pl in &v.plugins {
+                if pl.name.is_empty() || !pl.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                    bail!(
+                        "vhost {:?}: plugin name {:?} may use only letters, digits, '-' and '_'",
+                        v.domain,
+                        pl.name
+                    );
+                }
+                if !names.insert(pl.name.as_str()) {
+                    bail!("vhost {:?}: plugin {:?} is listed twice", v.domain, pl.name);
+                }
+                for g in &pl.grants {
+                    if !CAPABILITIES.contains(&g.as_str()) {
+                        bail!(
+                            "vhost {:?}, plugin {:?}: grants contains {:?}; allowed: {}",
+                            v.domain,
+                            pl.name,
+                            g,
+                            CAPABILITIES.join(", ")
+                        );
+                    }
+                }
+                if pl.source != "builtin" && !Path::new(&pl.source).is_file() {
+                    bail!(
+                        "vhost {:?}, plugin {:?}: source {:?} is neither \"builtin\" nor an existing .wasm file",
+                        v.domain,
+                        pl.name,
+                        pl.source
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn positive(key: &str, value: u64, min: u64) -> anyhow::Result<()> {
+    if value < min {
+        bail!("{key} = {value} is too small: it must be at least {min}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert_eq!(c.vhosts[0].domain, "localhost");
+        assert_eq!(c.vhosts[0].plugins.len(), DEFAULT_PLUGINS.len());
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::parse("[server]\ndata_dri = \"x\"\n").unwrap_err().to_string();
+        assert!(err.contains("data_dri"), "{err}");
+        assert!(err.contains("data_dir"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let err = Config::parse("[limits]\nmax_depth = \"deep\"\n").unwrap_err().to_string();
+        assert!(err.contains("max_depth"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let cases = [
+            ("[server]\nlog_level = \"loud\"\n", "server.log_level"),
+            ("[limits]\nmax_stanza_bytes = 10\n", "limits.max_stanza_bytes"),
+            ("[sasl]\nscram_iterations = 10\n", "sasl.scram_iterations"),
+            ("[[vhost]]\ndomain = \"a b\"\n", "vhost.domain"),
+            ("[[vhost]]\ndomain = \"x.org\"\n[[vhost]]\ndomain = \"x.org\"\n", "appears twice"),
+            ("[[vhost]]\ndomain = \"x.org\"\n[[vhost.plugin]]\nname = \"p\"\ngrants = [\"root\"]\n", "grants"),
+            ("[[vhost]]\ndomain = \"x.org\"\n[[vhost.plugin]]\nname = \"p\"\nsource = \"/nonexistent.wasm\"\n", "source"),
+            ("[[vhost]]\ndomain = \"x.org\"\ncert = \"a.pem\"\n", "both `cert` and `key`"),
+        ];
+        for (text, want) in cases {
+            let err = Config::parse(text).and_then(|c| c.validate()).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?} gave {err}");
+        }
+    }
+
+    #[test]
+    fn relative_paths_follow_the_file() {
+        let dir = crate::testutil::tempdir("config");
+        let file = dir.join("waxwing.toml");
+        std::fs::write(&file, "[server]\ndata_dir = \"state\"\n").unwrap();
+        let c = Config::load(&file).unwrap();
+        assert_eq!(c.server.data_dir, dir.join("state"));
+        assert_eq!(c.admin_socket(), dir.join("state").join("admin.sock"));
+    }
+}

@@ -1,0 +1,19 @@
+//! Waxwing: the kernel of an XMPP server whose extensions are sandboxed
+//! WebAssembly plugins. See ARCHITECTURE.md for the map of this crate.
+
+pub mod accounts;
+pub mod admin;
+pub mod c2s;
+pub mod cli;
+pub mod config;
+pub mod plugins;
+pub mod router;
+pub mod sasl;
+pub mod server;
+pub mod storage;
+pub mod stream;
+pub mod tls;
+pub mod xml;
+
+#[cfg(test)]
+mod testutil;

@@ -1,0 +1,299 @@
+//! One compiled version of a plugin and its pool of live instances.
+//!
+//! Instances are interchangeable (plugins keep nothing in linear memory that
+//! must survive), so a call takes any idle one, runs under a deadline and a
+//! memory cap, and gives it back. A store is retired after
+//! `recycle_after_calls` calls so nothing accumulates over millions of calls,
+//! and an instance that trapped is dropped on the spot, never reused.
+
+use std::any::Any;
+use std::collections::HashSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use anyhow::{Context as _, anyhow, bail};
+use arc_swap::ArcSwap;
+use wasmtime::component::Component;
+use wasmtime::{Store, Trap};
+
+use super::EventKind;
+use super::bindings::{Guest, Plugin as PluginWorld, PluginPre, capability_name, types};
+use super::engine::{Runtime, deadline_ticks, sha256};
+use super::routes::RouteSpec;
+use super::store::{Effects, Grants, PluginShared, StoreData};
+use crate::config::{PluginConfig, PluginLimits};
+
+/// Why a call produced no result. The text goes to logs and to the admin
+/// channel's "last error".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CallFailure(pub String);
+
+/// What the kernel keeps of a version's `describe()`, with its config.
+pub(crate) struct VersionMeta {
+    pub description: types::Description,
+    pub routes: Vec<RouteSpec>,
+    pub filters: Vec<RouteSpec>,
+    pub events: Vec<EventKind>,
+    /// `sub.domain` when the plugin serves a service subdomain.
+    pub service_domain: Option<String>,
+    pub grants: Grants,
+    pub config_json: String,
+    /// "builtin" or the path it was read from.
+    pub source: String,
+    pub digest: [u8; 32],
+}
+
+struct Live {
+    store: Store<StoreData>,
+    bindings: PluginWorld,
+    calls: u64,
+}
+
+pub(crate) struct Version {
+    pub meta: VersionMeta,
+    pre: PluginPre<StoreData>,
+    idle: Mutex<Vec<Live>>,
+    shared: Arc<PluginShared>,
+    limits: Arc<ArcSwap<PluginLimits>>,
+    /// Keeps the compile cache's entry alive while this version exists.
+    _component: Arc<Component>,
+}
+
+fn memory_bytes(l: &PluginLimits) -> usize {
+    usize::try_from(l.memory_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
+}
+
+fn panic_text(p: &(dyn Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Runs one call into wasm under the deadline. A panic in a host function
+/// (wasmtime carries it out through the wasm frames) fails the call instead
+/// of the caller's thread.
+fn guarded<R>(
+    store: &mut Store<StoreData>,
+    timeout_ms: u64,
+    f: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<R>,
+) -> Result<R, CallFailure> {
+    store.set_epoch_deadline(deadline_ticks(timeout_ms));
+    match catch_unwind(AssertUnwindSafe(|| f(store))) {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => Err(CallFailure(match e.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => format!("timed out after {timeout_ms} ms"),
+            Some(t) => format!("trapped: {t}"),
+            None => format!("failed: {}", e.root_cause()),
+        })),
+        Err(p) => Err(CallFailure(format!("a host function panicked: {}", panic_text(p.as_ref())))),
+    }
+}
+
+impl Version {
+    /// Compiles `bytes`, instantiates a first instance, checks `describe()`
+    /// against the config, runs `init` and, on an upgrade, `migrate`. Any
+    /// failure is an error and nothing is installed.
+    pub fn load(
+        runtime: &Runtime,
+        shared: &Arc<PluginShared>,
+        limits: &Arc<ArcSwap<PluginLimits>>,
+        cfg: &PluginConfig,
+        bytes: &[u8],
+        migrate_from: Option<&str>,
+    ) -> anyhow::Result<Version> {
+        let name = &cfg.name;
+        let (component, digest) = runtime.compile(name, bytes)?;
+        let pre = runtime
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| anyhow!("plugin {name} imports something this kernel does not provide: {e:#}"))?;
+        let pre = PluginPre::new(pre).map_err(|e| anyhow!("plugin {name} does not export the plugin world: {e:#}"))?;
+        let grants = Grants::from_names(&cfg.grants);
+        let config_json = serde_json::to_string(&cfg.config).context("turning the plugin's config into JSON")?;
+        let lim = limits.load_full();
+        let timeout = lim.call_timeout_ms;
+
+        let mut store = Store::new(&runtime.engine, StoreData::new(shared.clone(), grants, None, memory_bytes(&lim)));
+        store.limiter(|d| &mut d.limits);
+        let bindings = guarded(&mut store, timeout, |s| pre.instantiate(s))
+            .map_err(|f| anyhow!("instantiating plugin {name}: {}", f.0))?;
+        let guest = bindings.waxwing_plugin_guest();
+        let description = guarded(&mut store, timeout, |s| guest.call_describe(s))
+            .map_err(|f| anyhow!("plugin {name} describe(): {}", f.0))?;
+        let meta = VersionMeta::new(description, cfg, &shared.domain, grants, config_json, digest)?;
+        store.data_mut().service_domain = meta.service_domain.clone();
+        init(guest, &mut store, timeout, &meta).map_err(|f| anyhow!("plugin {name} {}", f.0))?;
+        if let Some(from) = migrate_from {
+            match guarded(&mut store, timeout, |s| guest.call_migrate(s, from)) {
+                Ok(Ok(())) => {}
+                Ok(Err(msg)) => bail!("plugin {name} refused to migrate from version {from}: {msg}"),
+                Err(f) => bail!("plugin {name} migrate({from}) {}", f.0),
+            }
+        }
+        let effects = std::mem::take(&mut store.data_mut().effects);
+        if !effects.is_empty() {
+            tracing::warn!(
+                plugin = %name,
+                "stanzas and events queued during init/migrate are dropped: plugins send while handling, not loading"
+            );
+        }
+        for c in &meta.description.capabilities {
+            if !grants.has(*c) {
+                tracing::warn!(
+                    plugin = %name,
+                    domain = %shared.domain,
+                    "plugin asks for capability {:?} which its config does not grant; those calls will fail",
+                    capability_name(*c)
+                );
+            }
+        }
+        Ok(Version {
+            meta,
+            pre,
+            idle: Mutex::new(vec![Live { store, bindings, calls: 0 }]),
+            shared: shared.clone(),
+            limits: limits.clone(),
+            _component: component,
+        })
+    }
+
+    fn idle(&self) -> MutexGuard<'_, Vec<Live>> {
+        // Push and pop only: a poisoned pool is still a valid pool.
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Live instances waiting for a call.
+    #[cfg(test)]
+    pub fn idle_instances(&self) -> usize {
+        self.idle().len()
+    }
+
+    fn instantiate(&self, lim: &PluginLimits) -> Result<Live, CallFailure> {
+        let data =
+            StoreData::new(self.shared.clone(), self.meta.grants, self.meta.service_domain.clone(), memory_bytes(lim));
+        let mut store = Store::new(self.pre.engine(), data);
+        store.limiter(|d| &mut d.limits);
+        let bindings = guarded(&mut store, lim.call_timeout_ms, |s| self.pre.instantiate(s))
+            .map_err(|f| CallFailure(format!("instantiating {}", f.0)))?;
+        init(bindings.waxwing_plugin_guest(), &mut store, lim.call_timeout_ms, &self.meta)?;
+        // Whatever init queued is not part of the call about to run.
+        store.data_mut().effects = Effects::default();
+        Ok(Live { store, bindings, calls: 0 })
+    }
+
+    /// Calls into an idle (or fresh) instance. Returns the result and the
+    /// side effects to act on; after a failure only the events are kept
+    /// (they record things that did happen, like an account created), the
+    /// stanzas of a call that did not finish are not sent.
+    pub fn call<R>(
+        &self,
+        f: impl FnOnce(&Guest, &mut Store<StoreData>) -> wasmtime::Result<R>,
+    ) -> (Result<R, CallFailure>, Effects) {
+        let lim = self.limits.load();
+        let popped = self.idle().pop();
+        let mut live = match popped {
+            Some(l) => l,
+            None => match self.instantiate(&lim) {
+                Ok(l) => l,
+                Err(e) => return (Err(e), Effects::default()),
+            },
+        };
+        let Live { store, bindings, .. } = &mut live;
+        let result = guarded(store, lim.call_timeout_ms, |s| f(bindings.waxwing_plugin_guest(), s));
+        let mut effects = std::mem::take(&mut live.store.data_mut().effects);
+        match result {
+            Ok(_) => {
+                live.calls += 1;
+                if live.calls < lim.recycle_after_calls {
+                    let mut idle = self.idle();
+                    if idle.len() < lim.pool_size {
+                        idle.push(live);
+                    }
+                }
+            }
+            Err(_) => effects.outbox.clear(),
+        }
+        (result, effects)
+    }
+}
+
+fn init(guest: &Guest, store: &mut Store<StoreData>, timeout: u64, meta: &VersionMeta) -> Result<(), CallFailure> {
+    match guarded(store, timeout, |s| guest.call_init(s, &meta.config_json)) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(msg)) => Err(CallFailure(format!("refused its config: {msg}"))),
+        Err(f) => Err(CallFailure(format!("init {}", f.0))),
+    }
+}
+
+impl VersionMeta {
+    fn new(
+        description: types::Description,
+        cfg: &PluginConfig,
+        domain: &str,
+        grants: Grants,
+        config_json: String,
+        digest: [u8; 32],
+    ) -> anyhow::Result<VersionMeta> {
+        let name = &cfg.name;
+        if description.name != *name {
+            bail!(
+                "the component configured as plugin {name} describes itself as {:?}: check `name` and `source`",
+                description.name
+            );
+        }
+        if description.version.trim().is_empty() {
+            bail!("plugin {name} describes no version");
+        }
+        let service_domain = match &description.service_subdomain {
+            None => None,
+            Some(sub) => Some(service_domain(name, sub, domain)?),
+        };
+        let mut seen = HashSet::new();
+        let events = description.events.iter().map(|k| EventKind::from(*k)).filter(|k| seen.insert(*k)).collect();
+        Ok(VersionMeta {
+            routes: description.routes.iter().map(RouteSpec::from).collect(),
+            filters: description.filters.iter().map(RouteSpec::from).collect(),
+            events,
+            service_domain,
+            grants,
+            config_json,
+            source: cfg.source.clone(),
+            digest,
+            description,
+        })
+    }
+
+    pub fn version(&self) -> &str {
+        &self.description.version
+    }
+}
+
+fn service_domain(name: &str, sub: &str, domain: &str) -> anyhow::Result<String> {
+    let full = format!("{sub}.{domain}");
+    let ok = !sub.is_empty()
+        && !sub.contains(['@', '/'])
+        && jid::DomainPart::new(&full).map(|d| d.as_str() == full).unwrap_or(false);
+    if !ok {
+        bail!("plugin {name} asks for service subdomain {sub:?}, which does not make a valid domain under {domain}");
+    }
+    Ok(full)
+}
+
+/// The digest of bytes as the compile cache computes it, for change detection.
+pub(crate) fn digest_of(bytes: &[u8]) -> [u8; 32] {
+    sha256(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_subdomains_must_be_domains() {
+        assert_eq!(service_domain("muc", "conference", "example.org").unwrap(), "conference.example.org");
+        for bad in ["", "a@b", "x/y", "a b"] {
+            assert!(service_domain("muc", bad, "example.org").is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! The wasm host: loads each virtual host's plugins (WebAssembly components
+//! built against `plugin-abi/wit`), links the host functions they may call,
+//! keeps a small pool of live instances per plugin version, enforces the
+//! sandbox (deadline, memory cap, capability grants) and swaps versions while
+//! stanzas keep flowing.
+//!
+//! The router sees only [`PluginHost`], [`VhostPlugins`] and the plain types
+//! below; nothing wasmtime-specific crosses this module's boundary.
+//!
+//! Layout: `engine` (the process-wide wasmtime engine, compile cache, ABI
+//! check), `bindings` (generated WIT types and conversions), `store` (per
+//! instance state), `host_calls`/`outgoing`/`timers`/`wasi_shim` (what a
+//! plugin can call), `instance_pool` (live instances of one version), `plugin`
+//! (one plugin on one vhost: versions, health, hot swap), `routes`, `vhost`,
+//! `plugin_host`, `status`.
+
+mod bindings;
+pub mod builtin;
+mod engine;
+mod host_calls;
+mod instance_pool;
+mod outgoing;
+mod plugin;
+mod plugin_host;
+mod routes;
+mod status;
+mod store;
+mod timers;
+mod vhost;
+mod wasi_shim;
+
+#[cfg(test)]
+mod testkit;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_swap;
+
+pub use plugin_host::PluginHost;
+pub use status::{PluginState, PluginStatus};
+pub use vhost::VhostPlugins;
+
+/// Who a stanza is addressed to, as seen from the vhost (mirrors the WIT `address`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Address {
+    /// The vhost's own domain, or no `to` at all.
+    Host,
+    /// A local account's bare JID.
+    Bare,
+    /// A local full JID.
+    Full,
+    /// A plugin's service subdomain, with or without node or resource.
+    Service,
+}
+
+/// One online session, as plugins see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// Full JID.
+    pub jid: String,
+    pub priority: i8,
+    /// Whether the session has sent available presence.
+    pub available: bool,
+    /// The session's last presence stanza, serialized, or "".
+    pub presence: String,
+}
+
+/// What plugins need from the rest of the kernel; implemented by the router.
+pub trait Kernel: Send + Sync + 'static {
+    fn sessions_of(&self, bare_jid: &str) -> Vec<SessionInfo>;
+    /// Route a stanza a plugin sent (already parsed and checked: its `from` is
+    /// on the plugin's vhost or service subdomain).
+    fn route_from_plugin(&self, stanza: waxwing_xml::Element);
+}
+
+/// What became of a stanza offered to the plugins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handling {
+    /// A plugin handled it (any reply has already been routed).
+    Done,
+    /// Reply to the sender with this error.
+    Error(waxwing_xml::StanzaError),
+    /// No plugin took it: the kernel's default applies.
+    NotHandled,
+}
+
+/// What the filters decided about a stanza before routing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    Drop,
+    Rewrite(waxwing_xml::Element),
+    Reject(waxwing_xml::StanzaError),
+}
+
+/// Events plugins can subscribe to (mirrors the WIT `event-kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    SessionStarted,
+    SessionEnded,
+    PresenceChanged,
+    UserCreated,
+    UserDeleted,
+    MessageUndeliverable,
+    TimerFired,
+}

@@ -1,0 +1,182 @@
+//! The plugins of every vhost, and the operations on them as a whole:
+//! start, hot swap, config reload, status.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use anyhow::{anyhow, bail};
+use arc_swap::ArcSwap;
+
+use super::Kernel;
+use super::engine::{Runtime, runtime};
+use super::status::PluginStatus;
+use super::store::KernelSlot;
+use super::vhost::VhostPlugins;
+use crate::accounts::Accounts;
+use crate::config::{Config, PluginLimits};
+use crate::storage::Storage;
+
+/// What every plugin on every vhost shares.
+pub(crate) struct HostShared {
+    pub runtime: &'static Runtime,
+    pub storage: Storage,
+    pub accounts: Accounts,
+    pub kernel: Arc<KernelSlot>,
+    /// Read at every call, so a config reload applies to the next one.
+    pub limits: Arc<ArcSwap<PluginLimits>>,
+}
+
+pub struct PluginHost {
+    shared: Arc<HostShared>,
+    vhosts: ArcSwap<HashMap<String, Arc<VhostPlugins>>>,
+    /// Serialises reloads and config changes (admin operations) with each
+    /// other; stanza handling never takes it.
+    admin_lock: Mutex<()>,
+}
+
+impl PluginHost {
+    /// Compiles and instantiates every plugin of every vhost; any failure is
+    /// an error naming the vhost and plugin (the server refuses to start
+    /// half configured). Calls each plugin's `describe` then `init(config as JSON)`.
+    pub fn start(cfg: &Config, storage: Storage, accounts: Accounts) -> anyhow::Result<Arc<PluginHost>> {
+        let shared = Arc::new(HostShared {
+            runtime: runtime()?,
+            storage,
+            accounts,
+            kernel: Arc::new(KernelSlot::default()),
+            limits: Arc::new(ArcSwap::from_pointee(cfg.plugin_limits.clone())),
+        });
+        let mut vhosts = HashMap::new();
+        for v in &cfg.vhosts {
+            match VhostPlugins::start(&shared, v) {
+                Ok(vp) => {
+                    vhosts.insert(v.domain.clone(), vp);
+                }
+                Err(e) => {
+                    for vp in vhosts.values() {
+                        vp.retire();
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Arc::new(PluginHost { shared, vhosts: ArcSwap::from_pointee(vhosts), admin_lock: Mutex::new(()) }))
+    }
+
+    /// Must be called once after construction; the plugins hold the kernel
+    /// weakly, which breaks the cycle with the router.
+    pub fn attach(&self, kernel: Weak<dyn Kernel>) {
+        if !self.shared.kernel.set(kernel) {
+            tracing::warn!("PluginHost::attach was called again; the first kernel stays attached");
+        }
+    }
+
+    pub fn vhost(&self, domain: &str) -> Option<Arc<VhostPlugins>> {
+        self.vhosts.load().get(domain).cloned()
+    }
+
+    /// Whether instances come from the pooling allocator (else on demand).
+    pub fn pooling_allocator(&self) -> bool {
+        self.shared.runtime.pooling
+    }
+
+    /// Every plugin on every vhost, by vhost then config order.
+    pub fn list(&self) -> Vec<PluginStatus> {
+        let vhosts = self.vhosts.load();
+        let mut domains: Vec<&String> = vhosts.keys().collect();
+        domains.sort();
+        domains.into_iter().flat_map(|d| vhosts[d].plugins().iter().map(|p| p.status()).collect::<Vec<_>>()).collect()
+    }
+
+    fn lock_admin(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.admin_lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Hot swap: recompiles from the plugin's configured source (re-read from
+    /// disk), checks `describe()`, runs `init` and `migrate(old version)`,
+    /// then swaps. Calls in flight finish on the old version; a failure leaves
+    /// the old version serving and is the error. `vhost = None` reloads the
+    /// plugin on every vhost that has it. This blocks for the compile (tens
+    /// of milliseconds): call it from a blocking-capable thread, not the
+    /// stanza path.
+    pub fn reload(&self, name: &str, vhost: Option<&str>) -> anyhow::Result<String> {
+        let _admin = self.lock_admin();
+        let vhosts = self.vhosts.load_full();
+        let targets = match vhost {
+            Some(d) => {
+                let vp = vhosts.get(d).ok_or_else(|| anyhow!("there is no vhost {d}"))?;
+                let entry = vp.plugin(name).ok_or_else(|| anyhow!("vhost {d} has no plugin {name}"))?;
+                vec![entry]
+            }
+            None => {
+                let mut domains: Vec<&String> = vhosts.keys().collect();
+                domains.sort();
+                let all: Vec<_> = domains.into_iter().filter_map(|d| vhosts[d].plugin(name)).collect();
+                if all.is_empty() {
+                    bail!("no vhost has a plugin named {name}");
+                }
+                all
+            }
+        };
+        let mut done = Vec::new();
+        let mut failed = Vec::new();
+        for entry in targets {
+            match entry.reload() {
+                Ok(s) => done.push(s),
+                Err(e) => failed.push(format!("{e:#}")),
+            }
+        }
+        if failed.is_empty() {
+            return Ok(done.join("\n"));
+        }
+        done.extend(failed);
+        Err(anyhow!(done.join("\n")))
+    }
+
+    /// Config reload: applies plugin limits, vhosts added or removed, and each
+    /// vhost's plugin list (added, removed, reconfigured, changed sources).
+    /// Everything new is loaded before anything is installed, so a failure
+    /// changes nothing.
+    pub fn apply_config(&self, cfg: &Config) -> anyhow::Result<String> {
+        let _admin = self.lock_admin();
+        let current = self.vhosts.load_full();
+        let mut plans = Vec::new();
+        let mut added: Vec<Arc<VhostPlugins>> = Vec::new();
+        let mut changes = Vec::new();
+        let prepared = cfg.vhosts.iter().try_for_each(|v| -> anyhow::Result<()> {
+            match current.get(&v.domain) {
+                Some(vp) => plans.push((vp.clone(), vp.plan(v)?)),
+                None => {
+                    added.push(VhostPlugins::start(&self.shared, v)?);
+                    changes.push(format!("added vhost {} with {} plugins", v.domain, v.plugins.len()));
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = prepared {
+            for vp in &added {
+                vp.retire();
+            }
+            return Err(e);
+        }
+        self.shared.limits.store(Arc::new(cfg.plugin_limits.clone()));
+        let mut next: HashMap<String, Arc<VhostPlugins>> = HashMap::new();
+        for (vp, plan) in plans {
+            changes.extend(plan.changes.iter().cloned());
+            vp.commit(plan);
+            next.insert(vp.domain().to_string(), vp);
+        }
+        for vp in added {
+            next.insert(vp.domain().to_string(), vp);
+        }
+        for (d, vp) in current.iter() {
+            if !next.contains_key(d) {
+                vp.retire();
+                changes.push(format!("removed vhost {d}"));
+            }
+        }
+        self.vhosts.store(Arc::new(next));
+        changes.sort();
+        Ok(if changes.is_empty() { "no plugin changes".to_string() } else { changes.join("\n") })
+    }
+}

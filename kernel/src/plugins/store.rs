@@ -1,0 +1,187 @@
+//! What one wasm instance's store carries: its WASI context (locked down), its
+//! memory limit, the plugin's shared context for host calls, and the side
+//! effects a call queues for after it returns.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+
+use arc_swap::ArcSwap;
+use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use waxwing_xml::Element;
+
+use super::bindings::types::Capability;
+use super::bindings::waxwing::plugin::sessions::HostInfo;
+use super::plugin::PluginEntry;
+use super::timers::Timers;
+use super::{EventKind, Kernel};
+use crate::accounts::Accounts;
+use crate::storage::ScopedStorage;
+
+/// Table slots a store may grow to; generous for interpreted guests, small
+/// enough that a table-growth loop cannot eat the host.
+const MAX_TABLE_ELEMENTS: usize = 1_000_000;
+
+/// Where the router plugs itself in, once, after construction.
+#[derive(Default)]
+pub(crate) struct KernelSlot(OnceLock<Weak<dyn Kernel>>);
+
+impl KernelSlot {
+    /// False when a kernel was already attached (the first one stays).
+    pub fn set(&self, kernel: Weak<dyn Kernel>) -> bool {
+        self.0.set(kernel).is_ok()
+    }
+
+    pub fn get(&self) -> Option<Arc<dyn Kernel>> {
+        self.0.get().and_then(Weak::upgrade)
+    }
+}
+
+/// The operator's grants, as a bit set checked on every host call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Grants(u8);
+
+impl Grants {
+    fn bit(c: Capability) -> u8 {
+        match c {
+            Capability::Kv => 1,
+            Capability::Mem => 2,
+            Capability::Route => 4,
+            Capability::Sessions => 8,
+            Capability::Accounts => 16,
+            Capability::Timers => 32,
+        }
+    }
+
+    /// Unknown names are ignored here: config validation refuses them first.
+    pub fn from_names(names: &[String]) -> Grants {
+        let mut g = Grants(0);
+        for n in names {
+            let cap = match n.as_str() {
+                "kv" => Capability::Kv,
+                "mem" => Capability::Mem,
+                "route" => Capability::Route,
+                "sessions" => Capability::Sessions,
+                "accounts" => Capability::Accounts,
+                "timers" => Capability::Timers,
+                _ => continue,
+            };
+            g.0 |= Self::bit(cap);
+        }
+        g
+    }
+
+    pub fn has(self, c: Capability) -> bool {
+        self.0 & Self::bit(c) != 0
+    }
+}
+
+/// The ephemeral map behind `mem`: shared by every instance and version of
+/// one plugin on one vhost, with a byte budget over keys and values.
+pub(crate) struct MemMap {
+    inner: Mutex<MemInner>,
+    pub cap_bytes: usize,
+}
+
+#[derive(Default)]
+pub(crate) struct MemInner {
+    pub map: HashMap<String, Vec<u8>>,
+    pub bytes: usize,
+}
+
+impl MemMap {
+    pub fn new(cap_bytes: usize) -> Self {
+        MemMap { inner: Mutex::new(MemInner::default()), cap_bytes }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, MemInner> {
+        // Every update keeps `bytes` consistent before it can panic, so a
+        // poisoned map is still a valid map.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// One plugin on one vhost, as its host calls see it. Outlives versions.
+pub(crate) struct PluginShared {
+    pub name: String,
+    pub domain: String,
+    pub kv: ScopedStorage,
+    pub mem: MemMap,
+    pub timers: Timers,
+    pub accounts: Accounts,
+    pub kernel: Arc<KernelSlot>,
+    /// The vhost's disco aggregate, kept current by the vhost.
+    pub host_info: Arc<ArcSwap<HostInfo>>,
+    /// For timers, which call the plugin back later; set once the entry exists.
+    pub entry: OnceLock<Weak<PluginEntry>>,
+}
+
+/// Side effects of one call, acted on after it returns so that no host call
+/// ever re-enters wasm.
+#[derive(Default)]
+pub(crate) struct Effects {
+    pub outbox: Vec<Element>,
+    pub events: Vec<(EventKind, String)>,
+}
+
+impl Effects {
+    pub fn is_empty(&self) -> bool {
+        self.outbox.is_empty() && self.events.is_empty()
+    }
+}
+
+pub(crate) struct StoreData {
+    wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub limits: StoreLimits,
+    pub shared: Arc<PluginShared>,
+    pub grants: Grants,
+    /// `sub.domain` when this version serves a service subdomain.
+    pub service_domain: Option<String>,
+    pub effects: Effects,
+}
+
+impl StoreData {
+    pub fn new(shared: Arc<PluginShared>, grants: Grants, service_domain: Option<String>, memory_bytes: usize) -> Self {
+        // The defaults already close stdin, discard stdout/stderr and give no
+        // env, args or preopens; sockets are switched off on top.
+        let wasi = WasiCtxBuilder::new().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(memory_bytes)
+            .table_elements(MAX_TABLE_ELEMENTS)
+            .trap_on_grow_failure(true)
+            .build();
+        StoreData {
+            wasi,
+            table: ResourceTable::new(),
+            limits,
+            shared,
+            grants,
+            service_domain,
+            effects: Effects::default(),
+        }
+    }
+}
+
+impl WasiView for StoreData {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_are_exactly_what_was_named() {
+        let g = Grants::from_names(&["kv".into(), "timers".into(), "root".into()]);
+        assert!(g.has(Capability::Kv));
+        assert!(g.has(Capability::Timers));
+        for c in [Capability::Mem, Capability::Route, Capability::Sessions, Capability::Accounts] {
+            assert!(!g.has(c), "{c:?}");
+        }
+        assert_eq!(Grants::from_names(&[]), Grants::default());
+    }
+}

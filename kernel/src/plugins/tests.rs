@@ -1,0 +1,313 @@
+//! Loading, calling and sandboxing the real test plugins.
+
+use std::time::{Duration, Instant};
+
+use waxwing_xml::{StanzaErrorCondition, ns};
+
+use super::testkit::*;
+use super::{Address, EventKind, Handling, PluginState, SessionInfo};
+use crate::config::PluginLimits;
+use crate::xml::StanzaKind;
+
+const PING: &str = "<ping xmlns='urn:xmpp:ping'/>";
+
+fn is_internal_error(h: &Handling) -> bool {
+    matches!(h, Handling::Error(e) if e.condition == StanzaErrorCondition::InternalServerError)
+}
+
+fn status(h: &Harness, name: &str) -> super::PluginStatus {
+    h.host.list().into_iter().find(|s| s.name == name).expect("plugin is listed")
+}
+
+#[test]
+fn ping_is_answered_and_prefiltered() {
+    let h = Harness::start(&config(vec![("localhost", vec![plugin("ping", "ping", &[])])], limits()));
+    let vp = h.vhost("localhost");
+    assert!(vp.wants(StanzaKind::Iq, "get", Address::Host, ns::PING, "ping"));
+    assert!(!vp.wants(StanzaKind::Iq, "set", Address::Host, ns::PING, "ping"));
+    assert!(!vp.wants(StanzaKind::Iq, "get", Address::Bare, ns::PING, "ping"));
+    assert!(!vp.wants(StanzaKind::Message, "chat", Address::Full, "", ""));
+
+    let (handling, routed) = h.iq_with_id("localhost", "get", PING, "p1");
+    assert_eq!(handling, Handling::Done);
+    assert_eq!(routed.len(), 1);
+    let reply = &routed[0];
+    assert_eq!(reply.name, "iq");
+    assert_eq!(reply.ns, ns::CLIENT);
+    assert_eq!(reply.attr("type"), Some("result"));
+    assert_eq!(reply.attr("id"), Some("p1"));
+    assert_eq!(reply.attr("to"), Some("u@localhost/r"));
+    assert_eq!(reply.attr("from"), Some("localhost"));
+
+    let s = status(&h, "ping");
+    assert_eq!((s.state, s.calls, s.failures), (PluginState::Serving, 1, 0));
+    assert!(s.source.ends_with("ping.wasm"));
+}
+
+#[test]
+fn stanzas_no_route_matches_are_not_handled() {
+    let h = Harness::start(&config(vec![("localhost", vec![plugin("ping", "ping", &[])])], limits()));
+    let (handling, routed) = h.iq("localhost", "get", "<query xmlns='jabber:iq:version'/>");
+    assert_eq!(handling, Handling::NotHandled);
+    assert!(routed.is_empty());
+    assert_eq!(status(&h, "ping").calls, 0);
+}
+
+#[test]
+fn spin_times_out_and_the_next_call_works() {
+    let mut l = limits();
+    l.call_timeout_ms = 100;
+    let h =
+        Harness::start(&config(vec![("localhost", vec![plugin("spin", "spin", &[]), plugin("ping", "ping", &[])])], l));
+    let started = Instant::now();
+    let (handling, routed) = h.iq("localhost", "get", "<spin xmlns='urn:waxwing:test:spin'/>");
+    let took = started.elapsed();
+    assert!(is_internal_error(&handling), "{handling:?}");
+    assert!(routed.is_empty());
+    assert!(took >= Duration::from_millis(95), "stopped before the deadline: {took:?}");
+    assert!(took < Duration::from_millis(1500), "deadline not enforced promptly: {took:?}");
+    let s = status(&h, "spin");
+    assert_eq!(s.failures, 1);
+    assert!(s.last_error.as_deref().unwrap_or("").contains("timed out after 100 ms"), "{s:?}");
+
+    assert_eq!(h.iq("localhost", "get", PING).0, Handling::Done);
+    // The spinning plugin itself gets a fresh instance and fails the same way.
+    assert!(is_internal_error(&h.iq("localhost", "get", "<spin xmlns='urn:waxwing:test:spin'/>").0));
+}
+
+#[test]
+fn membomb_hits_the_memory_cap_and_the_host_is_fine() {
+    let mut l = limits();
+    l.memory_mib = 16;
+    l.call_timeout_ms = 2000;
+    let h = Harness::start(&config(
+        vec![("localhost", vec![plugin("membomb", "membomb", &[]), plugin("ping", "ping", &[])])],
+        l,
+    ));
+    let (handling, _) = h.iq("localhost", "get", "<boom xmlns='urn:waxwing:test:membomb'/>");
+    assert!(is_internal_error(&handling), "{handling:?}");
+    let err = status(&h, "membomb").last_error.unwrap_or_default();
+    assert!(!err.contains("timed out"), "the memory cap, not the deadline, should stop it: {err}");
+    assert_eq!(h.iq("localhost", "get", PING).0, Handling::Done);
+}
+
+#[test]
+fn a_trapped_instance_is_discarded() {
+    let h = Harness::start(&config(vec![("localhost", vec![plugin("trap", "trap", &[])])], limits()));
+    let entry = h.vhost("localhost").plugin("trap").unwrap();
+    assert_eq!(entry.version().idle_instances(), 1, "the instance that ran describe/init is kept");
+    let (handling, _) = h.iq("localhost", "get", "<t xmlns='urn:waxwing:test:trap'/>");
+    assert!(is_internal_error(&handling), "{handling:?}");
+    assert_eq!(entry.version().idle_instances(), 0, "a trapped instance went back to the pool");
+    assert!(status(&h, "trap").last_error.unwrap_or_default().contains("trapped"));
+}
+
+/// The router calls plugins from tokio workers, where wasmtime-wasi's own
+/// blocking stdio would panic; a panicking plugin writes to stderr first.
+#[test]
+fn a_panicking_plugin_is_harmless_on_a_tokio_worker() {
+    let h = Harness::start(&config(
+        vec![("localhost", vec![plugin("trap", "trap", &[]), plugin("ping", "ping", &[])])],
+        limits(),
+    ));
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
+    let vp = h.vhost("localhost");
+    let results = rt.block_on(async move {
+        tokio::spawn(async move {
+            let trap = iq("localhost", "get", "<t xmlns='urn:waxwing:test:trap'/>", "t");
+            let ping = iq("localhost", "get", PING, "p");
+            (vp.handle_stanza(&trap, Address::Host), vp.handle_stanza(&ping, Address::Host))
+        })
+        .await
+    });
+    let (trap, ping) = results.expect("the worker task survived");
+    assert!(is_internal_error(&trap), "{trap:?}");
+    assert_eq!(ping, Handling::Done);
+    let err = status(&h, "trap").last_error.unwrap_or_default();
+    assert!(!err.contains("panicked"), "a host function panicked: {err}");
+}
+
+#[test]
+fn repeated_failures_disable_and_a_reload_restores() {
+    let mut l = limits();
+    l.max_consecutive_failures = 3;
+    let h = Harness::start(&config(vec![("localhost", vec![plugin("trap", "trap", &[])])], l));
+    let vp = h.vhost("localhost");
+    let ns = "urn:waxwing:test:trap";
+    for _ in 0..3 {
+        assert!(is_internal_error(&h.iq("localhost", "get", "<t xmlns='urn:waxwing:test:trap'/>").0));
+    }
+    let s = status(&h, "trap");
+    assert_eq!(s.state, PluginState::Disabled);
+    assert!(s.reason.as_deref().unwrap_or("").contains("3 consecutive failures"), "{s:?}");
+    assert!(!vp.wants(StanzaKind::Iq, "get", Address::Host, ns, "t"));
+    assert_eq!(h.iq("localhost", "get", "<t xmlns='urn:waxwing:test:trap'/>").0, Handling::NotHandled);
+    assert_eq!(status(&h, "trap").calls, 3, "a disabled plugin is not called");
+
+    let summary = h.host.reload("trap", Some("localhost")).unwrap();
+    assert_eq!(summary, "trap 0.1.0 -> 0.1.0 on localhost");
+    assert_eq!(status(&h, "trap").state, PluginState::Serving);
+    assert!(vp.wants(StanzaKind::Iq, "get", Address::Host, ns, "t"));
+}
+
+fn nogrant(h: &Harness, cap: &str) -> waxwing_xml::Element {
+    let (handling, routed) = h.iq("localhost", "get", &format!("<n xmlns='urn:waxwing:test:nogrant' cap='{cap}'/>"));
+    assert_eq!(handling, Handling::Done, "{cap}");
+    routed.last().and_then(|r| r.first_element().cloned()).unwrap_or_else(|| panic!("{cap}: no reply"))
+}
+
+#[test]
+fn ungranted_capabilities_are_refused() {
+    let h = Harness::start(&config(vec![("localhost", vec![plugin("nogrant", "nogrant", &[])])], limits()));
+    for cap in ["kv", "mem", "route", "sessions", "accounts", "timers"] {
+        let r = nogrant(&h, cap);
+        assert_eq!(r.attr("result"), Some("error"), "{cap}: {r}");
+        assert_eq!(r.attr("error"), Some("not-granted"), "{cap}: {r}");
+    }
+    assert!(h.storage.scan(b"plug/", b"", 10).unwrap().is_empty(), "a refused kv put wrote something");
+}
+
+#[test]
+fn granted_capabilities_work() {
+    let all = ["kv", "mem", "route", "sessions", "accounts"];
+    let h = Harness::start(&config(vec![("localhost", vec![plugin("nogrant", "nogrant", &all)])], limits()));
+    h.kernel.sessions.lock().unwrap().insert(
+        "u@localhost".into(),
+        vec![SessionInfo { jid: "u@localhost/r".into(), priority: 1, available: true, presence: String::new() }],
+    );
+    for cap in all {
+        let r = nogrant(&h, cap);
+        assert_eq!(r.attr("result"), Some("ok"), "{cap}: {r}");
+    }
+    assert_eq!(h.storage.get(b"plug/localhost/nogrant/nogrant").unwrap().as_deref(), Some(&b"x"[..]));
+
+    let (_, routed) = h.iq("localhost", "get", "<n xmlns='urn:waxwing:test:nogrant' cap='route'/>");
+    assert_eq!(routed.len(), 2, "the queued message, then the reply: {routed:?}");
+    assert_eq!(routed[0].name, "message");
+    assert_eq!(routed[0].attr("from"), Some("localhost"));
+    assert_eq!(routed[1].name, "iq");
+}
+
+#[test]
+fn timers_need_the_async_runtime() {
+    let h = Harness::start(&config(vec![("localhost", vec![plugin("nogrant", "nogrant", &["timers"])])], limits()));
+    let r = nogrant(&h, "timers");
+    assert_eq!(r.attr("error"), Some("internal"), "{r}");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let r = rt.block_on(async { nogrant(&h, "timers") });
+    assert_eq!(r.attr("result"), Some("ok"), "{r}");
+    let entry = h.vhost("localhost").plugin("nogrant").unwrap();
+    assert_eq!(entry.shared.timers.pending(), 0, "the plugin cancelled its timer");
+}
+
+fn snoop_report(h: &Harness, domain: &str) -> waxwing_xml::Element {
+    let (handling, routed) = h.iq(domain, "get", "<s xmlns='urn:waxwing:test:snoop'><probe key='secret'/></s>");
+    assert_eq!(handling, Handling::Done);
+    reply_payload(&routed)
+}
+
+#[test]
+fn snoop_sees_only_its_own_keys() {
+    let h = Harness::start(&config(
+        vec![
+            ("a.test", vec![plugin("snoop", "snoop", &["kv"]), plugin("ping", "ping", &[])]),
+            ("b.test", vec![plugin("snoop", "snoop", &["kv"])]),
+        ],
+        limits(),
+    ));
+    // Other plugins' and other hosts' data, planted where naive key joining would reach.
+    for k in
+        ["plug/a.test/disco/x", "plug/a.test/ping/secret", "plug/b.test/snoop/secret", "plug/a.test/x", "acct/a.test/u"]
+    {
+        h.storage.put(k.as_bytes(), b"LEAKED").unwrap();
+    }
+    let (handling, _) = h.iq("a.test", "set", "<kvput xmlns='urn:waxwing:test:kvput' key='mine'>own value</kvput>");
+    assert_eq!(handling, Handling::Done);
+
+    let report = snoop_report(&h, "a.test");
+    let text = report.to_xml();
+    assert!(!text.contains("LEAKED"), "{text}");
+    for get in report.elements().filter(|e| e.name == "get") {
+        assert_ne!(get.attr("found"), Some("true"), "{get}");
+    }
+    let long = report.elements().find(|e| e.attr("key").is_some_and(|k| k.contains("65536 bytes"))).unwrap();
+    assert_eq!(long.attr("error"), Some("invalid"), "{long}");
+    let scan = report.elements().find(|e| e.name == "scan").unwrap();
+    assert_eq!(scan.attr("count"), Some("1"), "{scan}");
+    assert_eq!(scan.first_element().and_then(|e| e.attr("key")), Some("mine"));
+
+    let other = snoop_report(&h, "b.test");
+    assert!(!other.to_xml().contains("own value"));
+    assert_eq!(other.elements().find(|e| e.name == "scan").and_then(|s| s.attr("count")), Some("0"));
+}
+
+#[test]
+fn abi_v2_is_refused_with_both_versions() {
+    let err = Harness::try_start(&config(vec![("localhost", vec![plugin("abi_v2", "abi_v2", &[])])], limits()))
+        .err()
+        .expect("abi_v2 loaded");
+    let text = format!("{err:#}");
+    assert!(text.contains("vhost localhost, plugin abi_v2"), "{text}");
+    assert!(text.contains("plugin abi_v2 was built for waxwing:plugin 2.0.0 but this kernel provides 1.0.0"), "{text}");
+}
+
+#[test]
+fn a_wrong_name_or_missing_file_refuses_to_start() {
+    let mut wrong = plugin("notping", "ping", &[]);
+    wrong.name = "notping".into();
+    let err = Harness::try_start(&config(vec![("localhost", vec![wrong])], limits())).err().unwrap();
+    assert!(format!("{err:#}").contains("describes itself as \"ping\""), "{err:#}");
+
+    let mut missing = plugin("ping", "ping", &[]);
+    missing.source = "/nonexistent/ping.wasm".into();
+    let err = Harness::try_start(&config(vec![("localhost", vec![missing])], limits())).err().unwrap();
+    assert!(format!("{err:#}").contains("/nonexistent/ping.wasm"), "{err:#}");
+}
+
+#[test]
+fn init_errors_refuse_the_load() {
+    let mut echo = plugin("echo", "echo_v1", &[]);
+    echo.config.insert("fail_init".into(), toml::Value::Boolean(true));
+    let err = Harness::try_start(&config(vec![("localhost", vec![echo])], limits())).err().unwrap();
+    let text = format!("{err:#}");
+    assert!(text.contains("refused its config: echo 1.0.0 refused to load (fail_init)"), "{text}");
+}
+
+#[test]
+fn disco_aggregates_what_the_plugins_declare() {
+    let h = Harness::start(&config(
+        vec![("localhost", vec![plugin("disco", "disco", &["sessions"]), plugin("ping", "ping", &[])])],
+        limits(),
+    ));
+    let (handling, routed) = h.iq("localhost", "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>");
+    assert_eq!(handling, Handling::Done);
+    let query = reply_payload(&routed);
+    let features: Vec<&str> = query.elements().filter(|e| e.name == "feature").filter_map(|e| e.attr("var")).collect();
+    assert!(features.contains(&ns::PING), "{query}");
+    assert!(features.contains(&ns::DISCO_INFO), "{query}");
+}
+
+#[test]
+fn events_reach_subscribers_only() {
+    let h = Harness::start(&config(vec![("localhost", vec![plugin("ping", "ping", &[])])], limits()));
+    let vp = h.vhost("localhost");
+    assert!(!vp.subscribes(EventKind::SessionStarted));
+    vp.emit(EventKind::SessionStarted, "u@localhost/r", "");
+    assert_eq!(status(&h, "ping").calls, 0);
+    assert!(!vp.has_filters());
+    assert!(vp.service_domains().is_empty());
+}
+
+#[test]
+fn recycling_and_a_small_pool_keep_serving() {
+    let l = PluginLimits { pool_size: 1, recycle_after_calls: 3, ..limits() };
+    let h = Harness::start(&config(vec![("localhost", vec![plugin("ping", "ping", &[])])], l));
+    for i in 0..20 {
+        let (handling, routed) = h.iq_with_id("localhost", "get", PING, &i.to_string());
+        assert_eq!(handling, Handling::Done);
+        assert_eq!(routed[0].attr("id"), Some(i.to_string().as_str()));
+    }
+    let entry = h.vhost("localhost").plugin("ping").unwrap();
+    assert!(entry.version().idle_instances() <= 1);
+    assert_eq!(status(&h, "ping").calls, 20);
+}

@@ -1,0 +1,383 @@
+//! The plugins of one virtual host, and the calls the router makes on them.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex, Weak};
+
+use anyhow::anyhow;
+use arc_swap::ArcSwap;
+use waxwing_xml::{StanzaError, StanzaErrorCondition};
+
+use super::bindings::waxwing::plugin::sessions::HostInfo;
+use super::bindings::{stanza_error, types};
+use super::instance_pool::{Version, digest_of};
+use super::outgoing;
+use super::plugin::{PluginEntry, read_source};
+use super::plugin_host::HostShared;
+use super::routes::{Facts, RouteTable};
+use super::store::Effects;
+use super::{Address, EventKind, Handling, Verdict};
+use crate::config::{PluginConfig, VhostConfig};
+use crate::xml::{Stanza, StanzaKind};
+
+pub struct VhostPlugins {
+    domain: String,
+    me: Weak<VhostPlugins>,
+    host: Arc<HostShared>,
+    plugins: ArcSwap<Vec<Arc<PluginEntry>>>,
+    table: ArcSwap<RouteTable>,
+    host_info: Arc<ArcSwap<HostInfo>>,
+    /// Rebuilds read the plugin list and write two derived values; two at
+    /// once could leave a stale one last.
+    rebuild_lock: Mutex<()>,
+}
+
+fn internal_error() -> StanzaError {
+    StanzaError::new(StanzaErrorCondition::InternalServerError)
+}
+
+fn facts(stanza: &Stanza, addressed: Address) -> Facts<'_> {
+    let (payload_ns, payload_name) = stanza.payload().map_or(("", ""), |p| (p.ns.as_str(), p.name.as_str()));
+    Facts { kind: stanza.kind, type_: stanza.type_attr(), addressed, payload_ns, payload_name }
+}
+
+/// A change `apply_config` prepared for one vhost; nothing serves it yet.
+pub(crate) struct Plan {
+    list: Vec<Arc<PluginEntry>>,
+    swaps: Vec<(Arc<PluginEntry>, Arc<Version>, PluginConfig)>,
+    removed: Vec<Arc<PluginEntry>>,
+    pub changes: Vec<String>,
+}
+
+impl VhostPlugins {
+    /// Loads every plugin of the vhost; the first failure is the error.
+    pub(crate) fn start(host: &Arc<HostShared>, cfg: &VhostConfig) -> anyhow::Result<Arc<VhostPlugins>> {
+        let host_info = Arc::new(ArcSwap::from_pointee(HostInfo {
+            domain: cfg.domain.clone(),
+            features: Vec::new(),
+            identities: Vec::new(),
+            items: Vec::new(),
+            extensions: Vec::new(),
+        }));
+        let mut failure = None;
+        let vp = Arc::new_cyclic(|me: &Weak<VhostPlugins>| {
+            let mut plugins = Vec::new();
+            for p in &cfg.plugins {
+                match PluginEntry::load(host, me.clone(), &cfg.domain, host_info.clone(), p) {
+                    Ok(e) => plugins.push(e),
+                    Err(e) => {
+                        failure = Some(e.context(format!("vhost {}, plugin {}", cfg.domain, p.name)));
+                        break;
+                    }
+                }
+            }
+            VhostPlugins {
+                domain: cfg.domain.clone(),
+                me: me.clone(),
+                host: host.clone(),
+                plugins: ArcSwap::from_pointee(plugins),
+                table: ArcSwap::from_pointee(RouteTable::default()),
+                host_info,
+                rebuild_lock: Mutex::new(()),
+            }
+        });
+        if let Some(e) = failure {
+            vp.retire();
+            return Err(e);
+        }
+        check_services(&cfg.domain, &vp.plugins.load())?;
+        vp.rebuild();
+        Ok(vp)
+    }
+
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// Recomputes the route table and the disco aggregate.
+    pub(crate) fn rebuild(&self) {
+        let _g = self.rebuild_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let plugins = self.plugins.load_full();
+        self.table.store(Arc::new(RouteTable::build(&plugins)));
+        self.host_info.store(Arc::new(aggregate(&self.domain, &plugins)));
+    }
+
+    pub(crate) fn plugins(&self) -> Arc<Vec<Arc<PluginEntry>>> {
+        self.plugins.load_full()
+    }
+
+    pub(crate) fn plugin(&self, name: &str) -> Option<Arc<PluginEntry>> {
+        self.plugins.load().iter().find(|p| p.name == name).cloned()
+    }
+
+    /// Cheap pre-filter, no wasm: does any enabled plugin have a route
+    /// matching these facts?
+    pub fn wants(
+        &self,
+        kind: StanzaKind,
+        type_: &str,
+        addressed: Address,
+        payload_ns: &str,
+        payload_name: &str,
+    ) -> bool {
+        self.table.load().any_handler(&Facts { kind, type_, addressed, payload_ns, payload_name })
+    }
+
+    fn wit_stanza(&self, stanza: &Stanza, addressed: Address) -> types::Stanza {
+        let (payload_ns, payload_name) =
+            stanza.payload().map_or((String::new(), String::new()), |p| (p.ns.clone(), p.name.clone()));
+        types::Stanza {
+            kind: stanza.kind.into(),
+            type_: stanza.el.attr("type").unwrap_or("").to_string(),
+            id: stanza.id().unwrap_or("").to_string(),
+            from: stanza.from.as_ref().map(|j| j.to_string()).unwrap_or_default(),
+            to: stanza.to.as_ref().map_or_else(|| self.domain.clone(), |j| j.to_string()),
+            addressed: addressed.into(),
+            payload_ns,
+            payload_name,
+            xml: stanza.el.to_xml(),
+        }
+    }
+
+    /// Offers the stanza to matching handlers, highest priority first, until
+    /// one does not pass.
+    pub fn handle_stanza(&self, stanza: &Stanza, addressed: Address) -> Handling {
+        let candidates = self.table.load().handlers(&facts(stanza, addressed));
+        if candidates.is_empty() {
+            return Handling::NotHandled;
+        }
+        let record = self.wit_stanza(stanza, addressed);
+        for plugin in candidates {
+            let (result, effects) = plugin.call("handle-stanza", |g, s| g.call_handle_stanza(s, &record));
+            let service = plugin.version().meta.service_domain.clone();
+            self.apply_effects(effects);
+            match result {
+                Err(_) => return Handling::Error(internal_error()),
+                Ok(Err(e)) => return Handling::Error(stanza_error(&plugin.name, &e)),
+                Ok(Ok(types::Outcome::Pass)) => continue,
+                Ok(Ok(types::Outcome::Done)) => return Handling::Done,
+                Ok(Ok(types::Outcome::Reply(xml))) => {
+                    return match outgoing::prepare(&xml, &self.domain, service.as_deref()) {
+                        Ok(el) => {
+                            self.route(vec![el]);
+                            Handling::Done
+                        }
+                        Err(msg) => {
+                            plugin.failed("handle-stanza", &format!("unusable reply: {msg}"));
+                            Handling::Error(internal_error())
+                        }
+                    };
+                }
+            }
+        }
+        Handling::NotHandled
+    }
+
+    pub fn has_filters(&self) -> bool {
+        self.table.load().has_filters()
+    }
+
+    /// Runs matching filters, highest priority first; the first verdict that
+    /// is not `pass` decides. A filter that fails rejects the stanza with
+    /// internal-server-error, like any failed plugin call.
+    pub fn filter(&self, stanza: &Stanza, addressed: Address) -> Verdict {
+        let candidates = self.table.load().filters(&facts(stanza, addressed));
+        if candidates.is_empty() {
+            return Verdict::Pass;
+        }
+        let record = self.wit_stanza(stanza, addressed);
+        for plugin in candidates {
+            let (result, effects) = plugin.call("filter", |g, s| g.call_filter(s, &record));
+            let service = plugin.version().meta.service_domain.clone();
+            self.apply_effects(effects);
+            match result {
+                Err(_) => return Verdict::Reject(internal_error()),
+                Ok(types::Verdict::Pass) => continue,
+                Ok(types::Verdict::Drop) => return Verdict::Drop,
+                Ok(types::Verdict::Reject(e)) => return Verdict::Reject(stanza_error(&plugin.name, &e)),
+                Ok(types::Verdict::Rewrite(xml)) => {
+                    let original_from = stanza.el.attr("from");
+                    return match outgoing::prepare_rewrite(&xml, original_from, &self.domain, service.as_deref()) {
+                        Ok(el) => Verdict::Rewrite(el),
+                        Err(msg) => {
+                            plugin.failed("filter", &format!("unusable rewrite: {msg}"));
+                            Verdict::Reject(internal_error())
+                        }
+                    };
+                }
+            }
+        }
+        Verdict::Pass
+    }
+
+    /// Delivers to every enabled plugin that subscribed to this event kind.
+    pub fn emit(&self, kind: EventKind, jid: &str, data: &str) {
+        let subscribers = self.table.load().subscribers(kind);
+        for plugin in subscribers {
+            let effects = plugin.deliver(kind, jid, data);
+            self.apply_effects(effects);
+        }
+    }
+
+    /// Whether any enabled plugin subscribed to this event kind; lets the
+    /// router skip building event data nobody will read.
+    pub fn subscribes(&self, kind: EventKind) -> bool {
+        self.table.load().any_subscriber(kind)
+    }
+
+    /// Full domains of the plugins' service subdomains ("conference.localhost").
+    pub fn service_domains(&self) -> Vec<String> {
+        self.table.load().service_domains()
+    }
+
+    fn route(&self, stanzas: Vec<waxwing_xml::Element>) {
+        if stanzas.is_empty() {
+            return;
+        }
+        match self.host.kernel.get() {
+            Some(k) => {
+                for el in stanzas {
+                    k.route_from_plugin(el);
+                }
+            }
+            None => {
+                tracing::warn!(domain = %self.domain, "{} stanzas from plugins dropped: no router attached", stanzas.len())
+            }
+        }
+    }
+
+    /// Routes what a call queued, in order, then tells subscribers about the
+    /// accounts it created or deleted.
+    pub(crate) fn apply_effects(&self, effects: Effects) {
+        if effects.is_empty() {
+            return;
+        }
+        self.route(effects.outbox);
+        for (kind, jid) in effects.events {
+            self.emit(kind, &jid, "");
+        }
+    }
+
+    /// Stops what outlives calls (timers) for every plugin: the vhost is going.
+    pub(crate) fn retire(&self) {
+        for p in self.plugins.load().iter() {
+            p.retire();
+        }
+    }
+
+    /// Prepares the changes `cfg` asks for: new plugins loaded, changed ones
+    /// rebuilt (sources re-read; migrate when the code changed), nothing
+    /// installed yet. Any failure leaves everything as it was.
+    pub(crate) fn plan(&self, cfg: &VhostConfig) -> anyhow::Result<Plan> {
+        let current = self.plugins.load_full();
+        let mut plan = Plan { list: Vec::new(), swaps: Vec::new(), removed: Vec::new(), changes: Vec::new() };
+        for pc in &cfg.plugins {
+            let context = || format!("vhost {}, plugin {}", self.domain, pc.name);
+            match current.iter().find(|p| p.name == pc.name) {
+                None => {
+                    let entry =
+                        PluginEntry::load(&self.host, self.me.clone(), &self.domain, self.host_info.clone(), pc)
+                            .map_err(|e| e.context(context()))?;
+                    plan.changes.push(format!("{}: added {} {}", self.domain, pc.name, entry.version().meta.version()));
+                    plan.list.push(entry);
+                }
+                Some(entry) => {
+                    let old_cfg = entry.config();
+                    let old = entry.version();
+                    let code_changed =
+                        digest_of(&read_source(pc).map_err(|e| e.context(context()))?) != old.meta.digest;
+                    let settings_changed =
+                        old_cfg.source != pc.source || old_cfg.config != pc.config || old_cfg.grants != pc.grants;
+                    if code_changed || settings_changed {
+                        let v = entry.prepare(pc, code_changed).map_err(|e| e.context(context()))?;
+                        plan.changes.push(if code_changed {
+                            format!("{}: {} {} -> {}", self.domain, pc.name, old.meta.version(), v.meta.version())
+                        } else {
+                            format!("{}: reconfigured {}", self.domain, pc.name)
+                        });
+                        plan.swaps.push((entry.clone(), v, pc.clone()));
+                    }
+                    plan.list.push(entry.clone());
+                }
+            }
+        }
+        for p in current.iter() {
+            if !cfg.plugins.iter().any(|pc| pc.name == p.name) {
+                plan.changes.push(format!("{}: removed {}", self.domain, p.name));
+                plan.removed.push(p.clone());
+            }
+        }
+        let services: Vec<_> = plan
+            .list
+            .iter()
+            .map(|p| {
+                let swapped = plan.swaps.iter().find(|(e, _, _)| Arc::ptr_eq(e, p)).map(|(_, v, _)| v.clone());
+                (p.name.clone(), swapped.unwrap_or_else(|| p.version()).meta.service_domain.clone())
+            })
+            .collect();
+        check_service_names(&self.domain, &services)?;
+        Ok(plan)
+    }
+
+    /// Installs a prepared plan.
+    pub(crate) fn commit(&self, plan: Plan) {
+        for (entry, version, cfg) in plan.swaps {
+            entry.install(version, cfg);
+        }
+        self.plugins.store(Arc::new(plan.list));
+        for p in &plan.removed {
+            p.retire();
+        }
+        self.rebuild();
+    }
+}
+
+/// Two plugins may not claim one service subdomain.
+fn check_services(domain: &str, plugins: &[Arc<PluginEntry>]) -> anyhow::Result<()> {
+    let services: Vec<_> = plugins.iter().map(|p| (p.name.clone(), p.version().meta.service_domain.clone())).collect();
+    check_service_names(domain, &services)
+}
+
+fn check_service_names(domain: &str, services: &[(String, Option<String>)]) -> anyhow::Result<()> {
+    let mut seen: HashMap<&str, &str> = HashMap::new();
+    for (name, s) in services {
+        if let Some(s) = s
+            && let Some(other) = seen.insert(s.as_str(), name.as_str())
+        {
+            return Err(anyhow!("vhost {domain}: plugins {other} and {name} both serve {s}"));
+        }
+    }
+    Ok(())
+}
+
+/// What disco shows for the vhost: every enabled plugin's declarations,
+/// features deduplicated and sorted, the rest deduplicated in plugin order.
+fn aggregate(domain: &str, plugins: &[Arc<PluginEntry>]) -> HostInfo {
+    let mut features = BTreeSet::new();
+    let mut identities = Vec::new();
+    let mut items = Vec::new();
+    let mut extensions = Vec::new();
+    let mut seen_ids = HashSet::new();
+    let mut seen_items = HashSet::new();
+    let mut seen_ext = HashSet::new();
+    for p in plugins.iter().filter(|p| p.is_enabled()) {
+        let v = p.version();
+        let d = &v.meta.description;
+        features.extend(d.features.iter().cloned());
+        for i in &d.identities {
+            if seen_ids.insert((i.category.clone(), i.type_.clone(), i.name.clone(), i.lang.clone())) {
+                identities.push(i.clone());
+            }
+        }
+        for i in &d.items {
+            if seen_items.insert((i.jid.clone(), i.node.clone())) {
+                items.push(i.clone());
+            }
+        }
+        for x in &d.extensions {
+            if seen_ext.insert(x.clone()) {
+                extensions.push(x.clone());
+            }
+        }
+    }
+    HostInfo { domain: domain.to_string(), features: features.into_iter().collect(), identities, items, extensions }
+}

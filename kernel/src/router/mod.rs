@@ -1,0 +1,340 @@
+//! Who is online, and where each stanza goes (RFC 6120 §10, RFC 6121 §8).
+//!
+//! The router owns the session table of every virtual host. A stanza is
+//! offered to the plugins that subscribed to it first; what no plugin takes
+//! gets the kernel's default treatment, which is what the RFCs require of a
+//! server with no extensions loaded.
+
+mod deliver;
+mod presence;
+mod sessions;
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jid::Jid;
+use waxwing_xml::{Element, StanzaError, StanzaErrorCondition as Cond, StreamErrorCondition, ns};
+
+use crate::accounts::Accounts;
+use crate::plugins::{Address, EventKind, Handling, Kernel, PluginHost, SessionInfo, Verdict};
+use crate::xml::{Stanza, StanzaKind};
+
+pub use sessions::{BindError, Outbound, Session, SessionTable};
+
+/// Routing from inside routing (a plugin replying to a plugin replying to
+/// ...) is cut off here rather than recursing without bound.
+const MAX_ROUTING_DEPTH: u32 = 16;
+
+thread_local! {
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+pub struct Router {
+    hosts: HashMap<String, SessionTable>,
+    plugins: Arc<PluginHost>,
+    accounts: Accounts,
+}
+
+impl Router {
+    pub fn new(domains: impl IntoIterator<Item = String>, plugins: Arc<PluginHost>, accounts: Accounts) -> Arc<Self> {
+        let hosts = domains.into_iter().map(|d| (d.clone(), SessionTable::new(d))).collect();
+        let router = Arc::new(Router { hosts, plugins, accounts });
+        let weak: std::sync::Weak<dyn Kernel> = Arc::downgrade(&(router.clone() as Arc<dyn Kernel>));
+        router.plugins.attach(weak);
+        router
+    }
+
+    pub fn serves(&self, domain: &str) -> bool {
+        self.hosts.contains_key(domain)
+    }
+
+    pub fn host(&self, domain: &str) -> Option<&SessionTable> {
+        self.hosts.get(domain)
+    }
+
+    pub fn domains(&self) -> Vec<String> {
+        let mut d: Vec<String> = self.hosts.keys().cloned().collect();
+        d.sort();
+        d
+    }
+
+    /// An account was created or deleted outside the plugins (admin channel):
+    /// tell the plugins, and close a deleted account's sessions.
+    pub fn account_event(&self, bare_jid: &str, created: bool) {
+        let Ok(bare) = jid::BareJid::new(bare_jid) else { return };
+        let domain = bare.domain().as_str();
+        if !created
+            && let (Some(node), Some(table)) = (bare.node(), self.hosts.get(domain))
+        {
+            for s in table.of(node.as_str()) {
+                s.send(Outbound::Close(StreamErrorCondition::NotAuthorized, Some("the account was deleted".into())));
+            }
+        }
+        if let Some(vp) = self.plugins.vhost(domain) {
+            let kind = if created { EventKind::UserCreated } else { EventKind::UserDeleted };
+            vp.emit(kind, bare.as_str(), "");
+        }
+    }
+
+    pub fn plugins(&self) -> &Arc<PluginHost> {
+        &self.plugins
+    }
+
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    /// Every session on every host: for shutdown.
+    pub fn close_all(&self, condition: StreamErrorCondition, text: &str) {
+        for table in self.hosts.values() {
+            table.close_all(condition, text);
+        }
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.hosts.values().map(|t| t.len()).sum()
+    }
+
+    /// A stanza from a bound client. `Err` means the stream must close with that error.
+    pub fn from_client(&self, session: &Arc<Session>, mut el: Element) -> Result<(), (StreamErrorCondition, String)> {
+        if el.ns != ns::CLIENT || StanzaKind::from_name(&el.name).is_none() {
+            return Err((
+                StreamErrorCondition::UnsupportedStanzaType,
+                format!("<{}/> in '{}' is not a stanza this server handles", el.name, el.ns),
+            ));
+        }
+        // RFC 6120 §8.1.2.1: the server stamps `from`; a client may only name itself.
+        if let Some(claimed) = el.attr("from") {
+            let ok = Jid::new(claimed).is_ok_and(|j| j == session.jid || j == session.jid.to_bare());
+            if !ok {
+                return Err((StreamErrorCondition::InvalidFrom, format!("'{claimed}' is not this session's address")));
+            }
+        }
+        el.set_attr("from", session.jid.to_string());
+        let mut stanza = match Stanza::parse(el) {
+            Ok(s) => s,
+            Err((el, err)) => {
+                self.deliver_to_session(session, &err.reply_to(&el));
+                return Ok(());
+            }
+        };
+        if let Err(err) = check_semantics(&stanza) {
+            self.deliver_to_session(session, &stanza.error_reply(&err));
+            return Ok(());
+        }
+        let domain = session.jid.domain().as_str();
+        if stanza.to.is_none() {
+            match stanza.kind {
+                StanzaKind::Presence => {
+                    self.presence_broadcast(session, stanza);
+                    return Ok(());
+                }
+                // RFC 6120 §10.3: no `to` means the account itself.
+                _ => stanza.to = Some(Jid::from(session.jid.to_bare())),
+            }
+        }
+        if let Some(vp) = self.plugins.vhost(domain)
+            && vp.has_filters()
+        {
+            let addressed = self.addressed(&stanza);
+            match vp.filter(&stanza, addressed) {
+                Verdict::Pass => {}
+                Verdict::Drop => return Ok(()),
+                Verdict::Rewrite(el) => match Stanza::parse(el) {
+                    Ok(s) => stanza = s,
+                    Err((el, err)) => {
+                        tracing::warn!(%err, "a filter rewrote a stanza into something unroutable: {}", el);
+                        return Ok(());
+                    }
+                },
+                Verdict::Reject(err) => {
+                    self.deliver_to_session(session, &stanza.error_reply(&err));
+                    return Ok(());
+                }
+            }
+        }
+        self.route(stanza);
+        Ok(())
+    }
+
+    /// Routes a stanza whose `from` is already trusted.
+    pub fn route(&self, stanza: Stanza) {
+        let depth = DEPTH.with(|d| d.get());
+        if depth >= MAX_ROUTING_DEPTH {
+            tracing::warn!("routing loop cut at depth {depth}: dropped {}", stanza.el);
+            return;
+        }
+        DEPTH.with(|d| d.set(depth + 1));
+        self.dispatch(stanza);
+        DEPTH.with(|d| d.set(depth));
+    }
+
+    fn addressed(&self, stanza: &Stanza) -> Address {
+        match &stanza.to {
+            None => Address::Host,
+            Some(to) if !self.serves(to.domain().as_str()) => Address::Service,
+            Some(to) => match (to.node(), to.resource()) {
+                (None, _) => Address::Host,
+                (Some(_), None) => Address::Bare,
+                (Some(_), Some(_)) => Address::Full,
+            },
+        }
+    }
+
+    fn dispatch(&self, stanza: Stanza) {
+        let Some(to) = stanza.to.clone() else {
+            tracing::debug!("dropping a stanza with no addressee: {}", stanza.el);
+            return;
+        };
+        let domain = to.domain().as_str();
+        if let Some(table) = self.hosts.get(domain) {
+            let addressed = self.addressed(&stanza);
+            if let Some(vp) = self.plugins.vhost(domain) {
+                let (pns, pname) = payload_facts(&stanza);
+                if vp.wants(stanza.kind, stanza.type_attr(), addressed, pns, pname) {
+                    match vp.handle_stanza(&stanza, addressed) {
+                        Handling::Done => return,
+                        Handling::Error(err) => return self.reply_error(&stanza, err),
+                        Handling::NotHandled => {}
+                    }
+                }
+            }
+            match addressed {
+                Address::Host | Address::Service => self.to_host(&stanza),
+                Address::Bare => self.to_bare(table, &to, &stanza),
+                Address::Full => self.to_full(table, &to, &stanza),
+            }
+            return;
+        }
+        if let Some(vhost) = self.service_owner(domain) {
+            if let Some(vp) = self.plugins.vhost(vhost) {
+                let (pns, pname) = payload_facts(&stanza);
+                if vp.wants(stanza.kind, stanza.type_attr(), Address::Service, pns, pname) {
+                    match vp.handle_stanza(&stanza, Address::Service) {
+                        Handling::Done => return,
+                        Handling::Error(err) => return self.reply_error(&stanza, err),
+                        Handling::NotHandled => {}
+                    }
+                }
+            }
+            return self.reply_error(&stanza, StanzaError::new(Cond::ServiceUnavailable));
+        }
+        // No server-to-server yet: a remote domain cannot be reached.
+        self.reply_error(
+            &stanza,
+            StanzaError::new(Cond::RemoteServerNotFound).with_text(format!("'{domain}' is not served here")),
+        );
+    }
+
+    /// The vhost whose plugin serves `domain` as a service subdomain.
+    fn service_owner(&self, domain: &str) -> Option<&str> {
+        self.hosts.keys().find_map(|vhost| {
+            let vp = self.plugins.vhost(vhost)?;
+            vp.service_domains().iter().any(|d| d == domain).then_some(vhost.as_str())
+        })
+    }
+
+    /// The kernel's own answers for stanzas to the server that no plugin took.
+    fn to_host(&self, stanza: &Stanza) {
+        match (stanza.kind, stanza.type_attr()) {
+            (StanzaKind::Iq, "get") if stanza.payload().is_some_and(|p| p.is("ping", ns::PING)) => {
+                self.route_reply(result_reply(stanza));
+            }
+            (StanzaKind::Iq, "get" | "set") => self.reply_error(stanza, StanzaError::new(Cond::ServiceUnavailable)),
+            (StanzaKind::Message, "error" | "headline" | "groupchat") => {}
+            (StanzaKind::Message, _) => self.reply_error(stanza, StanzaError::new(Cond::ServiceUnavailable)),
+            _ => {}
+        }
+    }
+
+    /// Sends an error reply, except to an error (RFC 6120 §8.3.1).
+    pub fn reply_error(&self, stanza: &Stanza, err: StanzaError) {
+        if stanza.type_attr() == "error" || stanza.from.is_none() {
+            return;
+        }
+        let mut reply = stanza.error_reply(&err);
+        if reply.attr("from").is_none()
+            && let Some(to) = &stanza.to
+        {
+            reply.set_attr("from", to.domain().as_str());
+        }
+        self.route_reply(reply);
+    }
+
+    fn route_reply(&self, el: Element) {
+        match Stanza::parse(el) {
+            Ok(s) => self.route(s),
+            Err((el, err)) => tracing::warn!(%err, "could not route a reply: {}", el),
+        }
+    }
+
+    /// Writes a stanza to one session.
+    pub fn deliver_to_session(&self, session: &Session, el: &Element) {
+        session.send(Outbound::Stanza(el.to_xml_in(ns::CLIENT).into()));
+    }
+}
+
+/// Namespace and name of the first child, for route matching.
+fn payload_facts(stanza: &Stanza) -> (&str, &str) {
+    match stanza.payload() {
+        Some(p) => (p.ns.as_str(), p.name.as_str()),
+        None => ("", ""),
+    }
+}
+
+fn result_reply(stanza: &Stanza) -> Element {
+    let mut reply = Element::new("iq", ns::CLIENT).with_attr("type", "result");
+    if let Some(from) = stanza.el.attr("to") {
+        reply.set_attr("from", from);
+    }
+    if let Some(to) = stanza.el.attr("from") {
+        reply.set_attr("to", to);
+    }
+    if let Some(id) = stanza.id() {
+        reply.set_attr("id", id);
+    }
+    reply
+}
+
+/// The per-kind rules of RFC 6120 §8.2 that need no routing knowledge.
+fn check_semantics(stanza: &Stanza) -> Result<(), StanzaError> {
+    match stanza.kind {
+        StanzaKind::Iq => {
+            let ty = stanza.type_attr();
+            if !matches!(ty, "get" | "set" | "result" | "error") {
+                return Err(StanzaError::new(Cond::BadRequest).with_text("iq 'type' must be get, set, result or error"));
+            }
+            if stanza.id().is_none_or(str::is_empty) {
+                return Err(StanzaError::new(Cond::BadRequest).with_text("iq requires an 'id'"));
+            }
+            if matches!(ty, "get" | "set") && stanza.el.elements().count() != 1 {
+                return Err(StanzaError::new(Cond::BadRequest).with_text("an iq get or set carries exactly one child"));
+            }
+        }
+        StanzaKind::Presence => {
+            let ty = stanza.type_attr();
+            let known = ["available", "unavailable", "subscribe", "subscribed", "unsubscribe", "unsubscribed", "probe", "error"];
+            if !known.contains(&ty) {
+                return Err(StanzaError::new(Cond::BadRequest).with_text(format!("unknown presence type '{ty}'")));
+            }
+        }
+        StanzaKind::Message => {}
+    }
+    Ok(())
+}
+
+impl Kernel for Router {
+    fn sessions_of(&self, bare_jid: &str) -> Vec<SessionInfo> {
+        let Ok(bare) = jid::BareJid::new(bare_jid) else { return Vec::new() };
+        let (Some(node), Some(table)) = (bare.node(), self.hosts.get(bare.domain().as_str())) else {
+            return Vec::new();
+        };
+        table.of(node.as_str()).iter().map(|s| s.info()).collect()
+    }
+
+    fn route_from_plugin(&self, stanza: Element) {
+        self.route_reply(stanza);
+    }
+}
+

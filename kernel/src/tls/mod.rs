@@ -1,0 +1,104 @@
+//! TLS for client connections: one certificate per virtual host, chosen by
+//! SNI, served over STARTTLS (RFC 6120 §5) and direct TLS (XEP-0368).
+//!
+//! A vhost without a configured certificate gets a self-signed development
+//! certificate under `<data_dir>/tls/`, generated once and reused, so that a
+//! fresh checkout serves TLS with no setup and clients can pin it.
+
+mod certs;
+mod sni;
+
+#[cfg(test)]
+mod handshake_tests;
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use rustls::crypto::CryptoProvider;
+use rustls::{ProtocolVersion, ServerConfig, ServerConnection};
+
+use crate::config::Config;
+
+pub use sni::SniResolver;
+
+/// The ALPN protocol id that XEP-0368 direct-TLS clients offer.
+pub const ALPN_XMPP_CLIENT: &[u8] = b"xmpp-client";
+
+/// RFC 9266 §2: the exporter label for the `tls-exporter` channel binding.
+const EXPORTER_LABEL: &[u8] = b"EXPORTER-Channel-Binding";
+const EXPORTER_LEN: usize = 32;
+
+/// Server configs sharing one certificate resolver.
+#[derive(Debug, Clone)]
+pub struct TlsConfigs {
+    /// For STARTTLS on the plain c2s port: no ALPN, as the stream is already XMPP.
+    pub starttls: Arc<ServerConfig>,
+    /// For direct TLS (XEP-0368): offers ALPN `xmpp-client`.
+    pub direct: Arc<ServerConfig>,
+}
+
+/// The one crypto provider the server uses (ring; aws-lc is not built).
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Loads each vhost's certificate (configured files, or the generated
+/// development certificate) and builds both server configs.
+pub fn load(cfg: &Config) -> anyhow::Result<TlsConfigs> {
+    let provider = provider();
+    let mut resolver = SniResolver::default();
+    for v in &cfg.vhosts {
+        let key = match (&v.cert, &v.key) {
+            (Some(cert), Some(key)) => certs::load_pair(cert, key, &provider),
+            _ => certs::development(&cfg.server.data_dir.join("tls"), &v.domain, &provider),
+        }
+        .with_context(|| format!("TLS certificate for vhost {:?}", v.domain))?;
+        resolver.add(&v.domain, Arc::new(key));
+    }
+    let resolver = Arc::new(resolver);
+    Ok(TlsConfigs {
+        starttls: Arc::new(server_config(&provider, resolver.clone(), Vec::new())?),
+        direct: Arc::new(server_config(&provider, resolver, vec![ALPN_XMPP_CLIENT.to_vec()])?),
+    })
+}
+
+/// Checks that the certificate and key files named in the config parse and
+/// match, without generating anything: for `waxwing check-config`.
+pub fn check_configured(cfg: &Config) -> anyhow::Result<()> {
+    let provider = provider();
+    for v in &cfg.vhosts {
+        if let (Some(cert), Some(key)) = (&v.cert, &v.key) {
+            certs::load_pair(cert, key, &provider).with_context(|| format!("TLS certificate for vhost {:?}", v.domain))?;
+        }
+    }
+    Ok(())
+}
+
+fn server_config(
+    provider: &Arc<CryptoProvider>,
+    resolver: Arc<SniResolver>,
+    alpn: Vec<Vec<u8>>,
+) -> anyhow::Result<ServerConfig> {
+    let mut config = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .context("building the TLS server config")?
+        .with_no_client_auth()
+        .with_cert_resolver(resolver);
+    config.alpn_protocols = alpn;
+    Ok(config)
+}
+
+/// The RFC 9266 `tls-exporter` channel binding for SCRAM-*-PLUS, or `None`
+/// when it must not be offered.
+///
+/// Only TLS 1.3: RFC 9266 allows the exporter under TLS 1.2 only with the
+/// extended master secret, and rustls does not tell us per connection
+/// whether EMS was negotiated, so under 1.2 a binding could be forged by a
+/// man in the middle (the triple-handshake attack). Offering no binding
+/// there is safe: clients fall back to the non-PLUS mechanisms.
+pub fn exporter_binding(conn: &ServerConnection) -> Option<Vec<u8>> {
+    if conn.protocol_version() != Some(ProtocolVersion::TLSv1_3) {
+        return None;
+    }
+    conn.export_keying_material(vec![0u8; EXPORTER_LEN], EXPORTER_LABEL, None).ok()
+}

@@ -1,0 +1,255 @@
+//! XEP-0030 Service Discovery for the virtual host, answered from what every
+//! plugin on it declared (`sessions::host()`), plus XEP-0157 contact
+//! addresses from this plugin's config, and disco#info on behalf of accounts.
+//!
+//! Config (all optional): `name` names the server identity; each XEP-0157
+//! field (`admin-addresses`, `abuse-addresses`, ...) takes a URI or a list.
+
+use waxwing_sdk::prelude::*;
+use waxwing_sdk::sessions::{self, HostInfo};
+
+const SERVERINFO: &str = "http://jabber.org/network/serverinfo";
+
+/// The XEP-0157 registry's fields; other config keys are not contact info.
+const CONTACT_FIELDS: &[&str] = &[
+    "abuse-addresses",
+    "admin-addresses",
+    "feedback-addresses",
+    "sales-addresses",
+    "security-addresses",
+    "status-addresses",
+    "support-addresses",
+];
+
+struct Disco;
+
+impl Plugin for Disco {
+    fn describe() -> Describe {
+        Describe::new("disco", env!("CARGO_PKG_VERSION"))
+            .feature(ns::DISCO_INFO)
+            .feature(ns::DISCO_ITEMS)
+            .iq_get_host(ns::DISCO_INFO, "query")
+            .iq_get_host(ns::DISCO_ITEMS, "query")
+            .route(Route::iq().of_type("get").payload(ns::DISCO_INFO, "query").to(Address::Bare))
+            .capability(Capability::Sessions)
+    }
+
+    fn init(config: &Json) -> Result<(), String> {
+        if !matches!(config.get("name"), Json::Null | Json::String(_)) {
+            return Err("config 'name' must be a string".into());
+        }
+        for field in CONTACT_FIELDS {
+            match config.get(field) {
+                Json::Null | Json::String(_) => {}
+                Json::Array(items) if items.iter().all(|i| i.as_str().is_some()) => {}
+                _ => return Err(format!("config '{field}' must be a URI or a list of URIs")),
+            }
+        }
+        Ok(())
+    }
+
+    fn on_iq(iq: Iq) -> Handled {
+        let query = iq.payload()?;
+        if query.attr("node").is_some_and(|n| !n.is_empty()) {
+            // Plugins that publish nodes route them at a higher priority;
+            // whatever reaches here is a node nobody serves.
+            return Err(Condition::ItemNotFound.into());
+        }
+        let reply = match (iq.addressed(), query.ns.as_str()) {
+            (Address::Bare, ns::DISCO_INFO) => account_info(),
+            (Address::Host, ns::DISCO_INFO) => host_info(&sessions::host(), &waxwing_sdk::config()),
+            (Address::Host, ns::DISCO_ITEMS) => host_items(&sessions::host()),
+            _ => return Ok(Outcome::Pass),
+        };
+        iq.reply_with(reply)
+    }
+}
+
+fn identity(category: &str, kind: &str, name: &str, lang: &str) -> Element {
+    let mut el = Element::new("identity", ns::DISCO_INFO).with_attr("category", category).with_attr("type", kind);
+    if !name.is_empty() {
+        el.set_attr("name", name);
+    }
+    if !lang.is_empty() {
+        el.set_attr("xml:lang", lang);
+    }
+    el
+}
+
+fn feature(var: &str) -> Element {
+    Element::new("feature", ns::DISCO_INFO).with_attr("var", var)
+}
+
+/// The server answers for an account (RFC 6121 §8.5.1): it is a registered account.
+fn account_info() -> Element {
+    Element::new("query", ns::DISCO_INFO)
+        .with_child(identity("account", "registered", "", ""))
+        .with_child(feature(ns::DISCO_INFO))
+}
+
+fn host_info(host: &HostInfo, config: &Json) -> Element {
+    let mut query = Element::new("query", ns::DISCO_INFO);
+    let name = config.get("name").as_str().unwrap_or("");
+    let mut identities = vec![("server", "im", name, "")];
+    for i in &host.identities {
+        identities.push((i.category.as_str(), i.type_.as_str(), i.name.as_str(), i.lang.as_str()));
+    }
+    let mut seen = Vec::new();
+    for (category, kind, name, lang) in identities {
+        // Only one server/im identity per language, whatever plugins declared.
+        let key = (category, kind, if (category, kind) == ("server", "im") { "" } else { name }, lang);
+        if !seen.contains(&key) {
+            seen.push(key);
+            query.push_child(identity(category, kind, name, lang));
+        }
+    }
+    let mut features: Vec<&str> = host.features.iter().map(String::as_str).collect();
+    features.extend([ns::DISCO_INFO, ns::DISCO_ITEMS]);
+    features.sort_unstable();
+    features.dedup();
+    for f in features {
+        query.push_child(feature(f));
+    }
+    let mut has_serverinfo = false;
+    for ext in &host.extensions {
+        // A plugin's broken extension costs only that extension, not disco.
+        if let Ok(form) = Element::parse(ext) {
+            has_serverinfo |= DataForm::from_element(&form).is_ok_and(|f| f.form_type() == Some(SERVERINFO));
+            query.push_child(form);
+        }
+    }
+    if !has_serverinfo && let Some(form) = contact_form(config) {
+        query.push_child(form.to_element());
+    }
+    query
+}
+
+/// XEP-0157 contact addresses, or `None` when the operator configured none.
+fn contact_form(config: &Json) -> Option<DataForm> {
+    let mut form = DataForm::result().with_form_type(SERVERINFO);
+    for var in CONTACT_FIELDS {
+        let addresses = config.get(var).as_str_list();
+        if !addresses.is_empty() {
+            form = form.field(Field { values: addresses, ..Field::new(var, FieldType::ListMulti) });
+        }
+    }
+    (form.fields.len() > 1).then_some(form)
+}
+
+fn host_items(host: &HostInfo) -> Element {
+    let mut query = Element::new("query", ns::DISCO_ITEMS);
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for item in &host.items {
+        if item.jid.is_empty() || seen.contains(&(item.jid.as_str(), item.node.as_str())) {
+            continue;
+        }
+        seen.push((&item.jid, &item.node));
+        let mut el = Element::new("item", ns::DISCO_ITEMS).with_attr("jid", item.jid.clone());
+        if !item.node.is_empty() {
+            el.set_attr("node", item.node.clone());
+        }
+        if !item.name.is_empty() {
+            el.set_attr("name", item.name.clone());
+        }
+        query.push_child(el);
+    }
+    query
+}
+
+waxwing_sdk::export_plugin!(Disco);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use waxwing_sdk::{DiscoItem, Identity};
+
+    fn host() -> HostInfo {
+        let id = |c: &str, t: &str, n: &str| Identity {
+            category: c.into(),
+            type_: t.into(),
+            name: n.into(),
+            lang: String::new(),
+        };
+        let item = |j: &str, n: &str| DiscoItem { jid: j.into(), node: n.into(), name: String::new() };
+        HostInfo {
+            domain: "example.org".into(),
+            features: vec!["urn:xmpp:ping".into(), ns::DISCO_INFO.into(), "urn:xmpp:ping".into()],
+            identities: vec![id("server", "im", "Other"), id("pubsub", "pep", "")],
+            items: vec![item("conference.example.org", ""), item("conference.example.org", ""), item("example.org", "n")],
+            extensions: vec![
+                "<x xmlns='jabber:x:data' type='result'><field var='FORM_TYPE' type='hidden'><value>urn:ext</value></field></x>"
+                    .into(),
+                "<broken".into(),
+            ],
+        }
+    }
+
+    fn cfg(json: &str) -> Json {
+        Json::parse(json).unwrap()
+    }
+
+    fn vars(q: &Element, name: &str, attr: &str) -> Vec<String> {
+        q.elements().filter(|e| e.name == name).filter_map(|e| e.attr(attr).map(str::to_owned)).collect()
+    }
+
+    #[test]
+    fn info_aggregates_and_dedups() {
+        let q = host_info(&host(), &cfg(r#"{"name": "Waxwing"}"#));
+        assert_eq!(vars(&q, "feature", "var"), [ns::DISCO_INFO, ns::DISCO_ITEMS, "urn:xmpp:ping"]);
+        assert_eq!(vars(&q, "identity", "category"), ["server", "pubsub"]);
+        assert_eq!(vars(&q, "identity", "name"), ["Waxwing"]);
+        let forms: Vec<_> = q.elements().filter(|e| e.is("x", ns::DATA_FORMS)).collect();
+        assert_eq!(forms.len(), 1, "broken extension skipped, no contact form without config");
+    }
+
+    #[test]
+    fn contact_addresses_come_from_config() {
+        let config = cfg(
+            r#"{"admin-addresses": ["xmpp:admin@example.org", "mailto:a@example.org"], "abuse-addresses": "mailto:abuse@example.org", "other": "x"}"#,
+        );
+        let q = host_info(&host(), &config);
+        let form = q
+            .elements()
+            .filter_map(|e| DataForm::from_element(e).ok())
+            .find(|f| f.form_type() == Some(SERVERINFO))
+            .expect("serverinfo form");
+        assert_eq!(form.values("admin-addresses"), ["xmpp:admin@example.org", "mailto:a@example.org"]);
+        assert_eq!(form.values("abuse-addresses"), ["mailto:abuse@example.org"]);
+        assert!(form.get("other").is_none());
+        assert!(Disco::init(&config).is_ok());
+        assert!(Disco::init(&cfg(r#"{"admin-addresses": [1]}"#)).is_err());
+        assert!(Disco::init(&cfg(r#"{"name": false}"#)).is_err());
+    }
+
+    #[test]
+    fn items_skip_duplicates() {
+        let q = host_items(&host());
+        assert_eq!(vars(&q, "item", "jid"), ["conference.example.org", "example.org"]);
+        assert_eq!(vars(&q, "item", "node"), ["n"]);
+    }
+
+    #[test]
+    fn unknown_nodes_are_item_not_found() {
+        let iq = Iq(Stanza::from_xml(
+            "<iq xmlns='jabber:client' type='get' id='1' from='a@example.org/r'><query xmlns='http://jabber.org/protocol/disco#info' node='x'/></iq>",
+            Address::Host,
+            "example.org",
+        )
+        .unwrap());
+        assert_eq!(Disco::on_iq(iq).unwrap_err().condition, Condition::ItemNotFound);
+    }
+
+    #[test]
+    fn accounts_are_registered() {
+        let iq = Iq(Stanza::from_xml(
+            "<iq xmlns='jabber:client' type='get' id='1' to='u@example.org'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
+            Address::Bare,
+            "example.org",
+        )
+        .unwrap());
+        let Ok(Outcome::Reply(reply)) = Disco::on_iq(iq) else { panic!("expected a reply") };
+        assert_eq!(reply.attr("from"), Some("u@example.org"));
+        let q = reply.first_element().unwrap();
+        assert_eq!(vars(q, "identity", "type"), ["registered"]);
+    }
+}

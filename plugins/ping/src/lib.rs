@@ -1,0 +1,31 @@
+//! XEP-0199: the server answers a ping addressed to it with an empty result.
+
+use waxwing_sdk::prelude::*;
+
+struct Ping;
+
+impl Plugin for Ping {
+    fn describe() -> Describe {
+        Describe::new("ping", env!("CARGO_PKG_VERSION")).feature(ns::PING).iq_get_host(ns::PING, "ping")
+    }
+
+    fn on_iq(iq: Iq) -> Handled {
+        iq.reply_empty()
+    }
+}
+
+waxwing_sdk::export_plugin!(Ping);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_with_an_empty_result() {
+        let xml = "<iq xmlns='jabber:client' type='get' id='p' from='u@h/r'><ping xmlns='urn:xmpp:ping'/></iq>";
+        let iq = Iq(Stanza::from_xml(xml, Address::Host, "h").unwrap());
+        let Ok(Outcome::Reply(reply)) = Ping::on_iq(iq) else { panic!("expected a reply") };
+        assert_eq!(reply.to_xml_in(ns::CLIENT), "<iq from='h' to='u@h/r' id='p' type='result'/>");
+        assert_eq!(Ping::describe().description().routes[0].payload_name, "ping");
+    }
+}

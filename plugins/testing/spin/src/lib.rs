@@ -1,0 +1,26 @@
+//! Test plugin: never returns from `urn:waxwing:test:spin`, so the kernel's
+//! call deadline (epoch interruption) must stop it.
+
+use std::hint::black_box;
+
+use waxwing_sdk::prelude::*;
+
+const NS: &str = "urn:waxwing:test:spin";
+
+struct Spin;
+
+impl Plugin for Spin {
+    fn describe() -> Describe {
+        Describe::new("spin", env!("CARGO_PKG_VERSION")).iq_get_host(NS, "")
+    }
+
+    fn on_iq(_iq: Iq) -> Handled {
+        // black_box keeps the optimizer from proving the loop empty.
+        let mut n: u64 = 0;
+        loop {
+            n = black_box(n.wrapping_add(1));
+        }
+    }
+}
+
+waxwing_sdk::export_plugin!(Spin);

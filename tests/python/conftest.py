@@ -1,0 +1,181 @@
+"""Fixtures for the slixmpp tests: the real waxwing binary in a temporary
+directory on ephemeral ports, like the Rust harness (tests/src/server.rs).
+
+The binary is $WAXWING_BIN, else <repo>/target/debug/waxwing.
+"""
+
+import contextlib
+import ctypes
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+START_TIMEOUT = 30.0
+EXIT_TIMEOUT = 30.0
+
+
+def waxwing_bin() -> pathlib.Path:
+    path = pathlib.Path(os.environ.get("WAXWING_BIN") or REPO / "target" / "debug" / "waxwing")
+    if not path.is_file():
+        pytest.fail(f"{path} does not exist: build it first: cargo build --workspace --bins or ./dev test")
+    return path
+
+
+def _die_with_parent():
+    """In the child: be killed when the test process dies, however it dies."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class Server:
+    """One waxwing process. `extra_toml` may add any section but [server] and [listen]."""
+
+    def __init__(self, extra_toml: str = ""):
+        for own in ("[server]", "[listen]"):
+            assert own not in extra_toml.splitlines(), f"the fixture writes {own} itself"
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="waxwing-py-"))
+        self.data_dir = self.dir / "data"
+        self.data_dir.mkdir()
+        self.config = self.dir / "waxwing.toml"
+        self.config.write_text(
+            "[server]\n"
+            f"data_dir = {json.dumps(str(self.data_dir))}\n"
+            'log_level = "debug"\n\n'
+            "[listen]\n"
+            'c2s = ["127.0.0.1:0"]\n'
+            'c2s_direct_tls = ["127.0.0.1:0"]\n\n'
+            f"{extra_toml}\n"
+        )
+        self.log = self.dir / "server.log"
+        self.proc: subprocess.Popen | None = None
+        self.c2s: tuple[str, int] | None = None
+        self.direct_tls: tuple[str, int] | None = None
+
+    @property
+    def cert_path(self) -> str:
+        return str(self.data_dir / "tls" / "localhost.crt")
+
+    def start(self) -> "Server":
+        listening = self.data_dir / "listening.json"
+        with contextlib.suppress(FileNotFoundError):
+            listening.unlink()
+        env = {k: v for k, v in os.environ.items() if k != "WAXWING_LOG"}
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [str(waxwing_bin()), "--config", str(self.config), "serve"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                preexec_fn=_die_with_parent,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            info = self._read_listening(listening)
+            if info is not None:
+                host, port = info["c2s"][0].rsplit(":", 1)
+                self.c2s = (host, int(port))
+                host, port = info["c2s_direct_tls"][0].rsplit(":", 1)
+                self.direct_tls = (host, int(port))
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.proc.returncode} before listening\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no listening.json within {START_TIMEOUT}s\n{self.log_tail()}")
+            time.sleep(0.02)
+
+    @staticmethod
+    def _read_listening(path: pathlib.Path):
+        try:
+            info = json.loads(path.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        if info.get("c2s") and info.get("c2s_direct_tls"):
+            return info
+        return None
+
+    def cli(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(waxwing_bin()), "--config", str(self.config), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=EXIT_TIMEOUT,
+        )
+
+    def add_users(self, users: list[tuple[str, str]]) -> None:
+        text = "".join(f"{jid} {pw}\n" for jid, pw in users)
+        out = self.cli("user", "add", "--file", "-", input=text)
+        assert out.returncode == 0, f"user add failed:\n{out.stdout}\n{out.stderr}\n{self.log_tail()}"
+
+    def terminate(self) -> int:
+        """SIGTERM, then wait for the exit; returns the exit code."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=EXIT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"the server did not exit after SIGTERM\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if not os.environ.get("WAXWING_TEST_KEEP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            text = self.log.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "--- server log (tail) ---\n" + "\n".join(text.splitlines()[-lines:]) + "\n--- end of log ---"
+
+
+PASSWORD = "slix-pw-1"
+USERS = ["romeo", "juliet", "nurse", "tybalt", "mercutio", "benvolio"]
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server()
+    try:
+        s.start()
+        s.add_users([(f"{u}@localhost", PASSWORD) for u in USERS])
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def fresh_server():
+    s = Server()
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Show the server log under a failed test."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for name in ("server", "fresh_server"):
+            s = item.funcargs.get(name) if hasattr(item, "funcargs") else None
+            if isinstance(s, Server):
+                report.sections.append((f"waxwing log ({name})", s.log_tail(80)))

@@ -1,0 +1,234 @@
+
+
+/// One XML element with its namespace resolved.
+///
+/// Attribute names are kept as written (`xml:lang`, `type`); namespace
+/// declarations other than the element's own default namespace are kept as
+/// `xmlns:prefix` attributes so prefixed attribute names still mean the same
+/// thing when the element is written out again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Element {
+    pub name: String,
+    pub ns: String,
+    pub attrs: Vec<(String, String)>,
+    pub children: Vec<Node>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Node {
+    Element(Element),
+    Text(String),
+}
+
+impl Element {
+    pub fn new(name: impl Into<String>, ns: impl Into<String>) -> Self {
+        Element { name: name.into(), ns: ns.into(), attrs: Vec::new(), children: Vec::new() }
+    }
+
+    /// Builder: sets an attribute.
+    pub fn with_attr(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.set_attr(name, value);
+        self
+    }
+
+    /// Builder: appends a child element.
+    pub fn with_child(mut self, child: Element) -> Self {
+        self.children.push(Node::Element(child));
+        self
+    }
+
+    /// Builder: appends character data.
+    pub fn with_text(mut self, text: impl Into<String>) -> Self {
+        self.children.push(Node::Text(text.into()));
+        self
+    }
+
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn set_attr(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        let name = name.into();
+        let value = value.into();
+        match self.attrs.iter_mut().find(|(k, _)| *k == name) {
+            Some(slot) => slot.1 = value,
+            None => self.attrs.push((name, value)),
+        }
+    }
+
+    pub fn remove_attr(&mut self, name: &str) -> Option<String> {
+        let pos = self.attrs.iter().position(|(k, _)| k == name)?;
+        Some(self.attrs.remove(pos).1)
+    }
+
+    pub fn push_child(&mut self, child: Element) {
+        self.children.push(Node::Element(child));
+    }
+
+    pub fn is(&self, name: &str, ns: &str) -> bool {
+        self.name == name && self.ns == ns
+    }
+
+    /// Child elements, skipping character data.
+    pub fn elements(&self) -> impl Iterator<Item = &Element> {
+        self.children.iter().filter_map(|n| match n {
+            Node::Element(e) => Some(e),
+            Node::Text(_) => None,
+        })
+    }
+
+    pub fn child(&self, name: &str, ns: &str) -> Option<&Element> {
+        self.elements().find(|e| e.is(name, ns))
+    }
+
+    pub fn child_mut(&mut self, name: &str, ns: &str) -> Option<&mut Element> {
+        self.children.iter_mut().find_map(|n| match n {
+            Node::Element(e) if e.is(name, ns) => Some(e),
+            _ => None,
+        })
+    }
+
+    /// The first child element: the payload of an iq, for instance.
+    pub fn first_element(&self) -> Option<&Element> {
+        self.elements().next()
+    }
+
+    /// All character data directly inside this element, concatenated.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for n in &self.children {
+            if let Node::Text(t) = n {
+                out.push_str(t);
+            }
+        }
+        out
+    }
+
+    /// Serialises as a child of an element whose default namespace is
+    /// `parent_ns`: an `xmlns` attribute is written only where the namespace
+    /// changes, so stanzas in a `jabber:client` stream carry none.
+    pub fn write_to(&self, out: &mut String, parent_ns: &str) {
+        out.push('<');
+        out.push_str(&self.name);
+        if self.ns != parent_ns {
+            out.push_str(" xmlns='");
+            escape_attr_into(out, &self.ns);
+            out.push('\'');
+        }
+        for (k, v) in &self.attrs {
+            out.push(' ');
+            out.push_str(k);
+            out.push_str("='");
+            escape_attr_into(out, v);
+            out.push('\'');
+        }
+        if self.children.is_empty() {
+            out.push_str("/>");
+            return;
+        }
+        out.push('>');
+        for n in &self.children {
+            match n {
+                Node::Element(e) => e.write_to(out, &self.ns),
+                Node::Text(t) => escape_text_into(out, t),
+            }
+        }
+        out.push_str("</");
+        out.push_str(&self.name);
+        out.push('>');
+    }
+
+    /// Serialises as a top-level stanza of a stream whose default namespace is `stream_ns`.
+    pub fn to_xml_in(&self, stream_ns: &str) -> String {
+        let mut out = String::with_capacity(256);
+        self.write_to(&mut out, stream_ns);
+        out
+    }
+
+    /// Serialises standalone, with its namespace declared.
+    pub fn to_xml(&self) -> String {
+        self.to_xml_in("")
+    }
+}
+
+impl std::fmt::Display for Element {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_xml())
+    }
+}
+
+fn escape_text_into(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn escape_attr_into(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\'' => out.push_str("&apos;"),
+            '"' => out.push_str("&quot;"),
+            // Literal whitespace in attributes is normalised by parsers; keep it exact.
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c => out.push(c),
+        }
+    }
+}
+
+pub fn escape_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    escape_text_into(&mut out, s);
+    out
+}
+
+pub fn escape_attr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    escape_attr_into(&mut out, s);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_namespace_only_where_it_changes() {
+        let iq = Element::new("iq", "jabber:client")
+            .with_attr("type", "get")
+            .with_attr("id", "a'1")
+            .with_child(Element::new("ping", "urn:xmpp:ping"));
+        assert_eq!(
+            iq.to_xml_in("jabber:client"),
+            "<iq type='get' id='a&apos;1'><ping xmlns='urn:xmpp:ping'/></iq>"
+        );
+        assert_eq!(
+            iq.to_xml(),
+            "<iq xmlns='jabber:client' type='get' id='a&apos;1'><ping xmlns='urn:xmpp:ping'/></iq>"
+        );
+    }
+
+    #[test]
+    fn escapes_text() {
+        let m = Element::new("body", "jabber:client").with_text("a<b & c>d");
+        assert_eq!(m.to_xml_in("jabber:client"), "<body>a&lt;b &amp; c&gt;d</body>");
+    }
+
+    #[test]
+    fn set_attr_replaces() {
+        let mut e = Element::new("x", "y").with_attr("a", "1");
+        e.set_attr("a", "2");
+        assert_eq!(e.attrs, vec![("a".to_string(), "2".to_string())]);
+        assert_eq!(e.remove_attr("a").as_deref(), Some("2"));
+        assert_eq!(e.attr("a"), None);
+    }
+}
