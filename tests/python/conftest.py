@@ -70,6 +70,7 @@ class Server:
         with contextlib.suppress(FileNotFoundError):
             listening.unlink()
         env = {k: v for k, v in os.environ.items() if k != "WAXWING_LOG"}
+        env["NO_COLOR"] = "1"
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [str(waxwing_bin()), "--config", str(self.config), "serve"],

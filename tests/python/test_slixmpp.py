@@ -26,7 +26,7 @@ class Client(slixmpp.ClientXMPP):
 
     def __init__(self, server, jid, password, *, sasl_mech=None, direct_tls=False, plugins=()):
         super().__init__(jid, password, sasl_mech=sasl_mech)
-        self.server = server
+        self.wx = server
         self.direct_tls = direct_tls
         # Only the port we mean: no direct-TLS attempt on the STARTTLS port or
         # the reverse, never plaintext.
@@ -71,7 +71,7 @@ class Client(slixmpp.ClientXMPP):
         self.stream_errors.append(error["condition"])
 
     def start(self):
-        addr = self.server.direct_tls if self.direct_tls else self.server.c2s
+        addr = self.wx.direct_tls if self.direct_tls else self.wx.c2s
         self.connect(addr[0], addr[1])
 
     async def online(self):
@@ -83,7 +83,7 @@ class Client(slixmpp.ClientXMPP):
         assert self.started in done, (
             f"{self.boundjid} did not get a session: "
             f"auth_failed={self.auth_failed.result() if self.auth_failed.done() else None} "
-            f"gone={self.gone.result() if self.gone.done() else None}\n{self.server.log_tail()}"
+            f"gone={self.gone.result() if self.gone.done() else None}\n{self.wx.log_tail()}"
         )
         return self
 
@@ -156,7 +156,7 @@ def test_login_plain(server):
 
 def test_login_over_direct_tls(server):
     async def main():
-        async with online(server, "romeo/direct", direct_tls=True) as c:
+        async with online(server, "romeo@localhost/direct", direct_tls=True) as c:
             assert c.boundjid.full == "romeo@localhost/direct"
 
     run(main())

@@ -120,7 +120,23 @@ async fn a_failed_reload_leaves_the_old_version_serving() {
     client.close().await;
 }
 
-fn tempdir() -> PathBuf {
+/// A scratch directory removed when the test ends, passing or not.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+fn tempdir() -> TempDir {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     let d = std::env::temp_dir().join(format!(
@@ -130,5 +146,5 @@ fn tempdir() -> PathBuf {
     ));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("creating a temp dir");
-    d
+    TempDir(d)
 }

@@ -241,3 +241,117 @@ async fn presence_is_reflected_and_disconnect_sends_unavailable() {
     assert_eq!(gone.attr("type"), Some("unavailable"), "{gone}");
     assert_eq!(gone.attr("from"), Some("kim@localhost/leaves"), "{gone}");
 }
+
+#[tokio::test]
+async fn groupchat_message_to_a_bare_jid_is_service_unavailable() {
+    let s = server();
+    let _log = s.log_on_panic();
+    let mut c = login(s, "hal", "h2").await;
+    c.send("<message to='dora@localhost' type='groupchat' id='gc1'><body>room?</body></message>").await;
+    let e = error_reply(&mut c, "message", "gc1").await;
+    assert_eq!(stanza_error_condition(&e).as_deref(), Some("service-unavailable"), "{e}");
+}
+
+#[tokio::test]
+async fn addresses_are_prepared_and_text_survives_intact() {
+    let s = server();
+    let _log = s.log_on_panic();
+    let mut ann = login(s, "ann", "prep").await;
+    let mut ben = login(s, "ben", "prep").await;
+    // Localpart and domain are case-insensitive; the resource is not.
+    let text = "ünïcödé ✓ 𝄞 😀 <&> \"quotes\" 'apos'";
+    let escaped = waxwing_xml::escape_text(text);
+    ann.send(&format!("<message to='BEN@LocalHost/prep' type='chat' id='p1'><body>{escaped}</body></message>")).await;
+    let m = ben.next_message().await;
+    assert_eq!(m.attr("id"), Some("p1"), "{m}");
+    assert_eq!(body(&m), text);
+    // A resource differing in case is another resource: offline, so the message errors... or goes to the bare JID.
+    ann.send("<message to='ben@localhost/PREP' type='chat' id='p2'><body>x</body></message>").await;
+    // ben has sent no presence, so the bare-JID fallback finds no available resource.
+    let e = error_reply(&mut ann, "message", "p2").await;
+    assert_eq!(stanza_error_condition(&e).as_deref(), Some("service-unavailable"), "{e}");
+}
+
+#[tokio::test]
+async fn from_set_to_own_bare_jid_is_stamped_with_the_full_jid() {
+    let s = server();
+    let _log = s.log_on_panic();
+    let mut ann = login(s, "ann", "own").await;
+    let mut ben = login(s, "ben", "own").await;
+    ann.send("<message from='ann@localhost' to='ben@localhost/own' type='chat' id='f1'><body>x</body></message>").await;
+    let m = ben.next_message().await;
+    assert_eq!(m.attr("from"), Some("ann@localhost/own"), "{m}");
+}
+
+#[tokio::test]
+async fn many_pipelined_messages_arrive_complete_and_in_order() {
+    let s = server();
+    let _log = s.log_on_panic();
+    let mut ann = login(s, "ann", "burst").await;
+    let mut ben = login(s, "ben", "burst").await;
+    const N: usize = 500;
+    let burst: String = (0..N)
+        .map(|i| {
+            format!("<message to='ben@localhost/burst' type='chat' id='b{i}'><body>message number {i}</body></message>")
+        })
+        .collect();
+    ann.send(&burst).await;
+    for i in 0..N {
+        let m = ben.next_message().await;
+        assert_eq!(m.attr("id"), Some(format!("b{i}").as_str()), "{m}");
+        assert_eq!(body(&m), format!("message number {i}"));
+    }
+}
+
+#[tokio::test]
+async fn results_and_errors_are_never_answered() {
+    // RFC 6120 §8.3.1: no error in reply to an error; an unsolicited result is ignored.
+    let s = server();
+    let _log = s.log_on_panic();
+    let mut c = login(s, "gus", "quiet").await;
+    c.send("<iq type='result' id='unsolicited' to='localhost'/>").await;
+    c.send("<iq type='error' id='err1' to='localhost'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>").await;
+    c.send("<message type='error' id='err2' to='nobody@localhost'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>").await;
+    c.send("<message type='error' id='err3' to='someone@remote.example'/>").await;
+    // The next thing the server says must be the answer to this ping.
+    c.send("<iq type='get' id='marker' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>").await;
+    let first = c.next_element().await;
+    assert_eq!(first.attr("id"), Some("marker"), "the server answered a result or an error: {first}");
+}
+
+#[tokio::test]
+async fn a_dropped_connection_announces_unavailable() {
+    let s = server();
+    let _log = s.log_on_panic();
+    let mut stays = login(s, "kim", "stays2").await;
+    available(&mut stays, 0).await;
+    let mut drops = login(s, "kim", "drops").await;
+    available(&mut drops, 0).await;
+    let seen = stays.next_where("the other's presence", |e| e.name == "presence").await;
+    assert_eq!(seen.attr("from"), Some("kim@localhost/drops"), "{seen}");
+    // No </stream:stream>: the TCP connection just goes away.
+    drop(drops);
+    let gone = stays.next_where("unavailable presence", |e| e.name == "presence").await;
+    assert_eq!(gone.attr("type"), Some("unavailable"), "{gone}");
+    assert_eq!(gone.attr("from"), Some("kim@localhost/drops"), "{gone}");
+}
+
+#[tokio::test]
+async fn iq_to_an_offline_full_jid_is_service_unavailable() {
+    let s = server();
+    let _log = s.log_on_panic();
+    let mut c = login(s, "jon", "asks").await;
+    let e = c.iq("get", Some("dora@localhost/nowhere"), "<query xmlns='urn:example:custom'/>").await;
+    assert_eq!(stanza_error_condition(&e).as_deref(), Some("service-unavailable"), "{e}");
+}
+
+#[tokio::test]
+async fn ping_without_to_is_answered_for_the_account() {
+    // RFC 6120 §10.3.3: no 'to' means the server answers on the account's behalf;
+    // XEP-0199 pings that way are common.
+    let s = server();
+    let _log = s.log_on_panic();
+    let mut c = login(s, "jon", "pings").await;
+    let r = c.iq("get", None, "<ping xmlns='urn:xmpp:ping'/>").await;
+    assert_eq!(r.attr("type"), Some("result"), "{r}");
+}

@@ -321,3 +321,94 @@ fn b64(data: &[u8]) -> String {
 fn base64_plain(user: &str, pw: &str) -> String {
     b64(&waxwing_tests::scram::plain_message(user, pw))
 }
+
+#[tokio::test]
+async fn legacy_session_iq_after_bind_is_answered_with_a_result() {
+    // RFC 3921 clients send <session/> after binding; the server advertises it
+    // as optional (draft-cridland-xmpp-session) and must then answer it.
+    let s = server();
+    let _log = s.log_on_panic();
+    let mut c = RawClient::connect(s).await;
+    c.authenticate_and_bind("carol", PW, Mech::ScramSha256, Some("legacy")).await;
+    let session = c.features.clone().and_then(|f| f.child("session", "urn:ietf:params:xml:ns:xmpp-session").cloned());
+    assert!(session.is_some_and(|s| s.child("optional", "urn:ietf:params:xml:ns:xmpp-session").is_some()));
+    let r = c.iq("set", None, "<session xmlns='urn:ietf:params:xml:ns:xmpp-session'/>").await;
+    assert_eq!(r.attr("type"), Some("result"), "the legacy session request was refused: {r}");
+}
+
+#[tokio::test]
+async fn authzid_of_oneself_is_accepted_and_of_another_refused() {
+    let s = server();
+    let _log = s.log_on_panic();
+    let mut c = tls_ready(s).await;
+    let other = b64(b"bob@localhost\0alice\0correct horse battery");
+    c.send(&format!("<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{other}</auth>")).await;
+    expect_failure(&mut c, "invalid-authzid").await;
+    let own = b64(b"alice@localhost\0alice\0correct horse battery");
+    c.send(&format!("<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{own}</auth>")).await;
+    let el = c.next_element().await;
+    assert!(el.is("success", NS_SASL), "{el}");
+}
+
+#[tokio::test]
+async fn scram_without_initial_response_starts_with_an_empty_challenge() {
+    let s = server();
+    let _log = s.log_on_panic();
+    let mut c = tls_ready(s).await;
+    let mut scram = waxwing_tests::scram::ScramClient::new(Hash::Sha256, "alice", PW, Binding::None);
+    c.send(&format!("<auth xmlns='{NS_SASL}' mechanism='SCRAM-SHA-256'/>")).await;
+    let empty = c.next_element().await;
+    assert!(empty.is("challenge", NS_SASL), "{empty}");
+    assert!(matches!(empty.text().trim(), "" | "="), "the first challenge is not empty: {empty}");
+    c.send(&format!("<response xmlns='{NS_SASL}'>{}</response>", b64(scram.client_first().as_bytes()))).await;
+    let ch = c.next_element().await;
+    assert!(ch.is("challenge", NS_SASL), "{ch}");
+    let server_first = String::from_utf8(decode(&ch.text())).expect("utf-8");
+    let fin = scram.client_final(&server_first).expect("a good server-first-message");
+    c.send(&format!("<response xmlns='{NS_SASL}'>{}</response>", b64(fin.as_bytes()))).await;
+    let ok = c.next_element().await;
+    assert!(ok.is("success", NS_SASL), "{ok}");
+    let server_final = String::from_utf8(decode(&ok.text())).expect("utf-8");
+    scram.verify_server_final(&server_final).expect("the server proves it knows the password");
+}
+
+#[tokio::test]
+async fn plain_without_initial_response() {
+    let s = server();
+    let _log = s.log_on_panic();
+    let mut c = tls_ready(s).await;
+    c.send(&format!("<auth xmlns='{NS_SASL}' mechanism='PLAIN'/>")).await;
+    let empty = c.next_element().await;
+    assert!(empty.is("challenge", NS_SASL), "{empty}");
+    c.send(&format!("<response xmlns='{NS_SASL}'>{}</response>", base64_plain("bob", PW))).await;
+    let ok = c.next_element().await;
+    assert!(ok.is("success", NS_SASL), "{ok}");
+}
+
+#[tokio::test]
+async fn many_clients_log_in_at_once() {
+    let s = server();
+    let _log = s.log_on_panic();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..30 {
+        tasks.spawn(async move {
+            let mech = [Mech::ScramSha256, Mech::ScramSha1, Mech::ScramSha256Plus, Mech::Plain][i % 4];
+            let c = RawClient::login_with(server(), "erin", PW, mech, Some(&format!("crowd{i}"))).await;
+            assert_eq!(c.jid.as_deref(), Some(format!("erin@localhost/crowd{i}").as_str()));
+            c
+        });
+    }
+    let mut clients = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        clients.push(r.expect("a login task panicked"));
+    }
+    assert_eq!(clients.len(), 30);
+    for c in clients {
+        c.close().await;
+    }
+}
+
+fn decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(text.trim()).expect("base64 from the server")
+}

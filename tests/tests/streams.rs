@@ -263,3 +263,107 @@ async fn stream_error_before_our_header_comes_after_the_servers_header() {
         "expected the server's header, then the error: {frames:?}"
     );
 }
+
+#[tokio::test]
+async fn header_domain_is_prepared() {
+    // RFC 7622: domains compare case-insensitively; the server answers as its own name.
+    let s = server();
+    let _log = s.log_on_panic();
+    let mut c = RawClient::connect(s).await;
+    c.send(&RawClient::header_for("LocalHost")).await;
+    let h = c.read_server_header().await;
+    assert!(h.contains("from='localhost'") || h.contains("from=\"localhost\""), "{h}");
+    let f = c.next_element().await;
+    assert!(f.is("features", STREAMS_NS), "{f}");
+}
+
+#[tokio::test]
+async fn not_authorized_message_after_auth_before_bind() {
+    let s = server();
+    let _log = s.log_on_panic();
+    let mut c = RawClient::connect(s).await;
+    c.open_stream("localhost").await;
+    c.starttls().await;
+    c.open_stream("localhost").await;
+    c.auth(Mech::ScramSha256, "alice", PW).await.unwrap_or_else(|f| panic!("{f}"));
+    c.open_stream("localhost").await;
+    c.send("<message to='bob@localhost' type='chat'><body>unbound</body></message>").await;
+    c.expect_stream_error("not-authorized").await;
+}
+
+#[tokio::test]
+async fn not_well_formed_after_login() {
+    after_login_gives("alice", "<message to='bob@localhost'><body>x</message>", "not-well-formed").await;
+}
+
+#[tokio::test]
+async fn policy_violation_after_login() {
+    let body = "z".repeat(6000);
+    after_login_gives(
+        "bob",
+        &format!("<message to='alice@localhost'><body>{body}</body></message>"),
+        "policy-violation",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn restricted_xml_after_login() {
+    after_login_gives("alice", "<!-- a comment -->", "restricted-xml").await;
+}
+
+#[tokio::test]
+async fn bad_format_text_after_login() {
+    after_login_gives("bob", "stray text<presence/>", "bad-format").await;
+}
+
+#[tokio::test]
+async fn resource_constraint_when_the_host_is_full() {
+    let s = Server::start("[limits]\nmax_connections = 2\n");
+    let mut one = RawClient::connect(&s).await;
+    one.open_stream("localhost").await;
+    let mut two = RawClient::connect(&s).await;
+    two.open_stream("localhost").await;
+    let mut three = RawClient::connect(&s).await;
+    three.send(&RawClient::header_for("localhost")).await;
+    three.expect_stream_error("resource-constraint").await;
+    // A place frees up when a connection ends.
+    one.close().await;
+    let mut four = RawClient::connect(&s).await;
+    four.open_stream("localhost").await;
+    two.close().await;
+    four.close().await;
+}
+
+#[tokio::test]
+async fn utf8_byte_order_mark_and_declared_utf8_are_accepted() {
+    let s = server();
+    let _log = s.log_on_panic();
+    let mut c = RawClient::connect(s).await;
+    let header =
+        RawClient::header_for("localhost").replace("<?xml version='1.0'?>", "<?xml version='1.0' encoding='utf-8'?>");
+    c.send(&format!("\u{feff}{header}")).await;
+    c.read_server_header().await;
+    let f = c.next_element().await;
+    assert!(f.is("features", STREAMS_NS), "{f}");
+}
+
+#[tokio::test]
+async fn every_stream_gets_a_fresh_id() {
+    fn id_of(header: &str) -> String {
+        let start =
+            header.find(" id='").or_else(|| header.find(" id=\"")).unwrap_or_else(|| panic!("no id: {header}")) + 5;
+        header[start..].chars().take_while(|c| *c != '\'' && *c != '"').collect()
+    }
+    let s = server();
+    let _log = s.log_on_panic();
+    let mut c = RawClient::connect(s).await;
+    c.send(&RawClient::header_for("localhost")).await;
+    let first = id_of(&c.read_server_header().await);
+    c.next_element().await;
+    c.starttls().await;
+    c.send(&RawClient::header_for("localhost")).await;
+    let second = id_of(&c.read_server_header().await);
+    assert!(first.len() >= 8, "a short stream id: {first:?}");
+    assert_ne!(first, second, "the stream id was reused after STARTTLS");
+}

@@ -24,12 +24,24 @@ pub const COMMANDS: &[&str] =
 pub enum Request {
     Ping,
     /// Entries are parsed one by one so that a malformed entry fails alone.
-    UserAdd { users: Vec<Value> },
-    UserPasswd { jid: String, password: String },
-    UserDel { jid: String },
-    UserList { domain: Option<String> },
+    UserAdd {
+        users: Vec<Value>,
+    },
+    UserPasswd {
+        jid: String,
+        password: String,
+    },
+    UserDel {
+        jid: String,
+    },
+    UserList {
+        domain: Option<String>,
+    },
     PluginList,
-    PluginReload { name: String, vhost: Option<String> },
+    PluginReload {
+        name: String,
+        vhost: Option<String>,
+    },
 }
 
 /// Names the command only: requests carry passwords, which must not reach logs.
@@ -152,7 +164,7 @@ pub fn execute(api: &dyn AdminApi, req: Request) -> anyhow::Result<Value> {
 fn add_users(api: &dyn AdminApi, users: Vec<Value>) -> Vec<AddOutcome> {
     let served = api.domains();
     let mut first_seen = HashMap::new();
-    let checked: Vec<(String, Result<(UserJid, String), String>)> = users
+    let checked: Vec<(String, CheckedEntry)> = users
         .into_iter()
         .enumerate()
         .map(|(i, v)| {
@@ -182,12 +194,10 @@ fn add_users(api: &dyn AdminApi, users: Vec<Value>) -> Vec<AddOutcome> {
         .collect()
 }
 
-fn check_entry(
-    served: &[String],
-    first_seen: &mut HashMap<String, usize>,
-    n: usize,
-    entry: Value,
-) -> Result<(UserJid, String), String> {
+/// An entry ready to create (the account and its password), or why not.
+type CheckedEntry = Result<(UserJid, String), String>;
+
+fn check_entry(served: &[String], first_seen: &mut HashMap<String, usize>, n: usize, entry: Value) -> CheckedEntry {
     let new = serde_json::from_value::<NewUser>(entry).map_err(|e| format!("entry {n}: {e}"))?;
     let user = UserJid::parse(served, &new.jid).map_err(|e| e.to_string())?;
     match first_seen.entry(user.bare()) {

@@ -28,7 +28,11 @@ impl AdminApi for Fake {
         json!([{"name": "ping", "vhost": "a.example"}])
     }
     fn plugin_reload(&self, name: &str, vhost: Option<&str>) -> anyhow::Result<String> {
-        if name == "ping" { Ok(format!("reloaded ping on {}", vhost.unwrap_or("all"))) } else { anyhow::bail!("no plugin {name:?}") }
+        if name == "ping" {
+            Ok(format!("reloaded ping on {}", vhost.unwrap_or("all")))
+        } else {
+            anyhow::bail!("no plugin {name:?}")
+        }
     }
     fn on_user_created(&self, jid: &str) {
         self.events.lock().unwrap().push(format!("created {jid}"));

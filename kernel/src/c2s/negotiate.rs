@@ -293,7 +293,7 @@ impl Conn<'_> {
                     let jid = Element::new("bind", ns::BIND)
                         .with_child(Element::new("jid", ns::BIND).with_text(session.jid.to_string()));
                     self.send_iq_result(&id, Some(jid)).await?;
-                    return self.into_bound(session, rx);
+                    return self.take_bound(session, rx);
                 }
                 Err(BindError::BadResource(why)) => {
                     let err = StanzaError::new(StanzaErrorCondition::BadRequest).with_text(format!("resource: {why}"));
@@ -312,7 +312,7 @@ impl Conn<'_> {
         self.writer.send(&iq.to_xml_in(ns::CLIENT)).await.map_err(|_| Closed)
     }
 
-    fn into_bound(&mut self, session: Arc<Session>, outbound: mpsc::UnboundedReceiver<Outbound>) -> Result<Bound, Closed> {
+    fn take_bound(&mut self, session: Arc<Session>, outbound: mpsc::UnboundedReceiver<Outbound>) -> Result<Bound, Closed> {
         let reader = self.reader.take().ok_or(Closed)?;
         let writer = std::mem::replace(&mut self.writer, detached_writer());
         let slot = self.slot.take().ok_or(Closed)?;

@@ -77,12 +77,14 @@ fn decode(text: &str) -> Result<Option<Vec<u8>>, ()> {
 /// closes the stream after too many attempts.
 async fn fail(conn: &mut Conn<'_>, failure: SaslFailure, text: Option<&str>) -> Result<bool, Closed> {
     let ip = conn.peer.ip();
-    if matches!(failure, SaslFailure::NotAuthorized) {
-        conn.ctx.throttle.record_failure(ip);
-    }
+    // The delay reflects the failures before this one: the first
+    // `failures_before_delay` attempts are answered at once.
     let delay = conn.ctx.throttle.delay_for(ip);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
+    }
+    if matches!(failure, SaslFailure::NotAuthorized) {
+        conn.ctx.throttle.record_failure(ip);
     }
     let mut xml = format!("<failure xmlns='{}'><{}/>", ns::SASL, failure.as_str());
     if let Some(t) = text {

@@ -96,6 +96,8 @@ pub enum PluginCommand {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use clap::error::ErrorKind;
 
     use super::*;
@@ -129,7 +131,7 @@ mod tests {
         assert!(matches!(c.command, Command::Plugin(PluginCommand::Reload { vhost: Some(_), .. })));
         assert!(matches!(parse(&["plugin", "list"]).unwrap().command, Command::Plugin(PluginCommand::List)));
         let c = parse(&["check-config", "w.toml"]).unwrap();
-        assert!(matches!(c.command, Command::CheckConfig { file } if file == PathBuf::from("w.toml")));
+        assert!(matches!(c.command, Command::CheckConfig { file } if file == Path::new("w.toml")));
     }
 
     #[test]

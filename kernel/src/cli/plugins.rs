@@ -24,7 +24,9 @@ pub fn run(cfg: &Config, cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     };
     match cmd {
         PluginCommand::List => print!("{}", render_list(&result)),
-        PluginCommand::Reload { .. } => println!("{}", result.as_str().map_or_else(|| result.to_string(), str::to_owned)),
+        PluginCommand::Reload { .. } => {
+            println!("{}", result.as_str().map_or_else(|| result.to_string(), str::to_owned))
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

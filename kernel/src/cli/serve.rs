@@ -1,5 +1,6 @@
 //! `waxwing serve` and `waxwing check-config`.
 
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::str::FromStr as _;
@@ -29,7 +30,11 @@ pub fn init_logging(level: &str) -> anyhow::Result<()> {
         Err(_) => parse_level(level).map_err(|e| anyhow!("server.log_level: {e}"))?,
     };
     // A second initialisation (tests, or a caller that set its own) keeps the first.
-    let _ = tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
     Ok(())
 }
 

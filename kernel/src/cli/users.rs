@@ -32,8 +32,9 @@ impl Admin {
         match admin::request(&path, &json!({"cmd": "ping"})) {
             Ok(_) => Ok(Admin::Server(path)),
             Err(AdminError::NotRunning { .. }) => {
-                let local = LocalAdmin::open(cfg)
-                    .with_context(|| format!("no server answers on {}, so opening its data directory", path.display()))?;
+                let local = LocalAdmin::open(cfg).with_context(|| {
+                    format!("no server answers on {}, so opening its data directory", path.display())
+                })?;
                 Ok(Admin::Local(local))
             }
             Err(e) => Err(e.into()),

@@ -313,6 +313,10 @@ impl timers::Host for StoreData {
     fn set(&mut self, delay_ms: u64, data: String) -> Result<u64, HostError> {
         self.need(Capability::Timers)?;
         let entry = self.shared.entry.get().cloned().unwrap_or_default();
+        if entry.strong_count() == 0 {
+            // Only while a plugin's first version loads: nothing could receive the event.
+            return Err(HostError::Internal("timers cannot be set before the plugin has loaded".into()));
+        }
         self.shared.timers.set(entry, delay_ms, data)
     }
 

@@ -32,13 +32,11 @@ pub fn plugin(name: &str, file: &str, grants: &[&str]) -> PluginConfig {
 }
 
 pub fn config(vhosts: Vec<(&str, Vec<PluginConfig>)>, limits: PluginLimits) -> Config {
-    let mut cfg = Config::default();
-    cfg.plugin_limits = limits;
-    cfg.vhosts = vhosts
+    let vhosts = vhosts
         .into_iter()
         .map(|(domain, plugins)| VhostConfig { domain: domain.into(), cert: None, key: None, plugins })
         .collect();
-    cfg
+    Config { plugin_limits: limits, vhosts, ..Config::default() }
 }
 
 /// Records what plugins route; answers `sessions_of` from a fixed table.

@@ -25,7 +25,7 @@ fn ping_is_answered_and_prefiltered() {
     let vp = h.vhost("localhost");
     assert!(vp.wants(StanzaKind::Iq, "get", Address::Host, ns::PING, "ping"));
     assert!(!vp.wants(StanzaKind::Iq, "set", Address::Host, ns::PING, "ping"));
-    assert!(!vp.wants(StanzaKind::Iq, "get", Address::Bare, ns::PING, "ping"));
+    assert!(!vp.wants(StanzaKind::Iq, "get", Address::Full, ns::PING, "ping"));
     assert!(!vp.wants(StanzaKind::Message, "chat", Address::Full, "", ""));
 
     let (handling, routed) = h.iq_with_id("localhost", "get", PING, "p1");
@@ -216,11 +216,10 @@ fn snoop_sees_only_its_own_keys() {
         limits(),
     ));
     // Other plugins' and other hosts' data, planted where naive key joining would reach.
-    for k in
-        ["plug/a.test/disco/x", "plug/a.test/ping/secret", "plug/b.test/snoop/secret", "plug/a.test/x", "acct/a.test/u"]
-    {
+    for k in ["plug/a.test/disco/x", "plug/a.test/ping/secret", "plug/a.test/x", "plug/a.test/snoo", "acct/a.test/u"] {
         h.storage.put(k.as_bytes(), b"LEAKED").unwrap();
     }
+    h.storage.put(b"plug/b.test/snoop/secret", b"LEAKED from b.test").unwrap();
     let (handling, _) = h.iq("a.test", "set", "<kvput xmlns='urn:waxwing:test:kvput' key='mine'>own value</kvput>");
     assert_eq!(handling, Handling::Done);
 
@@ -236,9 +235,12 @@ fn snoop_sees_only_its_own_keys() {
     assert_eq!(scan.attr("count"), Some("1"), "{scan}");
     assert_eq!(scan.first_element().and_then(|e| e.attr("key")), Some("mine"));
 
+    // b.test's snoop sees its own key, and nothing of a.test's.
     let other = snoop_report(&h, "b.test");
     assert!(!other.to_xml().contains("own value"));
-    assert_eq!(other.elements().find(|e| e.name == "scan").and_then(|s| s.attr("count")), Some("0"));
+    let secret = other.elements().find(|e| e.attr("key") == Some("secret")).unwrap();
+    assert_eq!(secret.text(), "LEAKED from b.test", "{other}");
+    assert_eq!(other.elements().find(|e| e.name == "scan").and_then(|s| s.attr("count")), Some("1"));
 }
 
 #[test]
@@ -310,4 +312,105 @@ fn recycling_and_a_small_pool_keep_serving() {
     let entry = h.vhost("localhost").plugin("ping").unwrap();
     assert!(entry.version().idle_instances() <= 1);
     assert_eq!(status(&h, "ping").calls, 20);
+}
+
+/// The host side of key confinement, without a plugin in between: whatever
+/// bytes a key holds, what reaches RocksDB is under the plugin's prefix.
+#[test]
+fn no_key_leaves_the_plugin_prefix() {
+    use super::bindings::types::HostError;
+    use super::bindings::waxwing::plugin::kv::{Host as _, Op};
+    use super::bindings::waxwing::plugin::sessions::HostInfo;
+    use super::store::{Grants, KernelSlot, MemMap, PluginShared, StoreData};
+    use std::sync::Arc;
+
+    let dir = crate::testutil::tempdir("kvprefix");
+    let storage = crate::storage::Storage::open(&dir).unwrap();
+    storage.put(b"plug/h/other/k", b"theirs").unwrap();
+    let info = HostInfo { domain: "h".into(), features: vec![], identities: vec![], items: vec![], extensions: vec![] };
+    let shared = Arc::new(PluginShared {
+        name: "p".into(),
+        domain: "h".into(),
+        kv: storage.scoped("plug/h/p/"),
+        mem: MemMap::new(1 << 20),
+        timers: Default::default(),
+        accounts: crate::accounts::Accounts::new(storage.clone(), 4096),
+        kernel: Arc::new(KernelSlot::default()),
+        host_info: Arc::new(arc_swap::ArcSwap::from_pointee(info)),
+        entry: Default::default(),
+    });
+    let mut d = StoreData::new(shared, Grants::from_names(&["kv".into()]), None, 1 << 20);
+    let evil: Vec<Vec<u8>> = vec![
+        b"../other/k".to_vec(),
+        b"/../../other/k".to_vec(),
+        b"\0other/k".to_vec(),
+        vec![0xff; 8],
+        vec![0x00],
+        Vec::new(),
+        vec![b'x'; 1024],
+    ];
+    for k in &evil {
+        assert_eq!(d.get(k.clone()).unwrap(), None, "{k:?}");
+        d.put(k.clone(), b"mine".to_vec()).unwrap();
+    }
+    d.batch(vec![Op::Put((b"../../x".to_vec(), b"b".to_vec())), Op::Delete(b"../other/k".to_vec())]).unwrap();
+    assert!(matches!(d.put(vec![b'x'; 1025], vec![]), Err(HostError::Invalid(_))));
+    assert!(matches!(d.put(b"k".to_vec(), vec![0; (1 << 20) + 1]), Err(HostError::Invalid(_))));
+    assert!(matches!(d.scan(vec![], vec![], 1001), Err(HostError::Invalid(_))));
+    // A cursor past or before the prefix, and 0xff prefixes, stay inside.
+    for (prefix, after) in [(vec![], vec![0xff; 4]), (vec![0xff], vec![]), (b"zz".to_vec(), b"a".to_vec())] {
+        for (k, _) in d.scan(prefix, after, 1000).unwrap() {
+            assert_ne!(k, b"k".to_vec());
+        }
+    }
+    let seen: Vec<Vec<u8>> = d.scan(vec![], vec![], 1000).unwrap().into_iter().map(|(k, _)| k).collect();
+    // The batch deleted the plugin's own "../other/k" and added "../../x".
+    assert_eq!(seen.len(), evil.len(), "{seen:?}");
+
+    for (k, _) in storage.scan(b"", b"", 10_000).unwrap() {
+        let ok = k.starts_with(b"plug/h/p/") || k == b"plug/h/other/k" || !k.starts_with(b"plug/");
+        assert!(ok, "a key escaped the prefix: {:?}", String::from_utf8_lossy(&k));
+    }
+    assert_eq!(storage.get(b"plug/h/other/k").unwrap().as_deref(), Some(&b"theirs"[..]));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn mem_is_capped_and_counts() {
+    use super::bindings::types::HostError;
+    use super::bindings::waxwing::plugin::mem::Host as _;
+    use super::bindings::waxwing::plugin::sessions::HostInfo;
+    use super::store::{Grants, KernelSlot, MemMap, PluginShared, StoreData};
+    use std::sync::Arc;
+
+    let dir = crate::testutil::tempdir("mem");
+    let storage = crate::storage::Storage::open(&dir).unwrap();
+    let info = HostInfo { domain: "h".into(), features: vec![], identities: vec![], items: vec![], extensions: vec![] };
+    let shared = Arc::new(PluginShared {
+        name: "p".into(),
+        domain: "h".into(),
+        kv: storage.scoped("plug/h/p/"),
+        mem: MemMap::new(100),
+        timers: Default::default(),
+        accounts: crate::accounts::Accounts::new(storage.clone(), 4096),
+        kernel: Arc::new(KernelSlot::default()),
+        host_info: Arc::new(arc_swap::ArcSwap::from_pointee(info)),
+        entry: Default::default(),
+    });
+    let mut d = StoreData::new(shared.clone(), Grants::from_names(&["mem".into()]), None, 1 << 20);
+    assert_eq!(d.incr("n".into(), 5).unwrap(), 5);
+    assert_eq!(d.incr("n".into(), -7).unwrap(), -2);
+    d.put("a".into(), vec![0; 80]).unwrap();
+    assert!(matches!(d.put("b".into(), vec![0; 20]), Err(HostError::Quota(_))));
+    d.put("a".into(), vec![0; 10]).unwrap();
+    d.put("b".into(), vec![0; 20]).unwrap();
+    assert!(matches!(d.incr("a".into(), 1), Err(HostError::Invalid(_))));
+    d.put("max".into(), i64::MAX.to_le_bytes().to_vec()).unwrap();
+    assert!(matches!(d.incr("max".into(), 1), Err(HostError::Invalid(_))));
+    d.delete("a".into()).unwrap();
+    assert_eq!(d.get("a".into()).unwrap(), None);
+    assert_eq!(shared.mem.lock().bytes, 1 + 8 + 1 + 20 + 3 + 8);
+    let mut other = StoreData::new(shared, Grants::default(), None, 1 << 20);
+    assert!(matches!(other.get("b".into()), Err(HostError::NotGranted(_))));
+    let _ = std::fs::remove_dir_all(dir);
 }

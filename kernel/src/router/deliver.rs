@@ -27,7 +27,9 @@ impl Router {
             StanzaKind::Message => self.message_to_bare(table, &sessions, stanza),
             // §8.5.2.1.3: the server answers iqs to a bare JID on the account's behalf.
             StanzaKind::Iq => {
-                if matches!(ty, "get" | "set") {
+                if super::is_ping(stanza) || is_legacy_session(stanza) {
+                    self.route_reply(super::result_reply(stanza));
+                } else if matches!(ty, "get" | "set") {
                     self.reply_error(stanza, StanzaError::new(Cond::ServiceUnavailable));
                 }
             }
@@ -121,4 +123,12 @@ impl Router {
             }
         }
     }
+}
+
+/// RFC 3921's session establishment, which RFC 6120 retired: still sent by
+/// older clients after binding, and advertised as optional, so it succeeds.
+fn is_legacy_session(stanza: &Stanza) -> bool {
+    stanza.kind == StanzaKind::Iq
+        && stanza.type_attr() == "set"
+        && stanza.payload().is_some_and(|p| p.is("session", waxwing_xml::ns::SESSION))
 }

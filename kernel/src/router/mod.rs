@@ -131,7 +131,7 @@ impl Router {
                     return Ok(());
                 }
                 // RFC 6120 §10.3: no `to` means the account itself.
-                _ => stanza.to = Some(Jid::from(session.jid.to_bare())),
+                _ => stanza.set_to(Jid::from(session.jid.to_bare())),
             }
         }
         if let Some(vp) = self.plugins.vhost(domain)
@@ -238,9 +238,7 @@ impl Router {
     /// The kernel's own answers for stanzas to the server that no plugin took.
     fn to_host(&self, stanza: &Stanza) {
         match (stanza.kind, stanza.type_attr()) {
-            (StanzaKind::Iq, "get") if stanza.payload().is_some_and(|p| p.is("ping", ns::PING)) => {
-                self.route_reply(result_reply(stanza));
-            }
+            (StanzaKind::Iq, "get") if is_ping(stanza) => self.route_reply(result_reply(stanza)),
             (StanzaKind::Iq, "get" | "set") => self.reply_error(stanza, StanzaError::new(Cond::ServiceUnavailable)),
             (StanzaKind::Message, "error" | "headline" | "groupchat") => {}
             (StanzaKind::Message, _) => self.reply_error(stanza, StanzaError::new(Cond::ServiceUnavailable)),
@@ -262,7 +260,7 @@ impl Router {
         self.route_reply(reply);
     }
 
-    fn route_reply(&self, el: Element) {
+    pub(super) fn route_reply(&self, el: Element) {
         match Stanza::parse(el) {
             Ok(s) => self.route(s),
             Err((el, err)) => tracing::warn!(%err, "could not route a reply: {}", el),
@@ -275,6 +273,12 @@ impl Router {
     }
 }
 
+/// XEP-0199 ping: answered natively when no plugin took it, so a server
+/// without the ping plugin still keeps clients' liveness checks working.
+pub(super) fn is_ping(stanza: &Stanza) -> bool {
+    stanza.kind == StanzaKind::Iq && stanza.type_attr() == "get" && stanza.payload().is_some_and(|p| p.is("ping", ns::PING))
+}
+
 /// Namespace and name of the first child, for route matching.
 fn payload_facts(stanza: &Stanza) -> (&str, &str) {
     match stanza.payload() {
@@ -283,7 +287,7 @@ fn payload_facts(stanza: &Stanza) -> (&str, &str) {
     }
 }
 
-fn result_reply(stanza: &Stanza) -> Element {
+pub(super) fn result_reply(stanza: &Stanza) -> Element {
     let mut reply = Element::new("iq", ns::CLIENT).with_attr("type", "result");
     if let Some(from) = stanza.el.attr("to") {
         reply.set_attr("from", from);

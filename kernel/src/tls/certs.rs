@@ -17,9 +17,8 @@ use rustls::sign::CertifiedKey;
 pub fn load_pair(cert: &Path, key: &Path, provider: &CryptoProvider) -> anyhow::Result<CertifiedKey> {
     let chain = read_chain(cert)?;
     let key_der = read_key(key)?;
-    CertifiedKey::from_der(chain, key_der, provider).map_err(|e| {
-        anyhow!("certificate {} and key {} cannot be used together: {e}", cert.display(), key.display())
-    })
+    CertifiedKey::from_der(chain, key_der, provider)
+        .map_err(|e| anyhow!("certificate {} and key {} cannot be used together: {e}", cert.display(), key.display()))
 }
 
 fn read_chain(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {

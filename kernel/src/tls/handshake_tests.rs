@@ -76,7 +76,9 @@ async fn tls13_exporter_matches_on_both_sides() {
     let dir = tempdir("tls-hs");
     let tls = load(&config(&dir)).unwrap();
     let a = dev_cert(&dir, "a.example");
-    let out = handshake(tls.starttls.clone(), roots(&[a.clone()]), &rustls::version::TLS13, "a.example", None).await;
+    let out =
+        handshake(tls.starttls.clone(), roots(std::slice::from_ref(&a)), &rustls::version::TLS13, "a.example", None)
+            .await;
     let server = out.server_binding.expect("a TLS 1.3 binding");
     assert_eq!(server.len(), 32);
     assert_eq!(Some(server), out.client_export);

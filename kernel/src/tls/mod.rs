@@ -68,7 +68,8 @@ pub fn check_configured(cfg: &Config) -> anyhow::Result<()> {
     let provider = provider();
     for v in &cfg.vhosts {
         if let (Some(cert), Some(key)) = (&v.cert, &v.key) {
-            certs::load_pair(cert, key, &provider).with_context(|| format!("TLS certificate for vhost {:?}", v.domain))?;
+            certs::load_pair(cert, key, &provider)
+                .with_context(|| format!("TLS certificate for vhost {:?}", v.domain))?;
         }
     }
     Ok(())

@@ -236,6 +236,11 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
                 }
                 Event::Start(s) => {
                     let ns = element_ns.unwrap_or_else(|| Ok(String::new()))?;
+                    if depth == 0 && ns == ns::STREAMS && s.local_name().as_ref() == b"stream" {
+                        // A second header inside an open stream: the caller refuses it.
+                        let header = stream_header(Some(Ok(ns)), &s, &self.limits)?;
+                        return Ok(StreamEvent::Open(header));
+                    }
                     self.builder.start(ns, &s)?;
                 }
                 Event::Empty(s) => {
@@ -442,6 +447,14 @@ mod tests {
         let (evs, err) = events(&format!("{OPEN}{many}</stream:stream>")).await;
         assert!(err.is_none(), "{err:?}");
         assert_eq!(evs.len(), 202);
+    }
+
+    #[tokio::test]
+    async fn a_second_header_inside_the_stream_is_reported() {
+        let again = OPEN.trim_start_matches("<?xml version='1.0'?>");
+        let input = format!("{OPEN}<message/>{again}<message/>");
+        let (evs, _) = events(&input).await;
+        assert!(matches!(evs.get(2), Some(StreamEvent::Open(_))), "{evs:?}");
     }
 
     #[tokio::test]

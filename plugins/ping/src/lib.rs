@@ -1,4 +1,6 @@
-//! XEP-0199: the server answers a ping addressed to it with an empty result.
+//! XEP-0199: the server answers a ping addressed to it, or to an account's
+//! bare JID (which the server answers on the account's behalf, RFC 6121
+//! §8.5.2.1.3; a client pinging without `to` lands here), with an empty result.
 
 use waxwing_sdk::prelude::*;
 
@@ -6,7 +8,10 @@ struct Ping;
 
 impl Plugin for Ping {
     fn describe() -> Describe {
-        Describe::new("ping", env!("CARGO_PKG_VERSION")).feature(ns::PING).iq_get_host(ns::PING, "ping")
+        Describe::new("ping", env!("CARGO_PKG_VERSION"))
+            .feature(ns::PING)
+            .iq_get_host(ns::PING, "ping")
+            .route(Route::iq().of_type("get").payload(ns::PING, "ping").to(Address::Bare))
     }
 
     fn on_iq(iq: Iq) -> Handled {
