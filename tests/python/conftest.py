@@ -50,6 +50,9 @@ class Server:
         self.config.write_text(
             "[server]\n"
             f"data_dir = {json.dumps(str(self.data_dir))}\n"
+            # Compiled plugins are shared by every test server: compiling the
+            # Python plugin costs tens of seconds, loading it back milliseconds.
+            f"plugin_cache_dir = {json.dumps(str(waxwing_bin().parent.parent / 'plugin-cache'))}\n"
             'log_level = "debug"\n\n'
             "[listen]\n"
             'c2s = ["127.0.0.1:0"]\n'

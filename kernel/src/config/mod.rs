@@ -41,11 +41,13 @@ pub struct ServerSection {
     pub data_dir: PathBuf,
     /// error, warn, info, debug or trace.
     pub log_level: String,
+    /// Compiled plugins kept between runs; `<data_dir>/plugin-cache` when absent.
+    pub plugin_cache_dir: Option<PathBuf>,
 }
 
 impl Default for ServerSection {
     fn default() -> Self {
-        ServerSection { data_dir: PathBuf::from("data"), log_level: "info".into() }
+        ServerSection { data_dir: PathBuf::from("data"), log_level: "info".into(), plugin_cache_dir: None }
     }
 }
 
@@ -265,6 +267,9 @@ impl Config {
             }
         };
         fix(&mut self.server.data_dir);
+        if let Some(p) = self.server.plugin_cache_dir.as_mut() {
+            fix(p);
+        }
         if let Some(p) = self.listen.admin_socket.as_mut() {
             fix(p);
         }
@@ -283,6 +288,10 @@ impl Config {
                 }
             }
         }
+    }
+
+    pub fn plugin_cache_dir(&self) -> PathBuf {
+        self.server.plugin_cache_dir.clone().unwrap_or_else(|| self.server.data_dir.join("plugin-cache"))
     }
 
     pub fn admin_socket(&self) -> PathBuf {

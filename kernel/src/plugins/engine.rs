@@ -42,6 +42,24 @@ pub(crate) struct Runtime {
 
 static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
 
+/// Where compiled components are kept between runs; set once at start.
+static DISK_CACHE: OnceLock<std::path::PathBuf> = OnceLock::new();
+
+/// Sets the on-disk cache of compiled plugins (first call wins), creating the
+/// directory readable by this user only. Compiling a large guest (a Python
+/// plugin) costs tens of seconds of CPU; loading it back, milliseconds.
+pub(crate) fn set_disk_cache(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating the plugin cache {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting the plugin cache {}", dir.display()))?;
+    }
+    let _ = DISK_CACHE.set(dir.to_path_buf());
+    Ok(())
+}
+
 /// The process-wide runtime, created on first use.
 pub(crate) fn runtime() -> anyhow::Result<&'static Runtime> {
     match RUNTIME.get_or_init(|| Runtime::new().map_err(|e| format!("{e:#}"))) {
@@ -113,14 +131,66 @@ impl Runtime {
         // Compiled outside the lock: it takes tens of milliseconds and other
         // loads should not queue behind it. Two racing compiles of the same
         // bytes are harmless.
-        let component = Component::new(&self.engine, bytes)
-            .map_err(|e| anyhow!("plugin {name} is not a loadable component: {e:#}"))?;
+        let component = match self.disk_cached(&digest) {
+            Some(c) => c,
+            None => {
+                let c = Component::new(&self.engine, bytes)
+                    .map_err(|e| anyhow!("plugin {name} is not a loadable component: {e:#}"))?;
+                self.save_to_disk(&digest, &c);
+                c
+            }
+        };
         check_abi(name, &self.engine, &component)?;
         let component = Arc::new(component);
         let mut cache = self.lock_cache();
         cache.retain(|_, w| w.strong_count() > 0);
         cache.insert(digest, Arc::downgrade(&component));
         Ok((component, digest))
+    }
+
+    /// Where this engine's compiled form of `digest` is kept on disk. The
+    /// engine's compatibility hash is in the name, so a new wasmtime or other
+    /// settings never load code compiled for the old ones.
+    fn disk_path(&self, digest: &[u8; 32]) -> Option<std::path::PathBuf> {
+        use std::hash::{Hash, Hasher};
+        let dir = DISK_CACHE.get()?;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut h);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        Some(dir.join(format!("{hex}-{:016x}.cwasm", h.finish())))
+    }
+
+    fn disk_cached(&self, digest: &[u8; 32]) -> Option<Component> {
+        let path = self.disk_path(digest)?;
+        if !path.is_file() {
+            return None;
+        }
+        // SAFETY: deserialising trusts the file to be wasmtime's own output.
+        // Only this server writes the cache directory (created 0700 in its
+        // data dir, or where the operator pointed `plugin_cache_dir`), and
+        // the file name binds it to these exact component bytes and engine.
+        match unsafe { Component::deserialize_file(&self.engine, &path) } {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "discarding an unusable compiled plugin: {e:#}");
+                let _ = std::fs::remove_file(&path);
+                None
+            }
+        }
+    }
+
+    /// Best effort: a cache that cannot be written only costs the next start a compile.
+    fn save_to_disk(&self, digest: &[u8; 32], component: &Component) {
+        let Some(path) = self.disk_path(digest) else { return };
+        let result = component.serialize().map_err(|e| anyhow!("{e:#}")).and_then(|bytes| {
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            std::fs::write(&tmp, bytes)?;
+            std::fs::rename(&tmp, &path)?;
+            Ok(())
+        });
+        if let Err(e) = result {
+            tracing::warn!(path = %path.display(), "could not cache a compiled plugin: {e:#}");
+        }
     }
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Weak<Component>>> {

@@ -39,6 +39,7 @@ impl PluginHost {
     /// an error naming the vhost and plugin (the server refuses to start
     /// half configured). Calls each plugin's `describe` then `init(config as JSON)`.
     pub fn start(cfg: &Config, storage: Storage, accounts: Accounts) -> anyhow::Result<Arc<PluginHost>> {
+        super::engine::set_disk_cache(&cfg.plugin_cache_dir())?;
         let shared = Arc::new(HostShared {
             runtime: runtime()?,
             storage,
