@@ -18,18 +18,11 @@ struct Figures {
 
 pub async fn run(n: usize) {
     let plugin = measure("plugin (wasm ping)", "", n).await;
-    let native = measure(
-        "kernel-native",
-        "[[vhost]]\ndomain = \"localhost\"\n[[vhost.plugin]]\nname = \"disco\"\n",
-        n,
-    )
-    .await;
+    let native =
+        measure("kernel-native", "[[vhost]]\ndomain = \"localhost\"\n[[vhost.plugin]]\nname = \"disco\"\n", n).await;
     println!("{:<22} {:>10} {:>10} {:>10} {:>16}", "iq answered by", "p50 µs", "p99 µs", "mean µs", "server CPU µs/iq");
     for f in [&plugin, &native] {
-        println!(
-            "{:<22} {:>10.1} {:>10.1} {:>10.1} {:>16.1}",
-            f.label, f.p50_us, f.p99_us, f.mean_us, f.server_cpu_us
-        );
+        println!("{:<22} {:>10.1} {:>10.1} {:>10.1} {:>16.1}", f.label, f.p50_us, f.p99_us, f.mean_us, f.server_cpu_us);
     }
     let ratio_rtt = plugin.mean_us / native.mean_us;
     let ratio_cpu = plugin.server_cpu_us / native.server_cpu_us;

@@ -72,7 +72,9 @@ impl Server {
              [listen]\nc2s = [\"127.0.0.1:0\"]\nc2s_direct_tls = [\"127.0.0.1:0\"]\n\n{extra_toml}\n",
             data = toml_string(&data_dir),
             // Shared by every test server: each compiles the plugins once per build.
-            cache = toml_string(&binary().ancestors().nth(2).map(|t| t.join("plugin-cache")).unwrap_or_else(|| dir.join("cache"))),
+            cache = toml_string(
+                &binary().ancestors().nth(2).map(|t| t.join("plugin-cache")).unwrap_or_else(|| dir.join("cache"))
+            ),
         );
         std::fs::write(&config, text).expect("writing the config file");
         let log = dir.join("server.log");

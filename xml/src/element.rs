@@ -1,5 +1,3 @@
-
-
 /// One XML element with its namespace resolved.
 ///
 /// Attribute names are kept as written (`xml:lang`, `type`); namespace
@@ -207,10 +205,7 @@ mod tests {
             .with_attr("type", "get")
             .with_attr("id", "a'1")
             .with_child(Element::new("ping", "urn:xmpp:ping"));
-        assert_eq!(
-            iq.to_xml_in("jabber:client"),
-            "<iq type='get' id='a&apos;1'><ping xmlns='urn:xmpp:ping'/></iq>"
-        );
+        assert_eq!(iq.to_xml_in("jabber:client"), "<iq type='get' id='a&apos;1'><ping xmlns='urn:xmpp:ping'/></iq>");
         assert_eq!(
             iq.to_xml(),
             "<iq xmlns='jabber:client' type='get' id='a&apos;1'><ping xmlns='urn:xmpp:ping'/></iq>"

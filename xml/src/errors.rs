@@ -150,8 +150,15 @@ impl StanzaErrorCondition {
             BadRequest | JidMalformed | NotAcceptable | PolicyViolation | Redirect => ErrorType::Modify,
             Forbidden | NotAuthorized | RegistrationRequired | SubscriptionRequired => ErrorType::Auth,
             RecipientUnavailable | RemoteServerTimeout | ResourceConstraint | UnexpectedRequest => ErrorType::Wait,
-            Conflict | FeatureNotImplemented | Gone | InternalServerError | ItemNotFound | NotAllowed
-            | RemoteServerNotFound | ServiceUnavailable | UndefinedCondition => ErrorType::Cancel,
+            Conflict
+            | FeatureNotImplemented
+            | Gone
+            | InternalServerError
+            | ItemNotFound
+            | NotAllowed
+            | RemoteServerNotFound
+            | ServiceUnavailable
+            | UndefinedCondition => ErrorType::Cancel,
         }
     }
 }
@@ -279,7 +286,9 @@ mod tests {
 
     #[test]
     fn error_reply_swaps_addresses_and_keeps_id() {
-        let iq = Element::parse("<iq xmlns='jabber:client' from='a@b/c' to='b' id='7' type='get'><q xmlns='urn:x'/></iq>").unwrap();
+        let iq =
+            Element::parse("<iq xmlns='jabber:client' from='a@b/c' to='b' id='7' type='get'><q xmlns='urn:x'/></iq>")
+                .unwrap();
         let reply = StanzaError::new(StanzaErrorCondition::ServiceUnavailable).with_text("nope").reply_to(&iq);
         assert_eq!(reply.attr("to"), Some("a@b/c"));
         assert_eq!(reply.attr("from"), Some("b"));

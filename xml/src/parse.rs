@@ -1,10 +1,10 @@
 //! Building [`Element`]s from quick-xml events, shared by the one-shot string
 //! parser here and the kernel's incremental stream parser.
 
-use quick_xml::events::{BytesRef, BytesStart, Event};
-use quick_xml::escape::resolve_predefined_entity;
-use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
+use quick_xml::escape::resolve_predefined_entity;
+use quick_xml::events::{BytesRef, BytesStart, Event};
+use quick_xml::name::ResolveResult;
 
 use crate::element::{Element, Node};
 
@@ -285,7 +285,10 @@ mod tests {
     fn enforces_limits() {
         let limits = TreeLimits { max_depth: 2, max_attributes: 1 };
         assert!(Element::parse_with_limits("<a xmlns='x'><b/></a>", limits).is_ok());
-        assert!(matches!(Element::parse_with_limits("<a xmlns='x'><b><c/></b></a>", limits), Err(ParseError::Limit(_))));
+        assert!(matches!(
+            Element::parse_with_limits("<a xmlns='x'><b><c/></b></a>", limits),
+            Err(ParseError::Limit(_))
+        ));
         assert!(matches!(Element::parse_with_limits("<a xmlns='x' p='1' q='2'/>", limits), Err(ParseError::Limit(_))));
     }
 }

@@ -312,7 +312,11 @@ impl Conn<'_> {
         self.writer.send(&iq.to_xml_in(ns::CLIENT)).await.map_err(|_| Closed)
     }
 
-    fn take_bound(&mut self, session: Arc<Session>, outbound: mpsc::UnboundedReceiver<Outbound>) -> Result<Bound, Closed> {
+    fn take_bound(
+        &mut self,
+        session: Arc<Session>,
+        outbound: mpsc::UnboundedReceiver<Outbound>,
+    ) -> Result<Bound, Closed> {
         let reader = self.reader.take().ok_or(Closed)?;
         let writer = std::mem::replace(&mut self.writer, detached_writer());
         let slot = self.slot.take().ok_or(Closed)?;

@@ -208,7 +208,12 @@ fn default_grants() -> Vec<String> {
 fn default_plugins() -> Vec<PluginConfig> {
     DEFAULT_PLUGINS
         .iter()
-        .map(|n| PluginConfig { name: n.to_string(), source: builtin(), config: toml::Table::new(), grants: default_grants() })
+        .map(|n| PluginConfig {
+            name: n.to_string(),
+            source: builtin(),
+            config: toml::Table::new(),
+            grants: default_grants(),
+        })
         .collect()
 }
 
@@ -311,7 +316,9 @@ impl Config {
             );
         }
         if self.listen.c2s.is_empty() && self.listen.c2s_direct_tls.is_empty() {
-            bail!("listen.c2s and listen.c2s_direct_tls are both empty: give at least one address such as \"127.0.0.1:5222\"");
+            bail!(
+                "listen.c2s and listen.c2s_direct_tls are both empty: give at least one address such as \"127.0.0.1:5222\""
+            );
         }
         let l = &self.limits;
         positive("limits.max_stanza_bytes", l.max_stanza_bytes as u64, 1024)?;
@@ -323,10 +330,7 @@ impl Config {
         positive("limits.keepalive_secs", l.keepalive_secs, 1)?;
         positive("limits.max_connections", l.max_connections as u64, 1)?;
         if self.sasl.scram_iterations < 4096 {
-            bail!(
-                "sasl.scram_iterations = {} is too low: RFC 7677 asks for at least 4096",
-                self.sasl.scram_iterations
-            );
+            bail!("sasl.scram_iterations = {} is too low: RFC 7677 asks for at least 4096", self.sasl.scram_iterations);
         }
         let p = &self.plugin_limits;
         positive("plugin_limits.call_timeout_ms", p.call_timeout_ms, 10)?;
@@ -353,11 +357,7 @@ impl Config {
             let mut names = HashSet::new();
             for pl in &v.plugins {
                 if pl.name.is_empty() || !pl.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-                    bail!(
-                        "vhost {:?}: plugin name {:?} may use only letters, digits, '-' and '_'",
-                        v.domain,
-                        pl.name
-                    );
+                    bail!("vhost {:?}: plugin name {:?} may use only letters, digits, '-' and '_'", v.domain, pl.name);
                 }
                 if !names.insert(pl.name.as_str()) {
                     bail!("vhost {:?}: plugin {:?} is listed twice", v.domain, pl.name);
@@ -428,7 +428,10 @@ mod tests {
             ("[[vhost]]\ndomain = \"a b\"\n", "vhost.domain"),
             ("[[vhost]]\ndomain = \"x.org\"\n[[vhost]]\ndomain = \"x.org\"\n", "appears twice"),
             ("[[vhost]]\ndomain = \"x.org\"\n[[vhost.plugin]]\nname = \"p\"\ngrants = [\"root\"]\n", "grants"),
-            ("[[vhost]]\ndomain = \"x.org\"\n[[vhost.plugin]]\nname = \"p\"\nsource = \"/nonexistent.wasm\"\n", "source"),
+            (
+                "[[vhost]]\ndomain = \"x.org\"\n[[vhost.plugin]]\nname = \"p\"\nsource = \"/nonexistent.wasm\"\n",
+                "source",
+            ),
             ("[[vhost]]\ndomain = \"x.org\"\ncert = \"a.pem\"\n", "both `cert` and `key`"),
         ];
         for (text, want) in cases {

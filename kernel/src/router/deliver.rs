@@ -50,11 +50,8 @@ impl Router {
             return;
         }
         // §8.5.2.1.1: the available resources of highest non-negative priority.
-        let available: Vec<_> = sessions
-            .iter()
-            .map(|s| (s.presence(), s))
-            .filter(|(p, _)| p.available && p.priority >= 0)
-            .collect();
+        let available: Vec<_> =
+            sessions.iter().map(|s| (s.presence(), s)).filter(|(p, _)| p.available && p.priority >= 0).collect();
         let targets: Vec<Arc<Session>> = if ty == "headline" {
             available.iter().map(|(_, s)| (*s).clone()).collect()
         } else {
@@ -71,7 +68,11 @@ impl Router {
         if let Some(vp) = self.plugins.vhost(table.domain())
             && vp.subscribes(EventKind::MessageUndeliverable)
         {
-            vp.emit(EventKind::MessageUndeliverable, &stanza.to.as_ref().map(|j| j.to_bare().to_string()).unwrap_or_default(), &stanza.to_client_xml());
+            vp.emit(
+                EventKind::MessageUndeliverable,
+                &stanza.to.as_ref().map(|j| j.to_bare().to_string()).unwrap_or_default(),
+                &stanza.to_client_xml(),
+            );
             return;
         }
         self.reply_error(stanza, StanzaError::new(Cond::ServiceUnavailable));

@@ -64,9 +64,7 @@ impl Router {
     pub fn account_event(&self, bare_jid: &str, created: bool) {
         let Ok(bare) = jid::BareJid::new(bare_jid) else { return };
         let domain = bare.domain().as_str();
-        if !created
-            && let (Some(node), Some(table)) = (bare.node(), self.hosts.get(domain))
-        {
+        if !created && let (Some(node), Some(table)) = (bare.node(), self.hosts.get(domain)) {
             for s in table.of(node.as_str()) {
                 s.send(Outbound::Close(StreamErrorCondition::NotAuthorized, Some("the account was deleted".into())));
             }
@@ -276,7 +274,9 @@ impl Router {
 /// XEP-0199 ping: answered natively when no plugin took it, so a server
 /// without the ping plugin still keeps clients' liveness checks working.
 pub(super) fn is_ping(stanza: &Stanza) -> bool {
-    stanza.kind == StanzaKind::Iq && stanza.type_attr() == "get" && stanza.payload().is_some_and(|p| p.is("ping", ns::PING))
+    stanza.kind == StanzaKind::Iq
+        && stanza.type_attr() == "get"
+        && stanza.payload().is_some_and(|p| p.is("ping", ns::PING))
 }
 
 /// Namespace and name of the first child, for route matching.
@@ -318,7 +318,16 @@ fn check_semantics(stanza: &Stanza) -> Result<(), StanzaError> {
         }
         StanzaKind::Presence => {
             let ty = stanza.type_attr();
-            let known = ["available", "unavailable", "subscribe", "subscribed", "unsubscribe", "unsubscribed", "probe", "error"];
+            let known = [
+                "available",
+                "unavailable",
+                "subscribe",
+                "subscribed",
+                "unsubscribe",
+                "unsubscribed",
+                "probe",
+                "error",
+            ];
             if !known.contains(&ty) {
                 return Err(StanzaError::new(Cond::BadRequest).with_text(format!("unknown presence type '{ty}'")));
             }
@@ -341,4 +350,3 @@ impl Kernel for Router {
         self.route_reply(stanza);
     }
 }
-

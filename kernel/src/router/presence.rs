@@ -22,11 +22,8 @@ impl Router {
             // Subscription states without an addressee mean nothing (§3).
             _ => return,
         };
-        let priority = stanza
-            .el
-            .child("priority", ns::CLIENT)
-            .and_then(|p| p.text().trim().parse::<i8>().ok())
-            .unwrap_or(0);
+        let priority =
+            stanza.el.child("priority", ns::CLIENT).and_then(|p| p.text().trim().parse::<i8>().ok()).unwrap_or(0);
         let xml: Arc<str> = stanza.el.to_xml_in(ns::CLIENT).into();
         session.set_presence(PresenceState { available, priority, last: Some(xml.clone()) });
         self.reflect_to_own_resources(session, &stanza);
@@ -41,11 +38,8 @@ impl Router {
     fn reflect_to_own_resources(&self, session: &Arc<Session>, stanza: &Stanza) {
         let Some(table) = self.hosts.get(session.jid.domain().as_str()) else { return };
         let Some(node) = session.jid.node() else { return };
-        let targets: Vec<_> = table
-            .of(node.as_str())
-            .into_iter()
-            .filter(|s| s.id == session.id || s.presence().available)
-            .collect();
+        let targets: Vec<_> =
+            table.of(node.as_str()).into_iter().filter(|s| s.id == session.id || s.presence().available).collect();
         let mut el = stanza.el.clone();
         el.remove_attr("to");
         for target in &targets {

@@ -54,7 +54,8 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     static FALLBACK: AtomicU64 = AtomicU64::new(0);
     let mut bytes = [0u8; N];
     if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).is_err() {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let seed = (nanos as u64) ^ FALLBACK.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
         for (i, b) in bytes.iter_mut().enumerate() {
             *b = (seed.rotate_left((i * 8) as u32 % 64) & 0xFF) as u8;

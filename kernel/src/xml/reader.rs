@@ -212,10 +212,14 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
             match event {
                 Event::Decl(d) => {
                     if self.opened {
-                        return Err(StreamReadError::stream(StreamErrorCondition::RestrictedXml, "XML declaration inside the stream"));
+                        return Err(StreamReadError::stream(
+                            StreamErrorCondition::RestrictedXml,
+                            "XML declaration inside the stream",
+                        ));
                     }
                     if let Some(enc) = d.encoding() {
-                        let enc = enc.map_err(|e| StreamReadError::stream(StreamErrorCondition::NotWellFormed, e.to_string()))?;
+                        let enc = enc
+                            .map_err(|e| StreamReadError::stream(StreamErrorCondition::NotWellFormed, e.to_string()))?;
                         let enc = String::from_utf8_lossy(&enc).into_owned();
                         if !enc.eq_ignore_ascii_case("utf-8") {
                             return Err(StreamReadError::stream(
@@ -232,7 +236,10 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
                     return Ok(StreamEvent::Open(header));
                 }
                 Event::Empty(_) if !self.opened => {
-                    return Err(StreamReadError::stream(StreamErrorCondition::BadFormat, "the stream header must not be self-closed"));
+                    return Err(StreamReadError::stream(
+                        StreamErrorCondition::BadFormat,
+                        "the stream header must not be self-closed",
+                    ));
                 }
                 Event::Start(s) => {
                     let ns = element_ns.unwrap_or_else(|| Ok(String::new()))?;
@@ -264,7 +271,10 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
                     if depth > 0 {
                         self.builder.text(&text);
                     } else if !text.trim().is_empty() {
-                        return Err(StreamReadError::stream(StreamErrorCondition::BadFormat, "text outside any stanza"));
+                        return Err(StreamReadError::stream(
+                            StreamErrorCondition::BadFormat,
+                            "text outside any stanza",
+                        ));
                     } else if self.opened {
                         self.mark_boundary();
                         return Ok(StreamEvent::Keepalive);
@@ -272,21 +282,31 @@ impl<R: AsyncRead + Unpin> StreamReader<R> {
                 }
                 Event::CData(c) => {
                     if depth == 0 {
-                        return Err(StreamReadError::stream(StreamErrorCondition::BadFormat, "CDATA outside any stanza"));
+                        return Err(StreamReadError::stream(
+                            StreamErrorCondition::BadFormat,
+                            "CDATA outside any stanza",
+                        ));
                     }
-                    let text =
-                        c.decode().map_err(|e| StreamReadError::stream(StreamErrorCondition::NotWellFormed, e.to_string()))?;
+                    let text = c
+                        .decode()
+                        .map_err(|e| StreamReadError::stream(StreamErrorCondition::NotWellFormed, e.to_string()))?;
                     self.builder.text(&text);
                 }
                 Event::GeneralRef(r) => {
                     if depth == 0 {
-                        return Err(StreamReadError::stream(StreamErrorCondition::BadFormat, "text outside any stanza"));
+                        return Err(StreamReadError::stream(
+                            StreamErrorCondition::BadFormat,
+                            "text outside any stanza",
+                        ));
                     }
                     let text = resolve_reference(&r)?;
                     self.builder.text(&text);
                 }
                 Event::Comment(_) => {
-                    return Err(StreamReadError::stream(StreamErrorCondition::RestrictedXml, "comments are not allowed"));
+                    return Err(StreamReadError::stream(
+                        StreamErrorCondition::RestrictedXml,
+                        "comments are not allowed",
+                    ));
                 }
                 Event::PI(_) => {
                     return Err(StreamReadError::stream(
@@ -390,7 +410,8 @@ mod tests {
 
     #[tokio::test]
     async fn reads_header_stanzas_and_close() {
-        let input = format!("{OPEN} <message to='a@b'><body>x &lt; y</body></message><iq type='get' id='1'/></stream:stream>");
+        let input =
+            format!("{OPEN} <message to='a@b'><body>x &lt; y</body></message><iq type='get' id='1'/></stream:stream>");
         let (evs, err) = events(&input).await;
         assert!(err.is_none(), "{err:?}");
         let StreamEvent::Open(h) = &evs[0] else { panic!("{evs:?}") };

@@ -58,7 +58,8 @@ impl Stanza {
             None => None,
             Some(Ok(j)) => Some(j),
             Some(Err(e)) => {
-                let err = StanzaError::new(StanzaErrorCondition::JidMalformed).with_text(format!("'from' address: {e}"));
+                let err =
+                    StanzaError::new(StanzaErrorCondition::JidMalformed).with_text(format!("'from' address: {e}"));
                 return Err((el, err));
             }
         };
