@@ -43,7 +43,9 @@ fn host(
     let storage = Storage::open(&dir)?;
     let accounts = Accounts::new(storage.clone(), 4096);
     let vhosts = vec![VhostConfig { domain: "localhost".into(), cert: None, key: None, plugins }];
-    let cfg = Config { plugin_limits: limits, vhosts, ..Config::default() };
+    let mut cfg = Config { plugin_limits: limits, vhosts, ..Config::default() };
+    cfg.server.data_dir = dir.clone();
+    cfg.server.plugin_cache_dir = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/plugin-cache"));
     let host = PluginHost::start(&cfg, storage, accounts)?;
     let kernel: Arc<dyn Kernel> = Arc::new(NullKernel);
     host.attach(Arc::downgrade(&kernel) as Weak<dyn Kernel>);

@@ -447,6 +447,11 @@ mod tests {
         std::fs::write(&file, "[server]\ndata_dir = \"state\"\n").unwrap();
         let c = Config::load(&file).unwrap();
         assert_eq!(c.server.data_dir, dir.join("state"));
+        assert_eq!(c.plugin_cache_dir(), dir.join("state").join("plugin-cache"));
+        std::fs::write(&file, "[server]\nplugin_cache_dir = \"cache\"\n").unwrap();
+        assert_eq!(Config::load(&file).unwrap().plugin_cache_dir(), dir.join("cache"));
+        std::fs::write(&file, "[server]\ndata_dir = \"state\"\n").unwrap();
+        let c = Config::load(&file).unwrap();
         assert_eq!(c.admin_socket(), dir.join("state").join("admin.sock"));
     }
 }

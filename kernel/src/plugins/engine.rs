@@ -259,6 +259,25 @@ mod tests {
     }
 
     #[test]
+    fn compiled_plugins_are_cached_on_disk_and_bad_entries_discarded() {
+        set_disk_cache(&crate::plugins::testkit::shared_plugin_cache()).unwrap();
+        let rt = runtime().unwrap();
+        let wasm =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins/wasm32-wasip2/release/ping.wasm");
+        let bytes = std::fs::read(&wasm).unwrap();
+        let (_component, digest) = rt.compile("ping", &bytes).unwrap();
+        let path = rt.disk_path(&digest).unwrap();
+        assert!(path.is_file(), "{} was written", path.display());
+        assert!(rt.disk_cached(&digest).is_some(), "and loads back");
+
+        let bogus = [0xABu8; 32];
+        let bad = rt.disk_path(&bogus).unwrap();
+        std::fs::write(&bad, b"not compiled code").unwrap();
+        assert!(rt.disk_cached(&bogus).is_none());
+        assert!(!bad.exists(), "an unusable entry is removed");
+    }
+
+    #[test]
     fn deadline_covers_the_timeout() {
         assert_eq!(deadline_ticks(200), 41);
         assert_eq!(deadline_ticks(1), 2);

@@ -36,7 +36,15 @@ pub fn config(vhosts: Vec<(&str, Vec<PluginConfig>)>, limits: PluginLimits) -> C
         .into_iter()
         .map(|(domain, plugins)| VhostConfig { domain: domain.into(), cert: None, key: None, plugins })
         .collect();
-    Config { plugin_limits: limits, vhosts, ..Config::default() }
+    let mut cfg = Config { plugin_limits: limits, vhosts, ..Config::default() };
+    cfg.server.plugin_cache_dir = Some(shared_plugin_cache());
+    cfg
+}
+
+/// The compiled-plugin cache every test shares (and the end-to-end tests
+/// too): inside the target dir, never the source tree.
+pub fn shared_plugin_cache() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugin-cache")
 }
 
 /// Records what plugins route; answers `sessions_of` from a fixed table.
