@@ -114,7 +114,11 @@ async fn wait_for_signals(router: &Arc<Router>, config_path: Option<&std::path::
         tokio::select! {
             _ = term.recv() => return,
             _ = int.recv() => return,
-            _ = hup.recv() => reload_config(router, config_path),
+            _ = hup.recv() => {
+                // Recompiling plugins takes a while: keep it off the async workers.
+                let (router, path) = (router.clone(), config_path.map(std::path::Path::to_path_buf));
+                tokio::task::spawn_blocking(move || reload_config(&router, path.as_deref()));
+            }
         }
     }
 }
