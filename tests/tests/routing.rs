@@ -8,8 +8,24 @@ use waxwing_tests::{Element, Mech, RawClient, Server, shared, stanza_error_condi
 const PW: &str = "routing-pw";
 
 /// One account per role, so that tests running in parallel never share one.
-const NAMES: &[&str] =
-    &["ann", "ben", "cat", "cat_sender", "dan", "dan_sender", "dora", "eve", "fay", "gus", "hal", "ivy", "jon", "kim"];
+const NAMES: &[&str] = &[
+    "ann",
+    "ben",
+    "cat",
+    "cat_sender",
+    "dan",
+    "dan_sender",
+    "dora",
+    "eve",
+    "fay",
+    "gus",
+    "hal",
+    "ivy",
+    "jon",
+    "kim",
+    "lea",
+    "max",
+];
 
 fn server() -> &'static Server {
     static S: OnceLock<Server> = OnceLock::new();
@@ -354,4 +370,19 @@ async fn ping_without_to_is_answered_for_the_account() {
     let mut c = login(s, "jon", "pings").await;
     let r = c.iq("get", None, "<ping xmlns='urn:xmpp:ping'/>").await;
     assert_eq!(r.attr("type"), Some("result"), "{r}");
+}
+
+#[tokio::test]
+async fn presence_probes_never_reach_clients() {
+    let s = server();
+    let _log = s.log_on_panic();
+    let mut lea = login(s, "lea", "l1").await;
+    available(&mut lea, 0).await;
+    let mut max = login(s, "max", "m1").await;
+    max.send("<presence to='lea@localhost' type='probe' id='probe-bare'/>").await;
+    max.send("<presence to='lea@localhost/l1' type='probe' id='probe-full'/>").await;
+    // Directed presence does arrive; if a probe had been delivered it would come first.
+    max.send("<presence to='lea@localhost/l1' id='marker'/>").await;
+    let p = lea.next_where("the marker presence", |e| e.name == "presence").await;
+    assert_eq!(p.attr("id"), Some("marker"), "a probe reached the client: {p}");
 }

@@ -33,6 +33,9 @@ impl Router {
                     self.reply_error(stanza, StanzaError::new(Cond::ServiceUnavailable));
                 }
             }
+            // Probes are the server's business (RFC 6121 §4.3): a roster plugin
+            // answers them; clients never see one.
+            StanzaKind::Presence if ty == "probe" => {}
             // §8.5.2.1.2: presence goes to every available resource.
             StanzaKind::Presence => {
                 let targets: Vec<_> = sessions.into_iter().filter(|s| s.presence().available).collect();
@@ -81,6 +84,9 @@ impl Router {
     pub(super) fn to_full(&self, table: &SessionTable, to: &Jid, stanza: &Stanza) {
         let (Some(node), Some(resource)) = (to.node(), to.resource()) else { return };
         if let Some(session) = table.get(node.as_str(), resource.as_str()) {
+            if stanza.kind == StanzaKind::Presence && stanza.type_attr() == "probe" {
+                return;
+            }
             return self.fan_out(&[session], stanza);
         }
         // §8.5.3.2: the resource is not online.
