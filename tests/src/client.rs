@@ -619,6 +619,15 @@ impl RawClient {
         format!("{prefix}-{}", self.next_id)
     }
 
+    /// Sends available presence with `priority` and waits for its reflection:
+    /// by then the server has recorded it (and told the plugins).
+    pub async fn available(&mut self, priority: i8) {
+        let me = self.jid.clone().expect("bound");
+        self.send(&format!("<presence><priority>{priority}</priority></presence>")).await;
+        self.next_where("my own presence reflected", |e| e.name == "presence" && e.attr("from") == Some(me.as_str()))
+            .await;
+    }
+
     /// Sends an iq (`type`, `to`, payload XML) and waits for the answer with the same id.
     pub async fn iq(&mut self, ty: &str, to: Option<&str>, payload: &str) -> Element {
         let id = self.new_id("iq");
@@ -634,6 +643,11 @@ impl RawClient {
         let text = self.read_to_close(TIMEOUT).await;
         assert!(text.contains("</stream:stream>"), "the server did not close the stream: {text:?}");
     }
+}
+
+/// The text of a message's `<body/>`, or "".
+pub fn body(m: &Element) -> String {
+    m.child("body", "jabber:client").map(|b| b.text()).unwrap_or_default()
 }
 
 /// The localpart of `user@domain`, or `user` itself.

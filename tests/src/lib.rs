@@ -9,7 +9,7 @@ pub mod frames;
 pub mod scram;
 pub mod server;
 
-pub use client::{Mech, RawClient, TIMEOUT, check_stream_error, stanza_error_condition, stanza_error_type};
+pub use client::{Mech, RawClient, TIMEOUT, body, check_stream_error, stanza_error_condition, stanza_error_type};
 pub use frames::Frame;
 pub use server::{Server, shared, waxwing};
 pub use waxwing_xml::Element;

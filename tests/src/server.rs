@@ -327,6 +327,14 @@ extern "C" fn cleanup_at_exit() {
     }
 }
 
+/// A plugin component `kernel/build.rs` built into `<target>/plugins`.
+pub fn built_plugin(name: &str) -> PathBuf {
+    let target = binary().ancestors().nth(2).map(Path::to_path_buf).expect("the binary lives in <target>/debug");
+    let path = target.join("plugins/wasm32-wasip2/release").join(format!("{name}.wasm"));
+    assert!(path.is_file(), "{} is missing: kernel/build.rs builds the plugins", path.display());
+    path
+}
+
 /// The server binary: `$WAXWING_BIN`, else `<target>/debug/waxwing` next to
 /// the test executable (`<target>/debug/deps/<test>`).
 pub fn binary() -> PathBuf {

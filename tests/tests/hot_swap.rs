@@ -13,17 +13,6 @@ const NS: &str = "urn:waxwing:test:echo";
 /// Requests kept in flight at once.
 const WINDOW: usize = 8;
 
-fn built_plugin(name: &str) -> PathBuf {
-    let target = waxwing_tests::server::binary()
-        .parent()
-        .and_then(|debug| debug.parent())
-        .map(|t| t.to_path_buf())
-        .expect("the binary lives in <target>/debug");
-    let path = target.join("plugins/wasm32-wasip2/release").join(format!("{name}.wasm"));
-    assert!(path.is_file(), "{} is missing: kernel/build.rs builds the plugins", path.display());
-    path
-}
-
 fn config_with_echo(echo: &std::path::Path) -> String {
     format!(
         "[[vhost]]\ndomain = \"localhost\"\n\n\
@@ -37,13 +26,13 @@ fn config_with_echo(echo: &std::path::Path) -> String {
 async fn swap_under_load_answers_every_request_once_and_switches_version() {
     let dir = tempdir();
     let live = dir.join("echo.wasm");
-    std::fs::copy(built_plugin("echo_v1"), &live).expect("copying echo_v1");
+    std::fs::copy(waxwing_tests::server::built_plugin("echo_v1"), &live).expect("copying echo_v1");
     let server = Server::start_with_users(&config_with_echo(&live), &[("alice@localhost", "pw")]);
     let _log = server.log_on_panic();
     let mut client = RawClient::login(&server, "alice@localhost", "pw").await;
 
     // The operator swaps the file and reloads while requests keep flowing.
-    let v2 = built_plugin("echo_v2");
+    let v2 = waxwing_tests::server::built_plugin("echo_v2");
     let config = server.config_path().to_path_buf();
     let swapper = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -97,13 +86,13 @@ async fn swap_under_load_answers_every_request_once_and_switches_version() {
 async fn a_failed_reload_leaves_the_old_version_serving() {
     let dir = tempdir();
     let live = dir.join("echo.wasm");
-    std::fs::copy(built_plugin("echo_v1"), &live).expect("copying echo_v1");
+    std::fs::copy(waxwing_tests::server::built_plugin("echo_v1"), &live).expect("copying echo_v1");
     let server = Server::start_with_users(&config_with_echo(&live), &[("bob@localhost", "pw")]);
     let _log = server.log_on_panic();
     let mut client = RawClient::login(&server, "bob@localhost", "pw").await;
 
     // A component built for another ABI major version replaces the file.
-    std::fs::copy(built_plugin("abi_v2"), &live).expect("installing abi_v2");
+    std::fs::copy(waxwing_tests::server::built_plugin("abi_v2"), &live).expect("installing abi_v2");
     let out = server.cli(&["plugin", "reload", "echo"]);
     assert!(!out.status.success(), "the reload should fail");
     let err = String::from_utf8_lossy(&out.stderr);

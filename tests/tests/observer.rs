@@ -3,7 +3,6 @@
 //! `kv.batch`, driven through the `observer` test plugin
 //! (`plugins/testing/observer`).
 
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -16,17 +15,6 @@ const PW: &str = "observer-pw";
 /// task of the server emits.
 const POLL: Duration = Duration::from_millis(20);
 
-fn built_plugin(name: &str) -> PathBuf {
-    let target = waxwing_tests::server::binary()
-        .parent()
-        .and_then(|debug| debug.parent())
-        .map(|t| t.to_path_buf())
-        .expect("the binary lives in <target>/debug");
-    let path = target.join("plugins/wasm32-wasip2/release").join(format!("{name}.wasm"));
-    assert!(path.is_file(), "{} is missing: kernel/build.rs builds the plugins", path.display());
-    path
-}
-
 /// A server whose only plugin is the observer, granted exactly what it
 /// calls. Each test has its own: the event log is per server.
 fn start(users: &[&str]) -> Server {
@@ -34,7 +22,7 @@ fn start(users: &[&str]) -> Server {
         "[[vhost]]\ndomain = \"localhost\"\n\n\
          [[vhost.plugin]]\nname = \"observer\"\nsource = {:?}\n\
          grants = [\"kv\", \"route\", \"sessions\", \"timers\"]\n",
-        built_plugin("observer").display().to_string()
+        waxwing_tests::server::built_plugin("observer").display().to_string()
     );
     let users: Vec<(String, &str)> = users.iter().map(|u| (format!("{u}@localhost"), PW)).collect();
     let users: Vec<(&str, &str)> = users.iter().map(|(j, p)| (j.as_str(), *p)).collect();
@@ -43,18 +31,6 @@ fn start(users: &[&str]) -> Server {
 
 async fn login(s: &Server, user: &str, resource: &str) -> RawClient {
     RawClient::login_with(s, &format!("{user}@localhost"), PW, Mech::ScramSha256, Some(resource)).await
-}
-
-/// Sends available presence and waits for its reflection: the server has
-/// recorded it (and told the plugins) by then.
-async fn available(c: &mut RawClient, priority: i8) {
-    let me = c.jid.clone().expect("bound");
-    c.send(&format!("<presence><priority>{priority}</priority></presence>")).await;
-    c.next_where("my own presence reflected", |e| e.name == "presence" && e.attr("from") == Some(me.as_str())).await;
-}
-
-fn body(m: &Element) -> String {
-    m.child("body", "jabber:client").map(|b| b.text()).unwrap_or_default()
 }
 
 /// Every element received until (and including) the first that `stop`
@@ -118,9 +94,9 @@ async fn events_are_logged_in_order() {
     let mut bob = login(&s, "bob", "b1").await;
     expect_log(&mut bob, &push("session-started bob@localhost/b1")).await;
 
-    available(&mut alice, 0).await;
+    alice.available(0).await;
     expect_log(&mut alice, &push("presence-changed alice@localhost/a1")).await;
-    available(&mut bob, 3).await;
+    bob.available(3).await;
     expect_log(&mut bob, &push("presence-changed bob@localhost/b1")).await;
     bob.send("<presence type='unavailable'/>").await;
     expect_log(&mut bob, &push("presence-changed bob@localhost/b1")).await;
@@ -149,8 +125,8 @@ async fn a_timer_sends_a_headline_to_whoever_set_it() {
     let s = start(&["dora"]);
     let mut stays = login(&s, "dora", "stays").await;
     let mut asks = login(&s, "dora", "asks").await;
-    available(&mut stays, 1).await;
-    available(&mut asks, 1).await;
+    stays.available(1).await;
+    asks.available(1).await;
 
     let sent = Instant::now();
     asks.send(&format!("<iq type='set' id='t1' to='localhost'><timer xmlns='{NS}' ms='200'/></iq>")).await;
@@ -217,8 +193,8 @@ async fn sessions_lists_resources_with_their_priority() {
     assert_eq!(sessions(&r), vec![("erin@localhost/desk".to_string(), 0, false)], "before any presence: {r}");
 
     let mut phone = login(&s, "erin", "phone").await;
-    available(&mut desk, 5).await;
-    available(&mut phone, -1).await;
+    desk.available(5).await;
+    phone.available(-1).await;
     let r = sessions_of(&mut desk, "erin@localhost").await;
     assert_eq!(
         sessions(&r),
@@ -243,19 +219,19 @@ async fn the_filter_drops_rewrites_rejects_and_passes() {
     let mut gus = login(&s, "gus", "g1").await;
     let mut hal = login(&s, "hal", "h1").await;
     // Messages to a bare JID need an available resource to reach.
-    available(&mut hal, 0).await;
+    hal.available(0).await;
 
     for to in ["hal@localhost", "hal@localhost/h1"] {
         // Dropped: the next message hal sees is the marker sent after it.
         gus.send(&format!("<message to='{to}' type='chat' id='d1'><body>drop me</body></message>")).await;
         gus.send(&format!("<message to='{to}' type='chat' id='m1'><body>marker after drop</body></message>")).await;
         let m = hal.next_message().await;
-        assert_eq!((m.attr("id"), body(&m).as_str()), (Some("m1"), "marker after drop"), "to {to}: {m}");
+        assert_eq!((m.attr("id"), waxwing_tests::body(&m).as_str()), (Some("m1"), "marker after drop"), "to {to}: {m}");
 
         // Rewritten: same envelope, new body.
         gus.send(&format!("<message to='{to}' type='chat' id='w1'><body>rewrite me</body></message>")).await;
         let m = hal.next_message().await;
-        assert_eq!(body(&m), "rewritten", "to {to}: {m}");
+        assert_eq!(waxwing_tests::body(&m), "rewritten", "to {to}: {m}");
         assert_eq!(m.attr("id"), Some("w1"), "{m}");
         assert_eq!(m.attr("from"), Some("gus@localhost/g1"), "the rewrite keeps the sender: {m}");
         assert_eq!(m.attr("to"), Some(to), "{m}");
@@ -272,14 +248,18 @@ async fn the_filter_drops_rewrites_rejects_and_passes() {
         // Anything else passes untouched, and proves the rejected one never came.
         gus.send(&format!("<message to='{to}' type='chat' id='p1'><body>rewrite me, please</body></message>")).await;
         let m = hal.next_message().await;
-        assert_eq!((m.attr("id"), body(&m).as_str()), (Some("p1"), "rewrite me, please"), "to {to}: {m}");
+        assert_eq!(
+            (m.attr("id"), waxwing_tests::body(&m).as_str()),
+            (Some("p1"), "rewrite me, please"),
+            "to {to}: {m}"
+        );
     }
 
     // Any message type is filtered, headlines and bodiless types included.
     gus.send("<message to='hal@localhost/h1' type='headline' id='h1'><body>drop me</body></message>").await;
     gus.send("<message to='hal@localhost/h1' id='n1'><body>rewrite me</body></message>").await;
     let m = hal.next_message().await;
-    assert_eq!((m.attr("id"), body(&m).as_str()), (Some("n1"), "rewritten"), "{m}");
+    assert_eq!((m.attr("id"), waxwing_tests::body(&m).as_str()), (Some("n1"), "rewritten"), "{m}");
     gus.close().await;
     hal.close().await;
 }

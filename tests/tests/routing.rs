@@ -39,17 +39,6 @@ async fn login(s: &Server, user: &str, resource: &str) -> RawClient {
     RawClient::login_with(s, user, PW, Mech::ScramSha256, Some(resource)).await
 }
 
-/// Sends available presence and waits for its reflection: the server has recorded it.
-async fn available(c: &mut RawClient, priority: i8) {
-    let me = c.jid.clone().expect("bound");
-    c.send(&format!("<presence><priority>{priority}</priority></presence>")).await;
-    c.next_where("my own presence reflected", |e| e.name == "presence" && e.attr("from") == Some(me.as_str())).await;
-}
-
-fn body(m: &Element) -> String {
-    m.child("body", "jabber:client").map(|b| b.text()).unwrap_or_default()
-}
-
 /// The next error stanza of `kind` answering `id`.
 async fn error_reply(c: &mut RawClient, kind: &str, id: &str) -> Element {
     c.next_where(&format!("the error answering {kind} {id}"), |e| {
@@ -70,11 +59,11 @@ async fn message_full_to_full_both_ways() {
     assert_eq!(m.attr("to"), Some("ben@localhost/b1"), "{m}");
     assert_eq!(m.attr("id"), Some("m1"), "{m}");
     assert_eq!(m.attr("type"), Some("chat"), "{m}");
-    assert_eq!(body(&m), "hello ben & co");
+    assert_eq!(waxwing_tests::body(&m), "hello ben & co");
     ben.send("<message to='ann@localhost/a1' type='chat' id='m2'><body>hi ann</body></message>").await;
     let m = ann.next_message().await;
     assert_eq!(m.attr("from"), Some("ben@localhost/b1"), "{m}");
-    assert_eq!(body(&m), "hi ann");
+    assert_eq!(waxwing_tests::body(&m), "hi ann");
 }
 
 #[tokio::test]
@@ -83,8 +72,8 @@ async fn message_to_bare_jid_goes_to_the_highest_priority_resource_only() {
     let _log = s.log_on_panic();
     let mut high = login(s, "cat", "high").await;
     let mut low = login(s, "cat", "low").await;
-    available(&mut high, 5).await;
-    available(&mut low, 1).await;
+    high.available(5).await;
+    low.available(1).await;
     let mut sender = login(s, "cat_sender", "x").await;
     sender.send("<message to='cat@localhost' type='chat' id='bare1'><body>to the bare JID</body></message>").await;
     // Then a marker straight to the low-priority resource: it must be the
@@ -104,9 +93,9 @@ async fn message_to_bare_jid_goes_to_every_resource_of_equal_top_priority() {
     let mut one = login(s, "dan", "one").await;
     let mut two = login(s, "dan", "two").await;
     let mut three = login(s, "dan", "three").await;
-    available(&mut one, 3).await;
-    available(&mut two, 3).await;
-    available(&mut three, 0).await;
+    one.available(3).await;
+    two.available(3).await;
+    three.available(0).await;
     let mut sender = login(s, "dan_sender", "x").await;
     sender.send("<message to='dan@localhost' type='chat' id='both'><body>both of you</body></message>").await;
     sender.send("<message to='dan@localhost/three' type='chat' id='marker'><body>marker</body></message>").await;
@@ -240,7 +229,7 @@ async fn presence_is_reflected_and_disconnect_sends_unavailable() {
     let s = server();
     let _log = s.log_on_panic();
     let mut stays = login(s, "kim", "stays").await;
-    available(&mut stays, 0).await;
+    stays.available(0).await;
     let mut leaves = login(s, "kim", "leaves").await;
     leaves.send("<presence><show>away</show></presence>").await;
     // The sender sees its own presence ...
@@ -280,7 +269,7 @@ async fn addresses_are_prepared_and_text_survives_intact() {
     ann.send(&format!("<message to='BEN@LocalHost/prep' type='chat' id='p1'><body>{escaped}</body></message>")).await;
     let m = ben.next_message().await;
     assert_eq!(m.attr("id"), Some("p1"), "{m}");
-    assert_eq!(body(&m), text);
+    assert_eq!(waxwing_tests::body(&m), text);
     // A resource differing in case is another resource: offline, so the message errors... or goes to the bare JID.
     ann.send("<message to='ben@localhost/PREP' type='chat' id='p2'><body>x</body></message>").await;
     // ben has sent no presence, so the bare-JID fallback finds no available resource.
@@ -315,7 +304,7 @@ async fn many_pipelined_messages_arrive_complete_and_in_order() {
     for i in 0..N {
         let m = ben.next_message().await;
         assert_eq!(m.attr("id"), Some(format!("b{i}").as_str()), "{m}");
-        assert_eq!(body(&m), format!("message number {i}"));
+        assert_eq!(waxwing_tests::body(&m), format!("message number {i}"));
     }
 }
 
@@ -340,9 +329,9 @@ async fn a_dropped_connection_announces_unavailable() {
     let s = server();
     let _log = s.log_on_panic();
     let mut stays = login(s, "kim", "stays2").await;
-    available(&mut stays, 0).await;
+    stays.available(0).await;
     let mut drops = login(s, "kim", "drops").await;
-    available(&mut drops, 0).await;
+    drops.available(0).await;
     let seen = stays.next_where("the other's presence", |e| e.name == "presence").await;
     assert_eq!(seen.attr("from"), Some("kim@localhost/drops"), "{seen}");
     // No </stream:stream>: the TCP connection just goes away.
@@ -377,7 +366,7 @@ async fn presence_probes_never_reach_clients() {
     let s = server();
     let _log = s.log_on_panic();
     let mut lea = login(s, "lea", "l1").await;
-    available(&mut lea, 0).await;
+    lea.available(0).await;
     let mut max = login(s, "max", "m1").await;
     max.send("<presence to='lea@localhost' type='probe' id='probe-bare'/>").await;
     max.send("<presence to='lea@localhost/l1' type='probe' id='probe-full'/>").await;
