@@ -89,9 +89,10 @@ async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<(
 
     tracing::info!("shutting down: closing {} sessions", router.session_count());
     router.close_all(StreamErrorCondition::SystemShutdown, "the server is shutting down");
-    // Give session tasks a moment to write their closing stream errors.
+    ctx.begin_shutdown();
+    // Give connection tasks a moment to write their closing stream errors.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-    while router.session_count() > 0 && tokio::time::Instant::now() < deadline {
+    while (router.session_count() > 0 || ctx.open_connections() > 0) && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let _ = std::fs::remove_file(&listening);

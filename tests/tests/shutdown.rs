@@ -8,13 +8,20 @@ async fn sigterm_closes_every_session_with_system_shutdown_and_accounts_survive(
     let mut s = Server::start_with_users("", &[("olga@localhost", "olga-pw"), ("piet@localhost", "piet-pw")]);
     let mut a = RawClient::login(&s, "olga", "olga-pw").await;
     let mut b = RawClient::login_with(&s, "piet", "piet-pw", Mech::ScramSha1Plus, Some("two")).await;
-    // One more, still negotiating: it must not keep the server from exiting.
+    // Two more, still negotiating (before and after TLS): told too, and they
+    // must not keep the server from exiting.
     let mut c = RawClient::connect(&s).await;
     c.open_stream("localhost").await;
+    let mut d = RawClient::connect(&s).await;
+    d.open_stream("localhost").await;
+    d.starttls().await;
+    d.open_stream("localhost").await;
 
     s.signal(libc::SIGTERM);
     a.expect_stream_error("system-shutdown").await;
     b.expect_stream_error("system-shutdown").await;
+    c.expect_stream_error("system-shutdown").await;
+    d.expect_stream_error("system-shutdown").await;
     let status = s.wait_exit(std::time::Duration::from_secs(20));
     assert!(status.success(), "the server exited with {status} after SIGTERM\n{}", s.log_tail(40));
     assert!(c.closed_within(waxwing_tests::TIMEOUT).await, "a negotiating connection outlived the server");

@@ -28,6 +28,9 @@ pub struct C2s {
     pub router: Arc<Router>,
     pub throttle: FailureThrottle,
     connections: HashMap<String, AtomicUsize>,
+    /// Flipped once at shutdown, so connections still negotiating are told
+    /// `<system-shutdown/>` too (bound sessions hear it from the router).
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl C2s {
@@ -37,7 +40,17 @@ impl C2s {
             std::time::Duration::from_millis(config.sasl.max_failure_delay_ms),
         );
         let connections = config.vhosts.iter().map(|v| (v.domain.clone(), AtomicUsize::new(0))).collect();
-        Arc::new(C2s { config, tls, accounts, router, throttle, connections })
+        let (shutdown, _) = tokio::sync::watch::channel(false);
+        Arc::new(C2s { config, tls, accounts, router, throttle, connections, shutdown })
+    }
+
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Client connections past the stream header, bound or still negotiating.
+    pub fn open_connections(&self) -> usize {
+        self.connections.values().map(|c| c.load(Ordering::Relaxed)).sum()
     }
 
     /// Counts a connection against its host's limit; `None` when the host is full.

@@ -111,12 +111,19 @@ impl Conn<'_> {
     /// Reads the next event within the negotiation deadline.
     pub async fn next_event(&mut self) -> Result<StreamEvent, Closed> {
         let deadline = self.deadline;
+        let mut shutdown = self.ctx.shutdown.subscribe();
         let reader = self.reader()?;
-        match timeout_at(deadline, reader.next()).await {
-            Err(_) => Err(self.fail(Cond::ConnectionTimeout, "stream negotiation took too long").await),
-            Ok(Ok(ev)) => Ok(ev),
-            Ok(Err(StreamReadError::Stream(c, t))) => Err(self.fail(c, &t).await),
-            Ok(Err(StreamReadError::Eof | StreamReadError::Io(_))) => Err(Closed),
+        // Dropping the read on shutdown is fine: the stream is closed right after.
+        let read = tokio::select! {
+            r = timeout_at(deadline, reader.next()) => Some(r),
+            _ = shutdown.wait_for(|stopping| *stopping) => None,
+        };
+        match read {
+            None => Err(self.fail(Cond::SystemShutdown, "the server is shutting down").await),
+            Some(Err(_)) => Err(self.fail(Cond::ConnectionTimeout, "stream negotiation took too long").await),
+            Some(Ok(Ok(ev))) => Ok(ev),
+            Some(Ok(Err(StreamReadError::Stream(c, t)))) => Err(self.fail(c, &t).await),
+            Some(Ok(Err(StreamReadError::Eof | StreamReadError::Io(_)))) => Err(Closed),
         }
     }
 
