@@ -22,14 +22,21 @@ fn config_with_echo(echo: &std::path::Path) -> String {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn swap_under_load_answers_every_request_once_and_switches_version() {
+/// A server loading `echo` 1.0.0 from a file the test may replace, and a
+/// client logged in as `user` (password "pw"). Keep the directory alive.
+async fn echo_v1_server(user: &str) -> (TempDir, PathBuf, Server, RawClient) {
     let dir = tempdir();
     let live = dir.join("echo.wasm");
     std::fs::copy(waxwing_tests::server::built_plugin("echo_v1"), &live).expect("copying echo_v1");
-    let server = Server::start_with_users(&config_with_echo(&live), &[("alice@localhost", "pw")]);
+    let server = Server::start_with_users(&config_with_echo(&live), &[(user, "pw")]);
+    let client = RawClient::login(&server, user, "pw").await;
+    (dir, live, server, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swap_under_load_answers_every_request_once_and_switches_version() {
+    let (_dir, live, server, mut client) = echo_v1_server("alice@localhost").await;
     let _log = server.log_on_panic();
-    let mut client = RawClient::login(&server, "alice@localhost", "pw").await;
 
     // The operator swaps the file and reloads while requests keep flowing.
     let v2 = waxwing_tests::server::built_plugin("echo_v2");
@@ -84,12 +91,8 @@ async fn swap_under_load_answers_every_request_once_and_switches_version() {
 
 #[tokio::test]
 async fn a_failed_reload_leaves_the_old_version_serving() {
-    let dir = tempdir();
-    let live = dir.join("echo.wasm");
-    std::fs::copy(waxwing_tests::server::built_plugin("echo_v1"), &live).expect("copying echo_v1");
-    let server = Server::start_with_users(&config_with_echo(&live), &[("bob@localhost", "pw")]);
+    let (_dir, live, server, mut client) = echo_v1_server("bob@localhost").await;
     let _log = server.log_on_panic();
-    let mut client = RawClient::login(&server, "bob@localhost", "pw").await;
 
     // A component built for another ABI major version replaces the file.
     std::fs::copy(waxwing_tests::server::built_plugin("abi_v2"), &live).expect("installing abi_v2");

@@ -188,15 +188,8 @@ impl Router {
         let domain = to.domain().as_str();
         if let Some(table) = self.hosts.get(domain) {
             let addressed = self.addressed(&stanza);
-            if let Some(vp) = self.plugins.vhost(domain) {
-                let (pns, pname) = payload_facts(&stanza);
-                if vp.wants(stanza.kind, stanza.type_attr(), addressed, pns, pname) {
-                    match vp.handle_stanza(&stanza, addressed) {
-                        Handling::Done => return,
-                        Handling::Error(err) => return self.reply_error(&stanza, err),
-                        Handling::NotHandled => {}
-                    }
-                }
+            if self.offer_to_plugins(domain, &stanza, addressed) {
+                return;
             }
             match addressed {
                 Address::Host | Address::Service => self.to_host(&stanza),
@@ -206,23 +199,35 @@ impl Router {
             return;
         }
         if let Some(vhost) = self.service_owner(domain) {
-            if let Some(vp) = self.plugins.vhost(vhost) {
-                let (pns, pname) = payload_facts(&stanza);
-                if vp.wants(stanza.kind, stanza.type_attr(), Address::Service, pns, pname) {
-                    match vp.handle_stanza(&stanza, Address::Service) {
-                        Handling::Done => return,
-                        Handling::Error(err) => return self.reply_error(&stanza, err),
-                        Handling::NotHandled => {}
-                    }
-                }
+            if !self.offer_to_plugins(vhost, &stanza, Address::Service) {
+                self.reply_error(&stanza, StanzaError::new(Cond::ServiceUnavailable));
             }
-            return self.reply_error(&stanza, StanzaError::new(Cond::ServiceUnavailable));
+            return;
         }
         // No server-to-server yet: a remote domain cannot be reached.
         self.reply_error(
             &stanza,
             StanzaError::new(Cond::RemoteServerNotFound).with_text(format!("'{domain}' is not served here")),
         );
+    }
+
+    /// Offers a stanza to the plugins of `vhost` that subscribed to it (a
+    /// lookup first, wasm only on a match). True when a plugin took it,
+    /// including answering with an error.
+    fn offer_to_plugins(&self, vhost: &str, stanza: &Stanza, addressed: Address) -> bool {
+        let Some(vp) = self.plugins.vhost(vhost) else { return false };
+        let (pns, pname) = payload_facts(stanza);
+        if !vp.wants(stanza.kind, stanza.type_attr(), addressed, pns, pname) {
+            return false;
+        }
+        match vp.handle_stanza(stanza, addressed) {
+            Handling::Done => true,
+            Handling::Error(err) => {
+                self.reply_error(stanza, err);
+                true
+            }
+            Handling::NotHandled => false,
+        }
     }
 
     /// The vhost whose plugin serves `domain` as a service subdomain.
