@@ -1,6 +1,6 @@
 //! Builds the plugins workspace (`plugins/`) to wasm32-wasip2 components and
 //! embeds the default ones, so a plain `cargo build` yields a server that
-//! serves ping, time, version and disco with no files beside it.
+//! serves every default plugin (config::DEFAULT_PLUGINS) with no files beside it.
 //!
 //! The nested cargo gets its own target dir (`target/plugins`), so it never
 //! waits on the lock the outer build holds; the test plugins it also builds
@@ -13,7 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 /// Plugins embedded in the binary, by crate name (= plugin name).
-const BUILTIN: &[&str] = &["ping", "time", "version", "disco"];
+const BUILTIN: &[&str] = &[
+    "ping", "time", "version", "disco", "roster", "offline", "carbons", "blocking", "register", "vcard", "private",
+    "caps",
+];
 const WASM_TARGET: &str = "wasm32-wasip2";
 
 /// Variables the outer cargo sets for this script that would steer the nested

@@ -1,34 +1,197 @@
 //! `waxwing-bench`: measurements, never assertions. Prints a table and one
 //! JSON line per scenario.
 //!
-//! Scenarios:
-//! - `plugin [N]`: round trip and server CPU of an iq answered by a wasm
-//!   plugin (XEP-0199 ping, default config) against the same iq answered by
-//!   the kernel natively (a server with the ping plugin not loaded).
+//! Load scenarios against any XMPP server (`--server HOST:PORT --domain D
+//! --ca CERT.pem`, STARTTLS + SCRAM logins, one tokio runtime):
+//! `login`, `idle`, `messages`, `muc`, `pubsub`, `iq`, and `register`
+//! (creates the accounts in-band). With `--pid` the server's CPU and memory
+//! are read from /proc. See bench/README.md.
+//!
+//! And the self-contained `plugin [N]`: round trip and server CPU of an iq
+//! answered by a wasm plugin (XEP-0199 ping, default config) against the
+//! same iq answered by the kernel natively, on servers it starts itself.
 
+mod conn;
 mod cpu;
+mod load;
 mod plugin_iq;
+mod report;
+mod scan;
+mod scram;
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "waxwing-bench", about = "Load and latency benchmarks for XMPP servers")]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+    /// Runtime worker threads of the load generator.
+    #[arg(long, global = true, default_value_t = 1)]
+    threads: usize,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Logins (TLS + SCRAM + bind, then close) at --concurrency: logins/s, latency.
+    Login(Common),
+    /// Holds --concurrency sessions: server RSS per session.
+    Idle(Common),
+    /// --pairs sender/receiver pairs, --count messages each, --window in flight.
+    Messages(Common),
+    /// --rooms rooms of --occupants, each occupant sends --count groupchat messages.
+    Muc(Common),
+    /// One node, --subscribers subscribers, --count items published.
+    Pubsub(Common),
+    /// XEP-0199 pings to the server from --concurrency sessions, --count in all.
+    Iq(Common),
+    /// Creates the accounts by in-band registration (XEP-0077).
+    Register(Common),
+    /// Waxwing only, servers of its own: wasm-plugin iq vs kernel-native iq.
+    Plugin {
+        #[arg(default_value_t = 5000)]
+        requests: usize,
+    },
+}
+
+#[derive(Args)]
+struct Common {
+    /// The server's STARTTLS client port.
+    #[arg(long, default_value = "127.0.0.1:5222")]
+    server: SocketAddr,
+    #[arg(long, default_value = "localhost")]
+    domain: String,
+    /// PEM certificate(s) to trust for the server's TLS certificate.
+    #[arg(long)]
+    ca: PathBuf,
+    /// The server's pid, for its CPU time and RSS from /proc.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// A name for the server in the output.
+    #[arg(long, default_value = "server")]
+    label: String,
+    /// Accounts are PREFIX1 .. PREFIX{users} at the domain.
+    #[arg(long, default_value = "bench")]
+    prefix: String,
+    #[arg(long, default_value = "bench-password")]
+    password: String,
+    /// How many accounts exist.
+    #[arg(long, default_value_t = 200)]
+    users: usize,
+    #[arg(long, default_value_t = 20)]
+    login_concurrency: usize,
+    #[arg(long, default_value_t = 10)]
+    concurrency: usize,
+    /// Logins (login), pings (iq), or messages per sender (messages, muc, pubsub).
+    #[arg(long, default_value_t = 1000)]
+    count: usize,
+    /// Stanzas in flight per sender.
+    #[arg(long, default_value_t = 10)]
+    window: usize,
+    #[arg(long, default_value_t = 20)]
+    pairs: usize,
+    #[arg(long, default_value_t = 5)]
+    rooms: usize,
+    #[arg(long, default_value_t = 10)]
+    occupants: usize,
+    #[arg(long, default_value_t = 50)]
+    subscribers: usize,
+    /// Seconds the idle scenario holds its sessions.
+    #[arg(long, default_value_t = 5)]
+    hold: u64,
+    /// Seconds any single wait may take.
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
+    /// Resume TLS sessions (tickets) on later connections; by default every
+    /// connection makes a full handshake.
+    #[arg(long)]
+    tls_resume: bool,
+    #[arg(long)]
+    muc_domain: Option<String>,
+    #[arg(long)]
+    pubsub_domain: Option<String>,
+}
+
+impl Common {
+    fn opts(self) -> Result<load::Opts, String> {
+        let target =
+            conn::Target::new(self.server, &self.domain, &self.ca, Duration::from_secs(self.timeout), self.tls_resume)?;
+        Ok(load::Opts {
+            muc_domain: self.muc_domain.unwrap_or_else(|| format!("conference.{}", self.domain)),
+            pubsub_domain: self.pubsub_domain.unwrap_or_else(|| format!("pubsub.{}", self.domain)),
+            target,
+            pid: self.pid,
+            label: self.label,
+            prefix: self.prefix,
+            password: self.password,
+            users: self.users,
+            login_concurrency: self.login_concurrency,
+            concurrency: self.concurrency,
+            count: self.count,
+            window: self.window,
+            pairs: self.pairs,
+            rooms: self.rooms,
+            occupants: self.occupants,
+            subscribers: self.subscribers,
+            hold: Duration::from_secs(self.hold),
+        })
+    }
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
-        Ok(r) => r,
+    let cli = Cli::parse();
+    let runtime =
+        match tokio::runtime::Builder::new_multi_thread().worker_threads(cli.threads.max(1)).enable_all().build() {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: starting the runtime: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+    let (name, common) = match cli.scenario {
+        Scenario::Plugin { requests } => {
+            runtime.block_on(plugin_iq::run(requests));
+            return ExitCode::SUCCESS;
+        }
+        Scenario::Login(c) => ("login", c),
+        Scenario::Idle(c) => ("idle", c),
+        Scenario::Messages(c) => ("messages", c),
+        Scenario::Muc(c) => ("muc", c),
+        Scenario::Pubsub(c) => ("pubsub", c),
+        Scenario::Iq(c) => ("iq", c),
+        Scenario::Register(c) => ("register", c),
+    };
+    let opts = match common.opts() {
+        Ok(o) => o,
         Err(e) => {
-            eprintln!("error: starting the runtime: {e}");
-            return ExitCode::FAILURE;
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
         }
     };
-    match args.first().map(String::as_str) {
-        Some("plugin") => {
-            let n = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5000);
-            runtime.block_on(plugin_iq::run(n));
+    let result = runtime.block_on(async {
+        match name {
+            "login" => load::login(&opts).await,
+            "idle" => load::idle(&opts).await,
+            "messages" => load::messages(&opts).await,
+            "muc" => load::muc(&opts).await,
+            "pubsub" => load::pubsub(&opts).await,
+            "iq" => load::iq(&opts).await,
+            _ => load::register(&opts).await,
+        }
+    });
+    match result {
+        Ok(report) => {
+            report.print(&opts.label);
             ExitCode::SUCCESS
         }
-        _ => {
-            eprintln!("usage: waxwing-bench plugin [REQUESTS]");
-            ExitCode::from(2)
+        Err(e) => {
+            eprintln!("error: {name} against {}: {e}", opts.label);
+            ExitCode::FAILURE
         }
     }
 }

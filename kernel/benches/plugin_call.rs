@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use waxwing::accounts::Accounts;
 use waxwing::config::{Config, PluginConfig, PluginLimits, VhostConfig};
-use waxwing::plugins::{Address, Handling, Kernel, PluginHost, SessionInfo};
+use waxwing::plugins::{Address, Handling, Kernel, Origin, PluginHost, SessionInfo};
 use waxwing::storage::Storage;
 use waxwing::xml::{Stanza, StanzaKind};
 use waxwing_xml::Element;
@@ -25,7 +25,8 @@ impl Kernel for NullKernel {
     fn sessions_of(&self, _: &str) -> Vec<SessionInfo> {
         Vec::new()
     }
-    fn route_from_plugin(&self, _: Element) {}
+    fn route_from_plugin(&self, _: Element, _: &Origin<'_>) {}
+    fn account_changed(&self, _: &str, _: bool) {}
 }
 
 fn wasm(name: &str) -> PathBuf {

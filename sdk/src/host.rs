@@ -155,6 +155,24 @@ pub mod timers {
     }
 }
 
+/// Narrowing this plugin's filters to the accounts that need them (WIT 1.1):
+/// after [`restrict`], `filter` sees only stanzas from or to a watched
+/// account, and the rest of the traffic never enters wasm.
+pub mod filter_scope {
+    use super::*;
+
+    /// Kept by the kernel across hot swaps, not restarts: re-establish it the
+    /// first time the filter runs after a start.
+    pub fn restrict() {
+        wit::filter_scope::restrict()
+    }
+
+    /// Starts or stops watching an account of this host (bare JID).
+    pub fn watch(bare_jid: &str, on: bool) -> Result<(), HostError> {
+        lift(wit::filter_scope::watch(bare_jid, on))
+    }
+}
+
 /// The server log, tagged by the kernel with the plugin's name and host.
 pub mod log {
     use super::wit::host::{Level, log};

@@ -66,14 +66,15 @@ pub use config::config;
 pub use datetime::format_utc;
 pub use describe::{Describe, Route};
 pub use error::{HostError, capability_name, stanza_error_from_wit, stanza_error_to_wit};
-pub use host::{accounts, domain, kv, log, mem, now_ms, random, route, sessions, timers};
+pub use host::{accounts, domain, filter_scope, kv, log, mem, now_ms, random, route, sessions, timers};
 pub use json::{Json, JsonError};
 pub use plugin::{Export, Handled, Outcome, Plugin, Verdict};
-pub use stanza::{Iq, Message, Presence, Stanza, new_iq, new_message, new_presence};
+pub use stanza::{Iq, Message, Presence, Stanza, new_iq, new_message, new_presence, parse_client_xml};
 
 pub use bindings::waxwing::plugin::types::{
     Address, Capability, DiscoItem, Event, EventKind, Identity, StanzaKind as Kind,
 };
+pub use waxwing_xml::caps;
 pub use waxwing_xml::{Element, ErrorType, Node, StanzaError, StanzaErrorCondition as Condition, ns};
 
 /// What almost every plugin imports.

@@ -4,7 +4,7 @@
 use std::cell::OnceCell;
 use std::ops::Deref;
 
-use waxwing_xml::{Element, StanzaError, StanzaErrorCondition, ns};
+use waxwing_xml::{Element, Node, StanzaError, StanzaErrorCondition, ns};
 
 use crate::bindings::waxwing::plugin::types as wit;
 use crate::plugin::{Handled, Outcome};
@@ -32,7 +32,7 @@ impl Stanza {
     /// Builds a stanza from XML the way the kernel would describe it: for
     /// plugin unit tests. `to` defaults to `domain` when the stanza has none.
     pub fn from_xml(xml: &str, addressed: Address, domain: &str) -> Result<Stanza, StanzaError> {
-        let el = Element::parse(xml).map_err(|e| bad_request(e.to_string()))?;
+        let el = parse_client_xml(xml)?;
         let kind = match el.name.as_str() {
             "iq" => Kind::Iq,
             "message" => Kind::Message,
@@ -229,6 +229,27 @@ impl Presence {
     }
 }
 
+/// Parses a serialized stanza as the kernel hands them over, in event data
+/// (`presence-changed`, `message-undeliverable`, `session-ended`) too, where
+/// the stream's `jabber:client` namespace is left implicit: elements without
+/// a namespace get it, so children can be looked up by their real namespace.
+pub fn parse_client_xml(xml: &str) -> Result<Element, StanzaError> {
+    let mut el = Element::parse(xml).map_err(|e| bad_request(e.to_string()))?;
+    adopt_client_ns(&mut el);
+    Ok(el)
+}
+
+fn adopt_client_ns(el: &mut Element) {
+    if el.ns.is_empty() {
+        el.ns = ns::CLIENT.to_string();
+    }
+    for child in &mut el.children {
+        if let Node::Element(c) = child {
+            adopt_client_ns(c);
+        }
+    }
+}
+
 /// A new `<iq/>` of `iq_type` with `id`, for plugins that send requests.
 pub fn new_iq(iq_type: &str, id: &str) -> Element {
     Element::new("iq", ns::CLIENT).with_attr("type", iq_type).with_attr("id", id)
@@ -252,6 +273,19 @@ mod tests {
 
     fn iq(xml: &str) -> Iq {
         Iq(Stanza::from_xml(xml, Address::Host, "example.org").unwrap())
+    }
+
+    #[test]
+    fn implicit_client_namespace_is_restored() {
+        let el = parse_client_xml(
+            "<presence from='a@h/r'><show>away</show><c xmlns='http://jabber.org/protocol/caps'><x/></c></presence>",
+        )
+        .unwrap();
+        assert_eq!(el.ns, ns::CLIENT);
+        assert!(el.child("show", ns::CLIENT).is_some());
+        let c = el.child("c", "http://jabber.org/protocol/caps").unwrap();
+        assert_eq!(c.first_element().map(|x| x.ns.as_str()), Some("http://jabber.org/protocol/caps"));
+        assert!(parse_client_xml("<presence").is_err());
     }
 
     #[test]

@@ -173,13 +173,131 @@ def fresh_server():
         s.stop()
 
 
+# ------------------------------------------------------------ the IM plugins
+
+# THE switch: False while the IM plugins are not in the default config (the
+# fixture then lists them from their built .wasm); True once they are, and
+# `im_server` runs on the default config like `server`. WAXWING_IM_DEFAULT=1
+# (or 0) overrides it for one run.
+IM_PLUGINS_ARE_DEFAULT = True
+
+# Each IM plugin and its grants, as an operator would configure them.
+IM_PLUGINS = {
+    "roster": ["kv", "mem", "route", "sessions", "timers"],
+    "offline": ["kv", "mem", "route", "sessions"],
+    "carbons": ["mem", "route", "sessions"],
+    "blocking": ["kv", "mem", "route", "sessions"],
+    "register": ["kv", "mem", "route", "accounts", "timers"],
+    "vcard": ["kv", "route", "sessions"],
+    "private": ["kv"],
+    "caps": ["kv", "mem", "route", "sessions"],
+}
+# Plugin config tables, where one is given.
+IM_PLUGIN_CONFIG = {"register": {"allow_registration": True}}
+BUILTIN_PLUGINS = ["disco", "ping", "time", "version"]
+PLUGIN_WASM_DIR = REPO / "target" / "plugins" / "wasm32-wasip2" / "release"
+
+
+def im_plugins_are_default() -> bool:
+    env = os.environ.get("WAXWING_IM_DEFAULT")
+    return IM_PLUGINS_ARE_DEFAULT if env is None else env == "1"
+
+
+def plugin_wasm(name: str) -> pathlib.Path:
+    path = PLUGIN_WASM_DIR / f"{name}.wasm"
+    if not path.is_file():
+        pytest.fail(
+            f"{path} is missing: build it with cargo build --manifest-path plugins/Cargo.toml -p {name} "
+            "--target wasm32-wasip2 --release --target-dir target/plugins"
+        )
+    return path
+
+
+def plugin_is_skeleton(name: str) -> bool:
+    """Whether plugins/<name> is still the placeholder that serves nothing."""
+    src = REPO / "plugins" / name / "src" / "lib.rs"
+    try:
+        return "struct Skeleton" in src.read_text()
+    except FileNotFoundError:
+        return True
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return json.dumps(v)
+
+
+def im_config(plugin_config: dict | None = None) -> str:
+    """The extra TOML for a server with the IM plugins: nothing once they are
+    the default, else the built-in plugins plus each IM plugin's .wasm.
+    `plugin_config` ({plugin: {key: value}}) replaces plugins' config tables,
+    which needs the explicit list whatever the default."""
+    if im_plugins_are_default() and not plugin_config:
+        return ""
+    configs = {**IM_PLUGIN_CONFIG, **(plugin_config or {})}
+    out = ['[[vhost]]\ndomain = "localhost"\n']
+    for name in BUILTIN_PLUGINS:
+        out.append(f'[[vhost.plugin]]\nname = "{name}"\nsource = "builtin"\n')
+    for name, grants in IM_PLUGINS.items():
+        text = (
+            f'[[vhost.plugin]]\nname = "{name}"\nsource = {json.dumps(str(plugin_wasm(name)))}\n'
+            f"grants = {json.dumps(grants)}\n"
+        )
+        cfg = configs.get(name)
+        if cfg:
+            text += "[vhost.plugin.config]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in cfg.items())
+        out.append(text)
+    return "\n".join(out)
+
+
+IM_USERS = [
+    "ann", "ben",  # roster and presence
+    "olive", "oscar",  # offline messages
+    "bea", "bill", "carl",  # blocking
+    "vera", "vic",  # vCards
+    "cara", "cody",  # carbons
+]
+
+
+@pytest.fixture(scope="module")
+def im_server():
+    """A server with the IM plugins and the IM_USERS accounts."""
+    s = Server(im_config())
+    try:
+        s.start()
+        s.add_users([(f"{u}@localhost", PASSWORD) for u in IM_USERS])
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def fresh_im_server():
+    """A server with the IM plugins and no accounts."""
+    s = Server(im_config())
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs_plugins(*names): the IM plugins a flow exercises")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """Show the server log under a failed test."""
+    """Show the server log under a failed test, and which plugins it waits on."""
     outcome = yield
     report = outcome.get_result()
     if report.failed:
-        for name in ("server", "fresh_server"):
+        for name in ("server", "fresh_server", "im_server", "fresh_im_server"):
             s = item.funcargs.get(name) if hasattr(item, "funcargs") else None
             if isinstance(s, Server):
                 report.sections.append((f"waxwing log ({name})", s.log_tail(80)))
+        for mark in item.iter_markers("needs_plugins"):
+            waiting = [n for n in mark.args if plugin_is_skeleton(n)]
+            if waiting:
+                report.sections.append(("plugins still skeletons", ", ".join(waiting)))

@@ -99,7 +99,7 @@ async fn a_failed_reload_leaves_the_old_version_serving() {
     let out = server.cli(&["plugin", "reload", "echo"]);
     assert!(!out.status.success(), "the reload should fail");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("2.0.0") && err.contains("1.0.0"), "the error names both ABI versions: {err}");
+    assert!(err.contains("2.0.0") && err.contains("1.1.0"), "the error names both ABI versions: {err}");
 
     // Garbage too.
     std::fs::write(&live, b"not a wasm component").expect("writing garbage");

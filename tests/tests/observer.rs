@@ -263,3 +263,39 @@ async fn the_filter_drops_rewrites_rejects_and_passes() {
     gus.close().await;
     hal.close().await;
 }
+
+#[tokio::test]
+async fn a_plugins_own_sends_skip_its_own_filter() {
+    let s = start(&["ida"]);
+    let mut ida = login(&s, "ida", "i1").await;
+    ida.send(&format!(
+        "<iq type='set' id='say1' to='localhost'><say xmlns='{NS}' to='ida@localhost/i1'>drop me</say></iq>"
+    ))
+    .await;
+    // The filter drops "drop me" from clients (see above); said by the plugin
+    // itself it arrives, or the plugin would judge its own words twice. What
+    // a call sends goes out before its reply.
+    let m = ida.next_message().await;
+    assert_eq!((m.attr("from"), waxwing_tests::body(&m).as_str()), (Some("localhost"), "drop me"), "{m}");
+    let r = ida.next_where("the result", |e| e.attr("id") == Some("say1")).await;
+    assert_eq!(r.attr("type"), Some("result"), "{r}");
+    let r = ida.iq("set", Some("localhost"), &format!("<say xmlns='{NS}'>no addressee</say>")).await;
+    assert_eq!(stanza_error_condition(&r).as_deref(), Some("bad-request"), "{r}");
+    ida.close().await;
+}
+
+#[tokio::test]
+async fn declared_stream_features_are_offered_after_authentication_only() {
+    let s = start(&["joe"]);
+    let mut joe = RawClient::connect(&s).await;
+    joe.open_stream("localhost").await;
+    joe.starttls().await;
+    let before = joe.features.clone().unwrap_or_else(|| panic!("no features after TLS"));
+    assert!(before.child("observed", NS).is_none(), "offered before authentication: {before}");
+    let joe = login(&s, "joe", "j1").await;
+    let after = joe.features.clone().unwrap_or_else(|| panic!("no features after authentication"));
+    assert!(after.child("observed", NS).is_some(), "{after}");
+    // Without a disco plugin no one can answer a caps query, so none is offered.
+    assert!(after.child("c", "http://jabber.org/protocol/caps").is_none(), "{after}");
+    joe.close().await;
+}

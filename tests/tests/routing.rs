@@ -27,12 +27,19 @@ const NAMES: &[&str] = &[
     "max",
 ];
 
+/// The kernel's own routing rules, as RFC 6120/6121 state them for a server
+/// that stores nothing for offline accounts: the default plugins without
+/// `offline` (tests/tests/offline.rs and passthrough.rs cover it loaded).
+const KERNEL_RULES: &str = "[[vhost]]\ndomain = \"localhost\"\n\
+    [[vhost.plugin]]\nname = \"disco\"\n[[vhost.plugin]]\nname = \"ping\"\n\
+    [[vhost.plugin]]\nname = \"time\"\n[[vhost.plugin]]\nname = \"version\"\n";
+
 fn server() -> &'static Server {
     static S: OnceLock<Server> = OnceLock::new();
     static USERS: OnceLock<Vec<(String, &'static str)>> = OnceLock::new();
     let users = USERS.get_or_init(|| NAMES.iter().map(|n| (format!("{n}@localhost"), PW)).collect());
     let users: Vec<(&str, &str)> = users.iter().map(|(j, p)| (j.as_str(), *p)).collect();
-    shared(&S, "", &users)
+    shared(&S, KERNEL_RULES, &users)
 }
 
 async fn login(s: &Server, user: &str, resource: &str) -> RawClient {

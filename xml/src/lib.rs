@@ -6,6 +6,7 @@
 //! one element model here means a stanza a plugin builds reads back in the
 //! kernel exactly as it was written.
 
+pub mod caps;
 mod element;
 mod errors;
 pub mod ns;

@@ -16,3 +16,5 @@ pub const DISCO_ITEMS: &str = "http://jabber.org/protocol/disco#items";
 pub const DATA_FORMS: &str = "jabber:x:data";
 pub const DELAY: &str = "urn:xmpp:delay";
 pub const XML: &str = "http://www.w3.org/XML/1998/namespace";
+pub const CAPS: &str = "http://jabber.org/protocol/caps";
+pub const REGISTER: &str = "jabber:iq:register";

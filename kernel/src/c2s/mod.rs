@@ -3,6 +3,7 @@
 
 mod features;
 mod negotiate;
+mod registration;
 mod sasl_exchange;
 mod session;
 
@@ -27,6 +28,7 @@ pub struct C2s {
     pub accounts: Accounts,
     pub router: Arc<Router>,
     pub throttle: FailureThrottle,
+    pub registrations: registration::RegistrationLimiter,
     connections: HashMap<String, AtomicUsize>,
     /// Flipped once at shutdown, so connections still negotiating are told
     /// `<system-shutdown/>` too (bound sessions hear it from the router).
@@ -41,7 +43,8 @@ impl C2s {
         );
         let connections = config.vhosts.iter().map(|v| (v.domain.clone(), AtomicUsize::new(0))).collect();
         let (shutdown, _) = tokio::sync::watch::channel(false);
-        Arc::new(C2s { config, tls, accounts, router, throttle, connections, shutdown })
+        let registrations = registration::RegistrationLimiter::new(config.limits.registrations_per_ip_per_hour);
+        Arc::new(C2s { config, tls, accounts, router, throttle, registrations, connections, shutdown })
     }
 
     pub fn begin_shutdown(&self) {

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout_at};
 use waxwing_xml::{Element, StanzaError, StanzaErrorCondition, StreamErrorCondition as Cond, ns};
 
-use super::{C2s, ConnectionSlot, features, sasl_exchange};
+use super::{C2s, ConnectionSlot, features, registration, sasl_exchange};
 use crate::router::{BindError, Outbound, Session};
 use crate::sasl::Mechanism;
 use crate::stream::{self, BoxIo, StreamWriter};
@@ -212,13 +212,31 @@ impl Conn<'_> {
     }
 
     fn features(&self) -> String {
+        let plugins = self.ctx.router.plugins().vhost(&self.domain);
         if self.username.is_some() {
-            features::bind()
+            let offered = plugins.as_ref().map(|vp| vp.stream_features()).unwrap_or_default();
+            let caps = plugins.as_ref().and_then(|vp| vp.caps_ver());
+            features::bind(&offered.after_auth, caps.as_deref())
         } else if !self.tls {
             features::before_tls(self.ctx.config.tls.require_starttls, &self.mechanisms())
         } else {
-            features::sasl(&self.mechanisms(), self.exporter.is_some())
+            let offered = plugins.as_ref().map(|vp| vp.stream_features()).unwrap_or_default();
+            features::sasl(&self.mechanisms(), self.exporter.is_some(), &offered.before_auth)
         }
+    }
+
+    /// Whether an element is a XEP-0077 iq this stream may send before
+    /// authenticating: over TLS, to a host whose plugins offer registration.
+    fn is_registration(&self, el: &Element) -> bool {
+        self.tls
+            && el.is("iq", ns::CLIENT)
+            && el.elements().any(|c| c.is("query", ns::REGISTER))
+            && self
+                .ctx
+                .router
+                .plugins()
+                .vhost(&self.domain)
+                .is_some_and(|vp| !vp.stream_features().before_auth.is_empty())
     }
 
     /// Handles elements until the stream restarts (true) or, once
@@ -242,6 +260,7 @@ impl Conn<'_> {
                         return Ok(true);
                     }
                 }
+                _ if self.is_registration(&el) => registration::handle(self, el).await?,
                 _ => return Err(self.fail(Cond::NotAuthorized, "authenticate first").await),
             }
         }

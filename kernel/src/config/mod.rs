@@ -11,8 +11,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
 
-/// The plugins a virtual host loads when its config lists none.
-pub const DEFAULT_PLUGINS: &[&str] = &["disco", "ping", "time", "version"];
+/// The plugins a virtual host loads when its config lists none: what a
+/// stock client expects of an IM server.
+pub const DEFAULT_PLUGINS: &[&str] = &[
+    "disco", "ping", "time", "version", "roster", "offline", "carbons", "blocking", "register", "vcard", "private",
+    "caps",
+];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -91,6 +95,9 @@ pub struct Limits {
     pub keepalive_secs: u64,
     /// Open client connections per virtual host; more get `<resource-constraint/>`.
     pub max_connections: usize,
+    /// Accounts one client address may create by in-band registration
+    /// (XEP-0077) per hour; more get `<resource-constraint/>`. 0: no limit.
+    pub registrations_per_ip_per_hour: u32,
 }
 
 impl Default for Limits {
@@ -104,6 +111,7 @@ impl Default for Limits {
             ping_timeout_secs: 60,
             keepalive_secs: 60,
             max_connections: 100_000,
+            registrations_per_ip_per_hour: 10,
         }
     }
 }
@@ -180,18 +188,35 @@ pub struct VhostConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "PluginTable")]
 pub struct PluginConfig {
     pub name: String,
     /// "builtin" for the plugins shipped inside the binary, or a path to a `.wasm` component.
-    #[serde(default = "builtin")]
     pub source: String,
     /// Handed to the plugin's `init` as JSON.
-    #[serde(default)]
     pub config: toml::Table,
     /// Host capabilities granted: kv, mem, route, sessions, accounts, timers.
-    #[serde(default = "default_grants")]
     pub grants: Vec<String>,
+}
+
+/// A `[[vhost.plugin]]` table as written; `grants` left out means the
+/// plugin's own default set.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PluginTable {
+    name: String,
+    #[serde(default = "builtin")]
+    source: String,
+    #[serde(default)]
+    config: toml::Table,
+    grants: Option<Vec<String>>,
+}
+
+impl From<PluginTable> for PluginConfig {
+    fn from(t: PluginTable) -> Self {
+        let grants = t.grants.unwrap_or_else(|| default_grants(&t.name));
+        PluginConfig { name: t.name, source: t.source, config: t.config, grants }
+    }
 }
 
 /// Capability names a grant may use (the WIT `capability` enum).
@@ -201,8 +226,20 @@ fn builtin() -> String {
     "builtin".into()
 }
 
-fn default_grants() -> Vec<String> {
-    ["kv", "mem", "route", "sessions", "timers"].iter().map(|s| s.to_string()).collect()
+/// What a plugin may call when its table names no `grants`: the shipped
+/// plugins get what they use, nothing more (only `register` may create
+/// accounts); any other plugin everything but `accounts`.
+pub fn default_grants(plugin: &str) -> Vec<String> {
+    let grants: &[&str] = match plugin {
+        "roster" => &["kv", "mem", "route", "sessions", "timers"],
+        "offline" | "blocking" | "caps" => &["kv", "mem", "route", "sessions"],
+        "carbons" => &["mem", "route", "sessions"],
+        "register" => &["kv", "mem", "route", "accounts", "timers"],
+        "vcard" => &["kv", "route", "sessions"],
+        "private" => &["kv"],
+        _ => &["kv", "mem", "route", "sessions", "timers"],
+    };
+    grants.iter().map(|s| s.to_string()).collect()
 }
 
 fn default_plugins() -> Vec<PluginConfig> {
@@ -212,13 +249,20 @@ fn default_plugins() -> Vec<PluginConfig> {
             name: n.to_string(),
             source: builtin(),
             config: toml::Table::new(),
-            grants: default_grants(),
+            grants: default_grants(n),
         })
         .collect()
 }
 
+/// The embedded default: a development server for `localhost` on loopback,
+/// where anyone may register an account in band (a config file's vhosts
+/// keep registration closed unless the operator opens it).
 fn default_vhosts() -> Vec<VhostConfig> {
-    vec![VhostConfig { domain: "localhost".into(), cert: None, key: None, plugins: default_plugins() }]
+    let mut plugins = default_plugins();
+    for p in plugins.iter_mut().filter(|p| p.name == "register") {
+        p.config.insert("allow_registration".into(), toml::Value::Boolean(true));
+    }
+    vec![VhostConfig { domain: "localhost".into(), cert: None, key: None, plugins }]
 }
 
 impl Default for Config {

@@ -14,10 +14,11 @@ wasmtime::component::bindgen!({
 pub(crate) use self::exports::waxwing::plugin::guest::Guest;
 pub(crate) use self::waxwing::plugin::types;
 
-/// The major version of `waxwing:plugin` this kernel provides; components
-/// naming another major are refused before linking.
+/// The version of `waxwing:plugin` this kernel provides. Components naming
+/// another major are refused before linking; an older minor links, because
+/// wasmtime resolves names semver-compatibly and minors only add.
 pub(crate) const ABI_MAJOR: u64 = 1;
-pub(crate) const ABI_VERSION: &str = "1.0.0";
+pub(crate) const ABI_VERSION: &str = "1.1.0";
 
 impl From<StanzaKind> for types::StanzaKind {
     fn from(k: StanzaKind) -> Self {

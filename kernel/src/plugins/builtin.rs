@@ -23,11 +23,11 @@ mod tests {
 
     #[test]
     fn the_default_plugins_are_embedded_as_components() {
-        for name in ["ping", "time", "version", "disco"] {
+        for name in crate::config::DEFAULT_PLUGINS {
             let bytes = find(name).unwrap_or_else(|| panic!("{name} is not embedded"));
             assert!(bytes.starts_with(COMPONENT_HEADER), "{name} is not a component");
         }
-        assert_eq!(names().count(), 4);
+        assert_eq!(names().count(), crate::config::DEFAULT_PLUGINS.len());
     }
 
     #[test]

@@ -253,7 +253,7 @@ mod tests {
         let err = check_abi_names("p", names(&["waxwing:plugin/kv@1.0.0", "waxwing:plugin/guest@2.0.0"]))
             .unwrap_err()
             .to_string();
-        assert_eq!(err, "plugin p was built for waxwing:plugin 2.0.0 but this kernel provides 1.0.0");
+        assert_eq!(err, format!("plugin p was built for waxwing:plugin 2.0.0 but this kernel provides {ABI_VERSION}"));
         assert!(check_abi_names("p", names(&["waxwing:plugin/guest"])).is_err());
         assert!(check_abi_names("p", names(&["waxwing:plugin/guest@x.1"])).is_err());
     }

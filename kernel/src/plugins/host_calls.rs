@@ -5,7 +5,7 @@
 use jid::Jid;
 use ring::rand::{SecureRandom as _, SystemRandom};
 
-use super::bindings::waxwing::plugin::{accounts, host, kv, mem, route, sessions, timers, types};
+use super::bindings::waxwing::plugin::{accounts, filter_scope, host, kv, mem, route, sessions, timers, types};
 use super::outgoing;
 use super::store::StoreData;
 use super::{EventKind, SessionInfo};
@@ -324,6 +324,25 @@ impl timers::Host for StoreData {
         self.need(Capability::Timers)?;
         self.shared.timers.cancel(id);
         Ok(())
+    }
+}
+
+impl filter_scope::Host for StoreData {
+    fn restrict(&mut self) {
+        self.shared.filter_scope.restrict();
+    }
+
+    fn watch(&mut self, bare_jid: String, on: bool) -> Result<(), HostError> {
+        let bare = jid::BareJid::new(&bare_jid)
+            .map_err(|e| HostError::Invalid(format!("{bare_jid:?} is not a bare JID: {e}")))?;
+        if bare.domain().as_str() != self.shared.domain {
+            return Err(HostError::Invalid(format!("{bare_jid:?} is not on {}", self.shared.domain)));
+        }
+        if self.shared.filter_scope.watch(bare.as_str(), on) {
+            Ok(())
+        } else {
+            Err(HostError::Quota("the filter scope is full; the filter now sees every stanza".into()))
+        }
     }
 }
 

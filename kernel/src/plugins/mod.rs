@@ -17,6 +17,7 @@
 mod bindings;
 pub mod builtin;
 mod engine;
+mod filter_scope;
 mod host_calls;
 mod instance_pool;
 mod outgoing;
@@ -38,7 +39,7 @@ mod tests_swap;
 
 pub use plugin_host::PluginHost;
 pub use status::{PluginState, PluginStatus};
-pub use vhost::VhostPlugins;
+pub use vhost::{Captured, StreamFeatures, VhostPlugins};
 
 /// Who a stanza is addressed to, as seen from the vhost (mirrors the WIT `address`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -65,12 +66,22 @@ pub struct SessionInfo {
     pub presence: String,
 }
 
+/// Which plugin sent a stanza, on which vhost.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub vhost: &'a str,
+    pub plugin: &'a str,
+}
+
 /// What plugins need from the rest of the kernel; implemented by the router.
 pub trait Kernel: Send + Sync + 'static {
     fn sessions_of(&self, bare_jid: &str) -> Vec<SessionInfo>;
     /// Route a stanza a plugin sent (already parsed and checked: its `from` is
-    /// on the plugin's vhost or service subdomain).
-    fn route_from_plugin(&self, stanza: waxwing_xml::Element);
+    /// on the plugin's vhost or service subdomain, or its `to` is on the vhost).
+    fn route_from_plugin(&self, stanza: waxwing_xml::Element, origin: &Origin<'_>);
+    /// A plugin created or deleted an account: close a deleted one's
+    /// sessions and tell the vhost's plugins.
+    fn account_changed(&self, bare_jid: &str, created: bool);
 }
 
 /// What became of a stanza offered to the plugins.

@@ -17,9 +17,29 @@ pub(crate) fn prepare(xml: &str, domain: &str, service_domain: Option<&str>) -> 
     let mut el = parse_stanza(xml)?;
     match el.attr("from") {
         None => el.set_attr("from", domain),
+        // Delivering to its own host's accounts, a plugin may keep the
+        // original sender (offline storage); outward it speaks for its host only.
+        Some(from) if is_to_domain(&el, domain) => {
+            Jid::new(from).map_err(|e| format!("'from' address {from:?} is not a JID: {e}"))?;
+        }
         Some(from) => check_from(from, domain, service_domain)?,
     }
     Ok(el)
+}
+
+/// A reply to a stanza that came from a stream without an address (in-band
+/// registration before authentication): the plugin answered "to" the empty
+/// sender, which is dropped here; the kernel writes the reply back itself.
+pub(crate) fn prepare_captured(xml: &str) -> Result<Element, String> {
+    let mut el = Element::parse(xml).map_err(|e| format!("stanza is not usable XML: {e}"))?;
+    if el.attr("to") == Some("") {
+        el.remove_attr("to");
+    }
+    parse_stanza(&el.to_xml())
+}
+
+fn is_to_domain(el: &Element, domain: &str) -> bool {
+    el.attr("to").and_then(|to| Jid::new(to).ok()).is_some_and(|to| to.domain().as_str() == domain)
 }
 
 /// Like [`prepare`] for a filter's rewrite, which may also keep the
@@ -117,6 +137,15 @@ mod tests {
             assert!(err.contains("not on h"), "{bad}: {err}");
         }
         assert!(prepare("<iq from='@@' type='get'/>", "h", None).unwrap_err().contains("not a JID"));
+    }
+
+    #[test]
+    fn any_sender_may_be_kept_for_the_hosts_own_accounts() {
+        assert!(prepare("<message from='x@remote/r' to='u@h'/>", "h", None).is_ok());
+        assert!(prepare("<message from='x@remote/r' to='h'/>", "h", None).is_ok());
+        assert!(prepare("<message from='x@remote/r' to='u@other'/>", "h", None).is_err());
+        assert!(prepare("<message from='x@remote/r' to='u@h.evil'/>", "h", None).is_err());
+        assert!(prepare("<message from='@@' to='u@h'/>", "h", None).is_err());
     }
 
     #[test]

@@ -75,6 +75,7 @@ impl PluginEntry {
             domain: domain.to_string(),
             kv: host.storage.scoped(format!("plug/{domain}/{}/", cfg.name)),
             mem: MemMap::new(MEM_BUDGET_BYTES),
+            filter_scope: Default::default(),
             timers: Timers::default(),
             accounts: host.accounts.clone(),
             kernel: host.kernel.clone(),
@@ -228,7 +229,7 @@ impl PluginEntry {
         }
         let effects = self.deliver(EventKind::TimerFired, "", data);
         if let Some(v) = self.vhost.upgrade() {
-            v.apply_effects(effects);
+            v.apply_effects(&self.name, effects);
         }
     }
 

@@ -13,6 +13,7 @@ use waxwing_xml::Element;
 
 use super::bindings::types::Capability;
 use super::bindings::waxwing::plugin::sessions::HostInfo;
+use super::filter_scope::FilterScope;
 use super::plugin::PluginEntry;
 use super::timers::Timers;
 use super::{EventKind, Kernel};
@@ -108,6 +109,7 @@ pub(crate) struct PluginShared {
     pub domain: String,
     pub kv: ScopedStorage,
     pub mem: MemMap,
+    pub filter_scope: FilterScope,
     pub timers: Timers,
     pub accounts: Accounts,
     pub kernel: Arc<KernelSlot>,

@@ -65,9 +65,11 @@ impl Kernel for RecordingKernel {
         self.sessions.lock().unwrap().get(bare_jid).cloned().unwrap_or_default()
     }
 
-    fn route_from_plugin(&self, stanza: Element) {
+    fn route_from_plugin(&self, stanza: Element, _origin: &super::Origin<'_>) {
         self.routed.lock().unwrap().push(stanza);
     }
+
+    fn account_changed(&self, _bare_jid: &str, _created: bool) {}
 }
 
 pub struct Harness {

@@ -250,7 +250,7 @@ fn abi_v2_is_refused_with_both_versions() {
         .expect("abi_v2 loaded");
     let text = format!("{err:#}");
     assert!(text.contains("vhost localhost, plugin abi_v2"), "{text}");
-    assert!(text.contains("plugin abi_v2 was built for waxwing:plugin 2.0.0 but this kernel provides 1.0.0"), "{text}");
+    assert!(text.contains("plugin abi_v2 was built for waxwing:plugin 2.0.0 but this kernel provides 1.1.0"), "{text}");
 }
 
 #[test]
@@ -333,6 +333,7 @@ fn no_key_leaves_the_plugin_prefix() {
         domain: "h".into(),
         kv: storage.scoped("plug/h/p/"),
         mem: MemMap::new(1 << 20),
+        filter_scope: Default::default(),
         timers: Default::default(),
         accounts: crate::accounts::Accounts::new(storage.clone(), 4096),
         kernel: Arc::new(KernelSlot::default()),
@@ -391,6 +392,7 @@ fn mem_is_capped_and_counts() {
         domain: "h".into(),
         kv: storage.scoped("plug/h/p/"),
         mem: MemMap::new(100),
+        filter_scope: Default::default(),
         timers: Default::default(),
         accounts: crate::accounts::Accounts::new(storage.clone(), 4096),
         kernel: Arc::new(KernelSlot::default()),

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use anyhow::anyhow;
 use arc_swap::ArcSwap;
-use waxwing_xml::{StanzaError, StanzaErrorCondition};
+use waxwing_xml::{Element, StanzaError, StanzaErrorCondition, ns};
 
 use super::bindings::waxwing::plugin::sessions::HostInfo;
 use super::bindings::{stanza_error, types};
@@ -15,7 +15,7 @@ use super::plugin::{PluginEntry, read_source};
 use super::plugin_host::HostShared;
 use super::routes::{Facts, RouteTable};
 use super::store::Effects;
-use super::{Address, EventKind, Handling, Verdict};
+use super::{Address, EventKind, Handling, Origin, Verdict};
 use crate::config::{PluginConfig, VhostConfig};
 use crate::xml::{Stanza, StanzaKind};
 
@@ -26,6 +26,10 @@ pub struct VhostPlugins {
     plugins: ArcSwap<Vec<Arc<PluginEntry>>>,
     table: ArcSwap<RouteTable>,
     host_info: Arc<ArcSwap<HostInfo>>,
+    stream_features: ArcSwap<StreamFeatures>,
+    /// XEP-0115 `ver` of the host's disco#info as the plugins answer it;
+    /// worked out on first use after each rebuild.
+    caps_ver: ArcSwap<Option<String>>,
     /// Rebuilds read the plugin list and write two derived values; two at
     /// once could leave a stale one last.
     rebuild_lock: Mutex<()>,
@@ -77,6 +81,8 @@ impl VhostPlugins {
                 plugins: ArcSwap::from_pointee(plugins),
                 table: ArcSwap::from_pointee(RouteTable::default()),
                 host_info,
+                stream_features: ArcSwap::from_pointee(StreamFeatures::default()),
+                caps_ver: ArcSwap::from_pointee(None),
                 rebuild_lock: Mutex::new(()),
             }
         });
@@ -98,7 +104,64 @@ impl VhostPlugins {
         let _g = self.rebuild_lock.lock().unwrap_or_else(|p| p.into_inner());
         let plugins = self.plugins.load_full();
         self.table.store(Arc::new(RouteTable::build(&plugins)));
-        self.host_info.store(Arc::new(aggregate(&self.domain, &plugins)));
+        let (info, features) = aggregate(&self.domain, &plugins);
+        self.host_info.store(Arc::new(info));
+        self.stream_features.store(Arc::new(features));
+        self.caps_ver.store(Arc::new(None));
+    }
+
+    /// Stream features the plugins declared (serialized elements).
+    pub fn stream_features(&self) -> Arc<StreamFeatures> {
+        self.stream_features.load_full()
+    }
+
+    /// The XEP-0115 `ver` of this host: the hash of the disco#info the
+    /// plugins give (so it matches what a client verifies), or `None` when no
+    /// plugin answers disco#info.
+    pub fn caps_ver(&self) -> Option<String> {
+        if let Some(ver) = self.caps_ver.load().as_ref() {
+            return Some(ver.clone());
+        }
+        let query = Element::new("query", ns::DISCO_INFO);
+        let iq = Element::new("iq", ns::CLIENT)
+            .with_attr("type", "get")
+            .with_attr("id", "caps")
+            .with_attr("from", self.domain.as_str())
+            .with_attr("to", self.domain.as_str())
+            .with_child(query);
+        let stanza = Stanza::parse(iq).ok()?;
+        let Captured::Reply(reply) = self.handle_captured(&stanza, Address::Host) else { return None };
+        let ver = waxwing_xml::caps::info_ver(reply.child("query", ns::DISCO_INFO)?).ok()?;
+        self.caps_ver.store(Arc::new(Some(ver.clone())));
+        Some(ver)
+    }
+
+    /// Like [`handle_stanza`](Self::handle_stanza), but a reply comes back to
+    /// the caller instead of being routed: for stanzas from a stream that has
+    /// no address yet (in-band registration) and for the kernel's own questions.
+    pub fn handle_captured(&self, stanza: &Stanza, addressed: Address) -> Captured {
+        let candidates = self.table.load().handlers(&facts(stanza, addressed));
+        let record = self.wit_stanza(stanza, addressed);
+        for plugin in candidates {
+            let (result, effects) = plugin.call("handle-stanza", |g, s| g.call_handle_stanza(s, &record));
+            self.apply_effects(&plugin.name, effects);
+            match result {
+                Err(_) => return Captured::Error(internal_error()),
+                Ok(Err(e)) => return Captured::Error(stanza_error(&plugin.name, &e)),
+                Ok(Ok(types::Outcome::Pass)) => continue,
+                Ok(Ok(types::Outcome::Done)) => return Captured::Done,
+                Ok(Ok(types::Outcome::Reply(xml))) => {
+                    return match outgoing::prepare_captured(&xml) {
+                        Ok(el) => Captured::Reply(el),
+                        Err(msg) => {
+                            plugin.failed("handle-stanza", &format!("unusable reply: {msg}"));
+                            Captured::Error(internal_error())
+                        }
+                    };
+                }
+            }
+        }
+        Captured::NotHandled
     }
 
     pub(crate) fn plugins(&self) -> Arc<Vec<Arc<PluginEntry>>> {
@@ -149,24 +212,28 @@ impl VhostPlugins {
         for plugin in candidates {
             let (result, effects) = plugin.call("handle-stanza", |g, s| g.call_handle_stanza(s, &record));
             let service = plugin.version().meta.service_domain.clone();
-            self.apply_effects(effects);
-            match result {
-                Err(_) => return Handling::Error(internal_error()),
-                Ok(Err(e)) => return Handling::Error(stanza_error(&plugin.name, &e)),
-                Ok(Ok(types::Outcome::Pass)) => continue,
-                Ok(Ok(types::Outcome::Done)) => return Handling::Done,
-                Ok(Ok(types::Outcome::Reply(xml))) => {
-                    return match outgoing::prepare(&xml, &self.domain, service.as_deref()) {
-                        Ok(el) => {
-                            self.route(vec![el]);
-                            Handling::Done
-                        }
-                        Err(msg) => {
-                            plugin.failed("handle-stanza", &format!("unusable reply: {msg}"));
-                            Handling::Error(internal_error())
-                        }
-                    };
-                }
+            self.route(&plugin.name, effects.outbox);
+            let handling = match result {
+                Err(_) => Handling::Error(internal_error()),
+                Ok(Err(e)) => Handling::Error(stanza_error(&plugin.name, &e)),
+                Ok(Ok(types::Outcome::Pass)) => Handling::NotHandled,
+                Ok(Ok(types::Outcome::Done)) => Handling::Done,
+                Ok(Ok(types::Outcome::Reply(xml))) => match outgoing::prepare(&xml, &self.domain, service.as_deref()) {
+                    Ok(el) => {
+                        self.route(&plugin.name, vec![el]);
+                        Handling::Done
+                    }
+                    Err(msg) => {
+                        plugin.failed("handle-stanza", &format!("unusable reply: {msg}"));
+                        Handling::Error(internal_error())
+                    }
+                },
+            };
+            // After the reply: an account deleted by this call is closed
+            // only once its last answer is on the way.
+            self.account_effects(effects.events);
+            if handling != Handling::NotHandled {
+                return handling;
             }
         }
         Handling::NotHandled
@@ -178,9 +245,18 @@ impl VhostPlugins {
 
     /// Runs matching filters, highest priority first; the first verdict that
     /// is not `pass` decides. A filter that fails rejects the stanza with
-    /// internal-server-error, like any failed plugin call.
-    pub fn filter(&self, stanza: &Stanza, addressed: Address) -> Verdict {
-        let candidates = self.table.load().filters(&facts(stanza, addressed));
+    /// internal-server-error, like any failed plugin call. `skip` names the
+    /// plugin that sent the stanza: its own sends are not put to its own
+    /// filters, which would see them as a client's and act twice.
+    pub fn filter(&self, stanza: &Stanza, addressed: Address, skip: Option<&str>) -> Verdict {
+        let mut candidates = self.table.load().filters(&facts(stanza, addressed));
+        if candidates.is_empty() {
+            return Verdict::Pass;
+        }
+        let from = stanza.from.as_ref().map(|j| j.to_bare());
+        let to = stanza.to.as_ref().map(|j| j.to_bare());
+        let (from, to) = (from.as_ref().map(|j| j.as_str()), to.as_ref().map(|j| j.as_str()));
+        candidates.retain(|p| Some(p.name.as_str()) != skip && p.shared.filter_scope.admits(from, to));
         if candidates.is_empty() {
             return Verdict::Pass;
         }
@@ -188,7 +264,7 @@ impl VhostPlugins {
         for plugin in candidates {
             let (result, effects) = plugin.call("filter", |g, s| g.call_filter(s, &record));
             let service = plugin.version().meta.service_domain.clone();
-            self.apply_effects(effects);
+            self.apply_effects(&plugin.name, effects);
             match result {
                 Err(_) => return Verdict::Reject(internal_error()),
                 Ok(types::Verdict::Pass) => continue,
@@ -214,7 +290,7 @@ impl VhostPlugins {
         let subscribers = self.table.load().subscribers(kind);
         for plugin in subscribers {
             let effects = plugin.deliver(kind, jid, data);
-            self.apply_effects(effects);
+            self.apply_effects(&plugin.name, effects);
         }
     }
 
@@ -229,14 +305,15 @@ impl VhostPlugins {
         self.table.load().service_domains()
     }
 
-    fn route(&self, stanzas: Vec<waxwing_xml::Element>) {
+    fn route(&self, plugin: &str, stanzas: Vec<waxwing_xml::Element>) {
         if stanzas.is_empty() {
             return;
         }
         match self.host.kernel.get() {
             Some(k) => {
+                let origin = Origin { vhost: &self.domain, plugin };
                 for el in stanzas {
-                    k.route_from_plugin(el);
+                    k.route_from_plugin(el, &origin);
                 }
             }
             None => {
@@ -245,15 +322,27 @@ impl VhostPlugins {
         }
     }
 
-    /// Routes what a call queued, in order, then tells subscribers about the
-    /// accounts it created or deleted.
-    pub(crate) fn apply_effects(&self, effects: Effects) {
+    /// Routes what a call of `plugin` queued, in order, then lets the kernel
+    /// act on the accounts it created or deleted (a deleted account's
+    /// sessions close after the call's replies went out) and tell subscribers.
+    pub(crate) fn apply_effects(&self, plugin: &str, effects: Effects) {
         if effects.is_empty() {
             return;
         }
-        self.route(effects.outbox);
-        for (kind, jid) in effects.events {
-            self.emit(kind, &jid, "");
+        self.route(plugin, effects.outbox);
+        self.account_effects(effects.events);
+    }
+
+    fn account_effects(&self, events: Vec<(EventKind, String)>) {
+        if events.is_empty() {
+            return;
+        }
+        let kernel = self.host.kernel.get();
+        for (kind, jid) in events {
+            match &kernel {
+                Some(k) => k.account_changed(&jid, kind == EventKind::UserCreated),
+                None => self.emit(kind, &jid, ""),
+            }
         }
     }
 
@@ -349,9 +438,46 @@ fn check_service_names(domain: &str, services: &[(String, Option<String>)]) -> a
     Ok(())
 }
 
+/// Stream features plugins declared, as serialized elements.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StreamFeatures {
+    /// Offered after TLS, before authentication (in-band registration).
+    pub before_auth: Vec<String>,
+    /// Offered with resource binding.
+    pub after_auth: Vec<String>,
+}
+
+/// The one stream feature offered before authentication: XEP-0077's.
+const REGISTER_FEATURE_NS: &str = "http://jabber.org/features/iq-register";
+
+/// A declared feature that is a serialized element is a stream feature
+/// (the WIT's convention); checked to be one well-formed element.
+fn stream_feature(feature: &str) -> Option<(Element, String)> {
+    if !feature.starts_with('<') {
+        return None;
+    }
+    match Element::parse(feature) {
+        Ok(el) => Some((el, feature.to_string())),
+        Err(e) => {
+            tracing::warn!("ignoring a declared stream feature that is not XML ({e}): {feature}");
+            None
+        }
+    }
+}
+
+/// What a captured call produced.
+#[derive(Debug)]
+pub enum Captured {
+    Reply(Element),
+    Done,
+    Error(StanzaError),
+    NotHandled,
+}
+
 /// What disco shows for the vhost: every enabled plugin's declarations,
-/// features deduplicated and sorted, the rest deduplicated in plugin order.
-fn aggregate(domain: &str, plugins: &[Arc<PluginEntry>]) -> HostInfo {
+/// features deduplicated and sorted, the rest deduplicated in plugin order;
+/// and the stream features they declared.
+fn aggregate(domain: &str, plugins: &[Arc<PluginEntry>]) -> (HostInfo, StreamFeatures) {
     let mut features = BTreeSet::new();
     let mut identities = Vec::new();
     let mut items = Vec::new();
@@ -359,10 +485,24 @@ fn aggregate(domain: &str, plugins: &[Arc<PluginEntry>]) -> HostInfo {
     let mut seen_ids = HashSet::new();
     let mut seen_items = HashSet::new();
     let mut seen_ext = HashSet::new();
+    let mut stream = StreamFeatures::default();
     for p in plugins.iter().filter(|p| p.is_enabled()) {
         let v = p.version();
         let d = &v.meta.description;
-        features.extend(d.features.iter().cloned());
+        for f in &d.features {
+            match stream_feature(f) {
+                None => {
+                    features.insert(f.clone());
+                }
+                Some((el, xml)) => {
+                    let list =
+                        if el.ns == REGISTER_FEATURE_NS { &mut stream.before_auth } else { &mut stream.after_auth };
+                    if !list.contains(&xml) {
+                        list.push(xml);
+                    }
+                }
+            }
+        }
         for i in &d.identities {
             if seen_ids.insert((i.category.clone(), i.type_.clone(), i.name.clone(), i.lang.clone())) {
                 identities.push(i.clone());
@@ -379,5 +519,12 @@ fn aggregate(domain: &str, plugins: &[Arc<PluginEntry>]) -> HostInfo {
             }
         }
     }
-    HostInfo { domain: domain.to_string(), features: features.into_iter().collect(), identities, items, extensions }
+    let info = HostInfo {
+        domain: domain.to_string(),
+        features: features.into_iter().collect(),
+        identities,
+        items,
+        extensions,
+    };
+    (info, stream)
 }

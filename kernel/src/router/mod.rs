@@ -6,6 +6,7 @@
 //! server with no extensions loaded.
 
 mod deliver;
+mod filters;
 mod presence;
 mod sessions;
 
@@ -17,8 +18,9 @@ use jid::Jid;
 use waxwing_xml::{Element, StanzaError, StanzaErrorCondition as Cond, StreamErrorCondition, ns};
 
 use crate::accounts::Accounts;
-use crate::plugins::{Address, EventKind, Handling, Kernel, PluginHost, SessionInfo, Verdict};
+use crate::plugins::{Address, EventKind, Handling, Kernel, Origin, PluginHost, SessionInfo};
 use crate::xml::{Stanza, StanzaKind};
+use filters::Filtered;
 
 pub use sessions::{BindError, Outbound, Session, SessionTable};
 
@@ -28,6 +30,29 @@ const MAX_ROUTING_DEPTH: u32 = 16;
 
 thread_local! {
     static DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// One level of routing-from-inside-routing; dropping it leaves the level.
+struct Depth;
+
+impl Depth {
+    /// `None` (and the stanza dropped, logged) when plugins answering plugins
+    /// went too deep.
+    fn enter(stanza: &Stanza) -> Option<Depth> {
+        let depth = DEPTH.with(|d| d.get());
+        if depth >= MAX_ROUTING_DEPTH {
+            tracing::warn!("routing loop cut at depth {depth}: dropped {}", stanza.el);
+            return None;
+        }
+        DEPTH.with(|d| d.set(depth + 1));
+        Some(Depth)
+    }
+}
+
+impl Drop for Depth {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
 }
 
 pub struct Router {
@@ -121,7 +146,6 @@ impl Router {
             self.deliver_to_session(session, &stanza.error_reply(&err));
             return Ok(());
         }
-        let domain = session.jid.domain().as_str();
         if stanza.to.is_none() {
             match stanza.kind {
                 StanzaKind::Presence => {
@@ -132,40 +156,18 @@ impl Router {
                 _ => stanza.set_to(Jid::from(session.jid.to_bare())),
             }
         }
-        if let Some(vp) = self.plugins.vhost(domain)
-            && vp.has_filters()
-        {
-            let addressed = self.addressed(&stanza);
-            match vp.filter(&stanza, addressed) {
-                Verdict::Pass => {}
-                Verdict::Drop => return Ok(()),
-                Verdict::Rewrite(el) => match Stanza::parse(el) {
-                    Ok(s) => stanza = s,
-                    Err((el, err)) => {
-                        tracing::warn!(%err, "a filter rewrote a stanza into something unroutable: {}", el);
-                        return Ok(());
-                    }
-                },
-                Verdict::Reject(err) => {
-                    self.deliver_to_session(session, &stanza.error_reply(&err));
-                    return Ok(());
-                }
-            }
+        match self.run_filters(stanza, None) {
+            Filtered::Route(stanza) => self.route(stanza),
+            Filtered::Dropped => {}
+            Filtered::Rejected(stanza, err) => self.deliver_to_session(session, &stanza.error_reply(&err)),
         }
-        self.route(stanza);
         Ok(())
     }
 
     /// Routes a stanza whose `from` is already trusted.
     pub fn route(&self, stanza: Stanza) {
-        let depth = DEPTH.with(|d| d.get());
-        if depth >= MAX_ROUTING_DEPTH {
-            tracing::warn!("routing loop cut at depth {depth}: dropped {}", stanza.el);
-            return;
-        }
-        DEPTH.with(|d| d.set(depth + 1));
+        let Some(_depth) = Depth::enter(&stanza) else { return };
         self.dispatch(stanza);
-        DEPTH.with(|d| d.set(depth));
     }
 
     fn addressed(&self, stanza: &Stanza) -> Address {
@@ -351,7 +353,23 @@ impl Kernel for Router {
         table.of(node.as_str()).iter().map(|s| s.info()).collect()
     }
 
-    fn route_from_plugin(&self, stanza: Element) {
-        self.route_reply(stanza);
+    fn route_from_plugin(&self, stanza: Element, origin: &Origin<'_>) {
+        let stanza = match Stanza::parse(stanza) {
+            Ok(s) => s,
+            Err((el, err)) => {
+                return tracing::warn!(%err, plugin = origin.plugin, "could not route a plugin's stanza: {}", el);
+            }
+        };
+        // Filters may send too; the depth bounds plugins answering plugins.
+        let Some(_depth) = Depth::enter(&stanza) else { return };
+        match self.run_filters(stanza, Some(origin.plugin)) {
+            Filtered::Route(stanza) => self.route(stanza),
+            Filtered::Dropped => {}
+            Filtered::Rejected(stanza, err) => self.reply_error(&stanza, err),
+        }
+    }
+
+    fn account_changed(&self, bare_jid: &str, created: bool) {
+        self.account_event(bare_jid, created);
     }
 }

@@ -2,9 +2,14 @@
 //! plugin on it declared (`sessions::host()`), plus XEP-0157 contact
 //! addresses from this plugin's config, and disco#info on behalf of accounts.
 //!
+//! The host's own XEP-0115 node, `https://waxwing.im#<ver>`, is answered
+//! like the node-less query while `ver` is the hash of that answer, so a
+//! client can check the caps the stream features advertised.
+//!
 //! Config (all optional): `name` names the server identity; each XEP-0157
 //! field (`admin-addresses`, `abuse-addresses`, ...) takes a URI or a list.
 
+use waxwing_sdk::caps;
 use waxwing_sdk::prelude::*;
 use waxwing_sdk::sessions::{self, HostInfo};
 
@@ -50,18 +55,39 @@ impl Plugin for Disco {
 
     fn on_iq(iq: Iq) -> Handled {
         let query = iq.payload()?;
-        if query.attr("node").is_some_and(|n| !n.is_empty()) {
+        let node = query.attr("node").unwrap_or("");
+        let reply = match (iq.addressed(), query.ns.as_str()) {
+            (Address::Bare, ns::DISCO_INFO) if node.is_empty() => account_info(),
+            (Address::Host, ns::DISCO_INFO) if node.is_empty() || caps_ver_of(node).is_some() => {
+                let info = host_info(&sessions::host(), &waxwing_sdk::config());
+                answer_host_node(info, node)?
+            }
+            (Address::Host, ns::DISCO_ITEMS) if node.is_empty() => host_items(&sessions::host()),
             // Plugins that publish nodes route them at a higher priority;
             // whatever reaches here is a node nobody serves.
-            return Err(Condition::ItemNotFound.into());
-        }
-        let reply = match (iq.addressed(), query.ns.as_str()) {
-            (Address::Bare, ns::DISCO_INFO) => account_info(),
-            (Address::Host, ns::DISCO_INFO) => host_info(&sessions::host(), &waxwing_sdk::config()),
-            (Address::Host, ns::DISCO_ITEMS) => host_items(&sessions::host()),
+            (Address::Bare | Address::Host, ns::DISCO_INFO | ns::DISCO_ITEMS) => {
+                return Err(Condition::ItemNotFound.into());
+            }
             _ => return Ok(Outcome::Pass),
         };
         iq.reply_with(reply)
+    }
+}
+
+/// The `ver` a node `https://waxwing.im#<ver>` names.
+fn caps_ver_of(node: &str) -> Option<&str> {
+    node.strip_prefix(caps::SERVER_NODE)?.strip_prefix('#')
+}
+
+/// The host's info for the node-less query, or for its caps node when the
+/// node names the current `ver`; any other node is one nobody serves.
+fn answer_host_node(info: Element, node: &str) -> Result<Element, StanzaError> {
+    if node.is_empty() {
+        return Ok(info);
+    }
+    match caps_ver_of(node) {
+        Some(ver) if ver == caps::own_info_ver(&info) => Ok(info.with_attr("node", node)),
+        _ => Err(Condition::ItemNotFound.into()),
     }
 }
 
@@ -110,14 +136,22 @@ fn host_info(host: &HostInfo, config: &Json) -> Element {
     for f in features {
         query.push_child(feature(f));
     }
-    let mut has_serverinfo = false;
+    let mut form_types: Vec<String> = Vec::new();
     for ext in &host.extensions {
         // A plugin's broken extension costs only that extension, not disco.
-        if let Ok(form) = Element::parse(ext) {
-            has_serverinfo |= DataForm::from_element(&form).is_ok_and(|f| f.form_type() == Some(SERVERINFO));
-            query.push_child(form);
+        let Ok(form) = Element::parse(ext) else { continue };
+        let form_type = DataForm::from_element(&form).ok().and_then(|f| f.form_type().map(str::to_owned));
+        if let Some(form_type) = form_type {
+            // Two forms of one FORM_TYPE make the whole answer ill-formed
+            // for XEP-0115 (§5.4): the first plugin's counts.
+            if form_types.contains(&form_type) {
+                continue;
+            }
+            form_types.push(form_type);
         }
+        query.push_child(form);
     }
+    let has_serverinfo = form_types.iter().any(|t| t == SERVERINFO);
     if !has_serverinfo && let Some(form) = contact_form(config) {
         query.push_child(form.to_element());
     }
@@ -219,6 +253,41 @@ mod tests {
         assert!(Disco::init(&config).is_ok());
         assert!(Disco::init(&cfg(r#"{"admin-addresses": [1]}"#)).is_err());
         assert!(Disco::init(&cfg(r#"{"name": false}"#)).is_err());
+    }
+
+    /// A host whose plugins declared two forms of one FORM_TYPE.
+    fn host_with_duplicate_forms() -> HostInfo {
+        let mut host = host();
+        host.extensions.push(
+            "<x xmlns='jabber:x:data' type='result'><field var='FORM_TYPE' type='hidden'><value>urn:ext</value></field>\
+             <field var='second'><value>ignored</value></field></x>"
+                .into(),
+        );
+        host
+    }
+
+    /// The kernel advertises the hash of this answer in stream features and
+    /// advertises nothing when the answer is ill-formed for XEP-0115.
+    #[test]
+    fn answer_is_well_formed_for_caps() {
+        let q = host_info(&host_with_duplicate_forms(), &cfg(r#"{"name": "Waxwing"}"#));
+        let forms: Vec<_> = q.elements().filter(|e| e.is("x", ns::DATA_FORMS)).collect();
+        assert_eq!(forms.len(), 1, "the second form of one FORM_TYPE is left out: {q}");
+        let ver = caps::info_ver(&q).unwrap_or_else(|e| panic!("{e}: {q}"));
+        assert_eq!(ver, caps::own_info_ver(&q));
+    }
+
+    #[test]
+    fn caps_node_of_the_current_ver_is_answered() {
+        let info = host_info(&host_with_duplicate_forms(), &cfg("{}"));
+        let node = format!("{}#{}", caps::SERVER_NODE, caps::info_ver(&info).unwrap());
+        let answer = answer_host_node(info.clone(), &node).unwrap();
+        assert_eq!(answer.attr("node"), Some(node.as_str()));
+        assert_eq!(answer.elements().count(), info.elements().count());
+        for stale in [format!("{}#AAAA", caps::SERVER_NODE), caps::SERVER_NODE.to_owned(), "other#x".to_owned()] {
+            assert_eq!(answer_host_node(info.clone(), &stale).unwrap_err().condition, Condition::ItemNotFound);
+        }
+        assert_eq!(answer_host_node(info.clone(), "").unwrap(), info);
     }
 
     #[test]

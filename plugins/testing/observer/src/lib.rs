@@ -14,6 +14,11 @@
 //! - A filter on messages to accounts: body `drop me` is dropped,
 //!   `rewrite me` becomes `rewritten`, `reject me` is refused with
 //!   `policy-violation`; anything else passes.
+//! - `<say to='jid'>text</say>` (set) sends `to` a chat message with that
+//!   body from the host: the plugin's own sends skip its own filter, so
+//!   `drop me` said this way arrives.
+//! - It declares the stream feature `<observed xmlns='urn:waxwing:test:observer'/>`,
+//!   offered after authentication and absent from disco.
 
 use waxwing_sdk::kv::{self, Op};
 use waxwing_sdk::prelude::*;
@@ -47,6 +52,8 @@ impl Plugin for Observer {
             .iq_get_host(NS, "log")
             .iq_get_host(NS, "sessions")
             .iq_set_host(NS, "timer")
+            .iq_set_host(NS, "say")
+            .feature("<observed xmlns='urn:waxwing:test:observer'/>")
             // Any message type, to an account or one of its resources: what a
             // spam or policy filter would look at.
             .filter(Route::message().to(Address::Bare))
@@ -69,6 +76,7 @@ impl Plugin for Observer {
             ("get", "log") => iq.reply_with(read_log()?),
             ("get", "sessions") => list_sessions(&iq),
             ("set", "timer") => set_timer(&iq),
+            ("set", "say") => say(&iq),
             // The routes admit nothing else; should they ever, say so.
             _ => Err(Condition::FeatureNotImplemented.into()),
         }
@@ -227,6 +235,15 @@ fn set_timer(iq: &Iq) -> Handled {
 
 fn fired_message(domain: &str, to: &str) -> Element {
     waxwing_sdk::new_message(to, "headline").with_attr("from", domain).with_child(Element::new("fired", NS))
+}
+
+fn say(iq: &Iq) -> Handled {
+    let payload = iq.payload()?;
+    let to = payload.attr("to").ok_or_else(|| bad_request("<say/> needs a 'to'"))?;
+    let message =
+        waxwing_sdk::new_message(to, "chat").with_child(Element::new("body", ns::CLIENT).with_text(payload.text()));
+    route::send(&message)?;
+    iq.reply_empty()
 }
 
 fn fire(requester: &str) -> Result<(), String> {

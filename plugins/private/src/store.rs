@@ -1,0 +1,58 @@
+//! Private XML in `kv`: one entry per account and element, keyed by the
+//! element's name and namespace (XEP-0049 §2).
+
+use waxwing_sdk::kv::{self, Op};
+use waxwing_sdk::prelude::*;
+
+/// Entries deleted per batch when an account goes.
+const DELETE_PAGE: u32 = 200;
+
+fn account_prefix(bare_jid: &str) -> String {
+    // A bare JID holds no '/', so one account's prefix never covers another's.
+    format!("p/{bare_jid}/")
+}
+
+/// `<` cannot appear in an element name, so name and namespace stay apart.
+pub fn key(bare_jid: &str, name: &str, ns: &str) -> String {
+    format!("{}{name}<{ns}", account_prefix(bare_jid))
+}
+
+pub fn load(key: &str) -> Result<Option<Element>, StanzaError> {
+    let Some(bytes) = kv::get(key)? else { return Ok(None) };
+    // Only `save` writes here, from a parsed element: bytes that do not read
+    // back are damaged storage.
+    let xml = String::from_utf8(bytes).map_err(|_| Condition::InternalServerError)?;
+    Element::parse(&xml).map(Some).map_err(|_| Condition::InternalServerError.into())
+}
+
+pub fn save(key: &str, serialized: &str) -> Result<(), HostError> {
+    kv::put(key, serialized)
+}
+
+pub fn remove(key: &str) -> Result<(), HostError> {
+    kv::delete(key)
+}
+
+pub fn delete_account(bare_jid: &str) -> Result<(), HostError> {
+    let prefix = account_prefix(bare_jid);
+    loop {
+        let page = kv::scan(&prefix, "", DELETE_PAGE)?;
+        if page.is_empty() {
+            return Ok(());
+        }
+        let ops: Vec<Op> = page.into_iter().map(|(k, _)| Op::Delete(k)).collect();
+        kv::batch(&ops)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_separate_accounts_names_and_namespaces() {
+        assert_eq!(key("a@h", "storage", "storage:bookmarks"), "p/a@h/storage<storage:bookmarks");
+        assert!(!key("ab@h", "x", "y").starts_with(&account_prefix("a@h")));
+        assert_ne!(key("a@h", "x", "y:z"), key("a@h", "x:y", "z"));
+    }
+}
