@@ -37,6 +37,8 @@ pub struct Opts {
     pub occupants: usize,
     pub subscribers: usize,
     pub hold: Duration,
+    /// Messages per second over all senders (`messages`); 0 sends as fast as the window allows.
+    pub rate: f64,
     pub muc_domain: String,
     pub pubsub_domain: String,
 }
@@ -251,10 +253,19 @@ pub async fn messages(o: &Opts) -> Result<Report, Error> {
         let Session { reader: tx_reader, writer: mut tx_writer, .. } = tx;
         drain(tx_reader);
         let w = window.clone();
+        let pace = (o.rate > 0.0).then(|| Duration::from_secs_f64(p as f64 / o.rate));
         senders.spawn(async move {
             let mut xml = String::with_capacity(256);
             let mut sent = 0u64;
+            let mut tick = pace.map(|every| {
+                let mut t = tokio::time::interval(every);
+                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                t
+            });
             for seq in 0..m {
+                if let Some(t) = tick.as_mut() {
+                    t.tick().await;
+                }
                 let Ok(permit) = timeout(limit, w.acquire()).await else { break };
                 let Ok(permit) = permit else { break };
                 permit.forget();
@@ -310,8 +321,11 @@ pub async fn messages(o: &Opts) -> Result<Report, Error> {
         sent += s;
         writers.push(w);
     }
-    let mut r = Report::new("messages");
+    let mut r = Report::new(if o.rate > 0.0 { "messages_paced" } else { "messages" });
     r.add("pairs", p, "");
+    if o.rate > 0.0 {
+        r.num("offered_rate", o.rate, "/s");
+    }
     r.add("window", o.window, "per pair");
     r.add("sent", sent, "");
     r.add("delivered", got, "");

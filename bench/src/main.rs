@@ -42,7 +42,7 @@ enum Scenario {
     Login(Common),
     /// Holds --concurrency sessions: server RSS per session.
     Idle(Common),
-    /// --pairs sender/receiver pairs, --count messages each, --window in flight.
+    /// --pairs sender/receiver pairs, --count messages each, --window in flight, optionally --rate paced.
     Messages(Common),
     /// --rooms rooms of --occupants, each occupant sends --count groupchat messages.
     Muc(Common),
@@ -101,6 +101,10 @@ struct Common {
     occupants: usize,
     #[arg(long, default_value_t = 50)]
     subscribers: usize,
+    /// Messages per second over all pairs, paced (messages); 0: as fast as
+    /// the window allows. Reported as scenario `messages_paced`.
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
     /// Seconds the idle scenario holds its sessions.
     #[arg(long, default_value_t = 5)]
     hold: u64,
@@ -139,6 +143,7 @@ impl Common {
             occupants: self.occupants,
             subscribers: self.subscribers,
             hold: Duration::from_secs(self.hold),
+            rate: self.rate,
         })
     }
 }

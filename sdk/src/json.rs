@@ -92,6 +92,20 @@ impl Json {
         }
     }
 
+    /// A count setting of a config table: `key` as a whole number from 1 to
+    /// `max`, `default` when absent; otherwise the message the operator sees,
+    /// naming the key.
+    pub fn count_setting(&self, key: &str, default: u64, max: u64) -> Result<u64, String> {
+        let value = self.get(key);
+        if value.is_null() {
+            return Ok(default);
+        }
+        match value.as_i64().and_then(|n| u64::try_from(n).ok()) {
+            Some(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(format!("config '{key}' must be a whole number from 1 to {max}")),
+        }
+    }
+
     pub fn as_array(&self) -> Option<&[Json]> {
         match self {
             Json::Array(items) => Some(items),
@@ -316,6 +330,17 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn count_settings_are_whole_numbers_in_range() {
+        let cfg = Json::parse(r#"{"n": 5, "zero": 0, "neg": -1, "frac": 1.5, "text": "5", "big": 11}"#).unwrap();
+        assert_eq!(cfg.count_setting("n", 7, 10), Ok(5));
+        assert_eq!(cfg.count_setting("absent", 7, 10), Ok(7));
+        for bad in ["zero", "neg", "frac", "text", "big"] {
+            let err = cfg.count_setting(bad, 7, 10).unwrap_err();
+            assert!(err.contains(&format!("'{bad}'")) && err.contains("1 to 10"), "{err}");
+        }
+    }
 
     #[test]
     fn reads_a_config_table() {

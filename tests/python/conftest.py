@@ -4,6 +4,7 @@ directory on ephemeral ports, like the Rust harness (tests/src/server.rs).
 The binary is $WAXWING_BIN, else <repo>/target/debug/waxwing.
 """
 
+import asyncio
 import contextlib
 import ctypes
 import json
@@ -16,6 +17,7 @@ import tempfile
 import time
 
 import pytest
+import slixmpp
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
@@ -171,6 +173,108 @@ def fresh_server():
         yield s
     finally:
         s.stop()
+
+
+# ------------------------------------------------------------ the client
+
+# How long a client waits for any one thing.
+TIMEOUT = 10.0
+
+
+class Client(slixmpp.ClientXMPP):
+    """A slixmpp client that connects where the fixture says and trusts the
+    server's generated certificate, and records what happens to it."""
+
+    def __init__(self, server, jid, password, *, sasl_mech=None, direct_tls=False, plugins=()):
+        super().__init__(jid, password, sasl_mech=sasl_mech)
+        self.wx = server
+        self.direct_tls = direct_tls
+        # Only the port we mean: no direct-TLS attempt on the STARTTLS port or
+        # the reverse, never plaintext.
+        self.enable_direct_tls = direct_tls
+        self.enable_starttls = not direct_tls
+        self.enable_plaintext = False
+        self.ca_certs = server.cert_path
+        for p in plugins:
+            self.register_plugin(p)
+        loop = asyncio.get_running_loop()
+        self.started = loop.create_future()
+        self.auth_failed = loop.create_future()
+        self.gone = loop.create_future()
+        self.stream_errors = []
+        self.messages: asyncio.Queue = asyncio.Queue()
+        self.presences: asyncio.Queue = asyncio.Queue()
+        self.mechanism = None
+        self.add_event_handler("session_start", lambda _e: self._settle(self.started, True))
+        self.add_event_handler("auth_success", self._on_auth)
+        self.add_event_handler("failed_auth", lambda s: self._settle(self.auth_failed, s["condition"]))
+        self.add_event_handler("disconnected", lambda r: self._settle(self.gone, r))
+        self.add_event_handler("stream_error", lambda e: self.stream_errors.append(e["condition"]))
+        self.add_event_handler("message", self._on_message)
+        self.add_event_handler("presence", self.presences.put_nowait)
+
+    @staticmethod
+    def _settle(fut, value):
+        if not fut.done():
+            fut.set_result(value)
+
+    def _on_auth(self, _event):
+        self.mechanism = self.plugin["feature_mechanisms"].mech.name
+
+    def _on_message(self, msg):
+        self.messages.put_nowait(msg)
+
+    def start(self):
+        addr = self.wx.direct_tls if self.direct_tls else self.wx.c2s
+        self.connect(addr[0], addr[1])
+
+    async def online(self):
+        """Connects and waits for the session; fails on an auth failure or disconnect."""
+        self.start()
+        done, _ = await asyncio.wait(
+            [self.started, self.auth_failed, self.gone], timeout=TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+        )
+        assert self.started in done, (
+            f"{self.boundjid} did not get a session: "
+            f"auth_failed={self.auth_failed.result() if self.auth_failed.done() else None} "
+            f"gone={self.gone.result() if self.gone.done() else None}\n{self.wx.log_tail()}"
+        )
+        return self
+
+    async def leave(self):
+        if self.gone.done():
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.disconnect(wait=1.0), TIMEOUT)
+        if not self.gone.done():
+            self.abort()
+
+    async def next_message(self, pred=lambda m: True):
+        while True:
+            msg = await asyncio.wait_for(self.messages.get(), TIMEOUT)
+            if pred(msg):
+                return msg
+
+    async def available(self, priority=0):
+        """Sends presence and waits for the server to reflect it: it is recorded."""
+        me = self.boundjid.full
+        self.send_presence(ppriority=priority)
+        while True:
+            pres = await asyncio.wait_for(self.presences.get(), TIMEOUT)
+            if pres["from"].full == me:
+                return
+
+
+@contextlib.asynccontextmanager
+async def online(server, user, *, client=Client, password=PASSWORD, **kwargs):
+    """A `client` logged in as `user@localhost` (or a full JID), always disconnected afterwards."""
+    jid = user if "@" in user else f"{user}@localhost"
+    c = client(server, jid, password, **kwargs)
+    try:
+        await c.online()
+        yield c
+    finally:
+        await c.leave()
 
 
 # ------------------------------------------------------------ the IM plugins

@@ -21,49 +21,24 @@ import pytest
 import slixmpp
 from slixmpp.exceptions import IqError
 
-from conftest import PASSWORD, Server, im_config
+import conftest
+from conftest import PASSWORD, TIMEOUT, Server, im_config
 
-TIMEOUT = 10.0
 VCARD = "vcard-temp"
 
 logging.getLogger("slixmpp").setLevel(logging.WARNING)
 
 
-class ImClient(slixmpp.ClientXMPP):
-    """A slixmpp client on the fixture's STARTTLS port, trusting the server's
-    generated certificate, that queues what it receives."""
+class ImClient(conftest.Client):
+    """A client on the STARTTLS port that also queues message errors and
+    carbons apart from the messages, and stays off once disconnected."""
 
     def __init__(self, server, jid, password, *, plugins=()):
-        super().__init__(jid, password)
-        self.wx = server
-        self.enable_direct_tls = False
-        self.enable_starttls = True
-        self.enable_plaintext = False
-        self.ca_certs = server.cert_path
-        for p in ("xep_0030", *plugins):
-            self.register_plugin(p)
-        loop = asyncio.get_running_loop()
-        self.started = loop.create_future()
-        self.auth_failed = loop.create_future()
-        self.gone = loop.create_future()
-        self.messages: asyncio.Queue = asyncio.Queue()
+        super().__init__(server, jid, password, plugins=("xep_0030", *plugins))
         self.errors: asyncio.Queue = asyncio.Queue()
-        self.presences: asyncio.Queue = asyncio.Queue()
         self.carbons: asyncio.Queue = asyncio.Queue()
-        self.stream_errors = []
-        self.add_event_handler("session_start", lambda _e: self._settle(self.started, True))
-        self.add_event_handler("failed_auth", lambda s: self._settle(self.auth_failed, s["condition"]))
-        self.add_event_handler("disconnected", lambda r: self._settle(self.gone, r))
-        self.add_event_handler("stream_error", lambda e: self.stream_errors.append(e["condition"]))
-        self.add_event_handler("message", self._on_message)
-        self.add_event_handler("presence", self.presences.put_nowait)
         self.add_event_handler("carbon_received", lambda m: self.carbons.put_nowait(("received", m)))
         self.add_event_handler("carbon_sent", lambda m: self.carbons.put_nowait(("sent", m)))
-
-    @staticmethod
-    def _settle(fut, value):
-        if not fut.done():
-            fut.set_result(value)
 
     def _on_message(self, msg):
         if msg["type"] == "error":
@@ -73,33 +48,10 @@ class ImClient(slixmpp.ClientXMPP):
             self.messages.put_nowait(msg)
 
     async def online(self):
-        """Connects and waits for the session; fails on an auth failure or disconnect."""
-        self.connect(*self.wx.c2s)
-        done, _ = await asyncio.wait(
-            [self.started, self.auth_failed, self.gone], timeout=TIMEOUT, return_when=asyncio.FIRST_COMPLETED
-        )
-        assert self.started in done, (
-            f"{self.boundjid} did not get a session: "
-            f"auth_failed={self.auth_failed.result() if self.auth_failed.done() else None} "
-            f"gone={self.gone.result() if self.gone.done() else None}\n{self.wx.log_tail()}"
-        )
+        await super().online()
         # Stay off: a test decides when to connect again.
         self.add_event_handler("disconnected", lambda _r: self.cancel_connection_attempt())
         return self
-
-    async def leave(self):
-        if self.gone.done():
-            return
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.disconnect(wait=1.0), TIMEOUT)
-        if not self.gone.done():
-            self.abort()
-
-    async def next_message(self, pred=lambda m: True):
-        while True:
-            msg = await asyncio.wait_for(self.messages.get(), TIMEOUT)
-            if pred(msg):
-                return msg
 
     async def messages_until(self, marker_body):
         """The messages received before the one whose body is `marker_body`."""
@@ -113,26 +65,10 @@ class ImClient(slixmpp.ClientXMPP):
     async def next_error(self):
         return await asyncio.wait_for(self.errors.get(), TIMEOUT)
 
-    async def available(self, priority=0):
-        """Sends initial presence and waits for the server to reflect it: it is recorded."""
-        me = self.boundjid.full
-        self.send_presence(ppriority=priority)
-        while True:
-            pres = await asyncio.wait_for(self.presences.get(), TIMEOUT)
-            if pres["from"].full == me:
-                return
 
-
-@contextlib.asynccontextmanager
-async def online(server, user, *, password=PASSWORD, plugins=()):
-    """A logged-in client as `user@localhost` (or a full JID), always disconnected afterwards."""
-    jid = user if "@" in user else f"{user}@localhost"
-    c = ImClient(server, jid, password, plugins=plugins)
-    try:
-        await c.online()
-        yield c
-    finally:
-        await c.leave()
+def online(server, user, *, password=PASSWORD, plugins=()):
+    """An ImClient logged in as `user@localhost` (or a full JID), always disconnected afterwards."""
+    return conftest.online(server, user, client=ImClient, password=password, plugins=plugins)
 
 
 async def eventually(cond, what):

@@ -333,17 +333,48 @@ impl RawClient {
     pub async fn next_where(&mut self, what: &str, pred: impl Fn(&Element) -> bool) -> Element {
         let deadline = Instant::now() + TIMEOUT;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.try_next_frame(left).await {
-                Ok(Frame::Element(raw)) => {
-                    let el = frames::parse_stanza(&raw).unwrap_or_else(|e| panic!("{e}"));
-                    if pred(&el) {
-                        return el;
-                    }
-                }
-                Ok(other) => panic!("waiting for {what}, got {other:?}\nreceived: {}", self.transcript),
-                Err(end) => panic!("waiting for {what}: {end:?}\nreceived: {}", self.transcript),
+            let el = self.element_before(what, deadline).await;
+            if pred(&el) {
+                return el;
             }
+        }
+    }
+
+    /// Every element received until (and including) the first that `stop`
+    /// accepts, in arrival order.
+    pub async fn until(&mut self, what: &str, stop: impl Fn(&Element) -> bool) -> Vec<Element> {
+        let deadline = Instant::now() + TIMEOUT;
+        let mut seen = Vec::new();
+        loop {
+            let el = self.element_before(what, deadline).await;
+            let done = stop(&el);
+            seen.push(el);
+            if done {
+                return seen;
+            }
+        }
+    }
+
+    /// Everything the server sent this client up to the answer to a ping of
+    /// our own, the answer left out: a session's stanzas leave in order, so
+    /// that answer comes after everything queued for the session before it.
+    pub async fn drain(&mut self) -> Vec<Element> {
+        let id = self.new_id("sync");
+        let to = self.domain.clone();
+        self.send(&format!("<iq type='get' id='{id}' to='{to}'><ping xmlns='urn:xmpp:ping'/></iq>")).await;
+        let mut seen =
+            self.until("the sync ping's answer", |e| e.name == "iq" && e.attr("id") == Some(id.as_str())).await;
+        seen.pop();
+        seen
+    }
+
+    /// The next element, which `what` names in the panic if none comes by `deadline`.
+    async fn element_before(&mut self, what: &str, deadline: Instant) -> Element {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.try_next_frame(left).await {
+            Ok(Frame::Element(raw)) => frames::parse_stanza(&raw).unwrap_or_else(|e| panic!("{e}")),
+            Ok(other) => panic!("waiting for {what}, got {other:?}\nreceived: {}", self.transcript),
+            Err(end) => panic!("waiting for {what}: {end:?}\nreceived: {}", self.transcript),
         }
     }
 

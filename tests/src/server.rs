@@ -54,6 +54,14 @@ impl Server {
         s
     }
 
+    /// Like [`Server::start`], then creates `NAME@localhost` for each name, all
+    /// with `password`.
+    pub fn start_with_localhost_users(extra_toml: &str, names: &[&str], password: &str) -> Server {
+        let jids: Vec<String> = names.iter().map(|n| format!("{n}@localhost")).collect();
+        let users: Vec<(&str, &str)> = jids.iter().map(|j| (j.as_str(), password)).collect();
+        Server::start_with_users(extra_toml, &users)
+    }
+
     /// A fresh directory and config file, without starting anything: for the
     /// CLI with the server stopped.
     pub fn configure(extra_toml: &str) -> Server {
@@ -249,6 +257,16 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// No plugin call failed: every bad input was answered, not trapped on.
+    pub fn assert_no_plugin_failures(&self) {
+        let log = self.log_text();
+        assert!(
+            !log.contains("plugin call failed") && !log.contains("plugin reported an error"),
+            "{}",
+            self.log_tail(40)
+        );
+    }
+
     /// A guard that prints this server's log tail if the test panics while it lives:
     /// for shared servers, which are never dropped.
     pub fn log_on_panic(&self) -> LogOnPanic<'_> {
@@ -327,7 +345,22 @@ extern "C" fn cleanup_at_exit() {
     }
 }
 
-/// A plugin component `kernel/build.rs` built into `<target>/plugins`.
+/// A `[[vhost]]` for `localhost` loading these embedded plugins, in order,
+/// each with its default grants and, where the second string is not empty,
+/// that TOML as its `[vhost.plugin.config]` table.
+pub fn vhost_with_plugins(plugins: &[(&str, &str)]) -> String {
+    let mut toml = String::from("[[vhost]]\ndomain = \"localhost\"\n");
+    for (name, config) in plugins {
+        toml.push_str(&format!("[[vhost.plugin]]\nname = \"{name}\"\nsource = \"builtin\"\n"));
+        if !config.is_empty() {
+            toml.push_str(&format!("[vhost.plugin.config]\n{config}\n"));
+        }
+    }
+    toml
+}
+
+/// A plugin component `kernel/build.rs` built into `<target>/plugins`, for
+/// the test-only plugins that are not embedded.
 pub fn built_plugin(name: &str) -> PathBuf {
     let target = binary().ancestors().nth(2).map(Path::to_path_buf).expect("the binary lives in <target>/debug");
     let path = target.join("plugins/wasm32-wasip2/release").join(format!("{name}.wasm"));

@@ -2,8 +2,7 @@
 //! handlers and pushes, and its filter between real client sessions of
 //! alice, bob and carol over real sockets.
 
-use std::sync::Mutex;
-
+use waxwing_tests::server::vhost_with_plugins;
 use waxwing_tests::{Element, Mech, RawClient, Server, body, stanza_error_condition, stanza_error_type};
 
 const NS: &str = "urn:xmpp:blocking";
@@ -11,26 +10,15 @@ const NS_ERRORS: &str = "urn:xmpp:blocking:errors";
 const PW: &str = "blocking-pw";
 const USERS: &[&str] = &["alice", "bob", "carol"];
 
-/// A server with the blocking plugin (with the grants the default config
-/// gives it), the built-in ping and whatever `other_plugins` adds, and the
-/// three users.
-fn start_with(other_plugins: &str) -> Server {
-    let config = format!(
-        "[[vhost]]\ndomain = \"localhost\"\n\n\
-         [[vhost.plugin]]\nname = \"ping\"\n\n\
-         {other_plugins}\
-         [[vhost.plugin]]\nname = \"blocking\"\nsource = {:?}\n\
-         grants = [\"kv\", \"mem\", \"route\", \"sessions\"]\n",
-        waxwing_tests::server::built_plugin("blocking").display().to_string()
-    );
-    let users: Vec<(String, &str)> = USERS.iter().map(|u| (format!("{u}@localhost"), PW)).collect();
-    let users: Vec<(&str, &str)> = users.iter().map(|(j, p)| (j.as_str(), *p)).collect();
-    Server::start_with_users(&config, &users)
+/// A server with these plugins and the three users.
+fn start_with(plugins: &[(&str, &str)]) -> Server {
+    Server::start_with_localhost_users(&vhost_with_plugins(plugins), USERS, PW)
 }
 
-/// With disco, to see the feature advertised.
+/// The blocking plugin with the built-in ping, and disco to see the feature
+/// advertised.
 fn start() -> Server {
-    start_with("[[vhost.plugin]]\nname = \"disco\"\n\n")
+    start_with(&[("ping", ""), ("disco", ""), ("blocking", "")])
 }
 
 /// Logged in and available at `priority`.
@@ -38,17 +26,6 @@ async fn online(s: &Server, user: &str, resource: &str, priority: i8) -> RawClie
     let mut c = RawClient::login_with(s, &format!("{user}@localhost"), PW, Mech::ScramSha256, Some(resource)).await;
     c.available(priority).await;
     c
-}
-
-/// Every element received until (and including) the first that `stop` accepts.
-async fn until(c: &mut RawClient, what: &str, stop: impl Fn(&Element) -> bool) -> Vec<Element> {
-    let seen = Mutex::new(Vec::new());
-    c.next_where(what, |e| {
-        seen.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
-        stop(e)
-    })
-    .await;
-    seen.into_inner().unwrap_or_else(|p| p.into_inner())
 }
 
 fn items(jids: &[&str]) -> String {
@@ -121,7 +98,7 @@ async fn message_error(from: &mut RawClient, id: &str) -> Element {
 async fn up_to_marker(carol: &mut RawClient, to: &mut RawClient, marker: &str) -> Vec<Element> {
     let jid = to.jid.clone().unwrap_or_default();
     message(carol, &jid, marker, marker).await;
-    until(to, &format!("marker {marker}"), |e| e.name == "message" && body(e) == marker).await
+    to.until(&format!("marker {marker}"), |e| e.name == "message" && body(e) == marker).await
 }
 
 fn from_user(seen: &[Element], user: &str) -> Vec<String> {
@@ -158,7 +135,7 @@ async fn blocking_a_contact_stops_traffic_both_ways_until_unblocked() {
     assert_eq!(blocklist(&mut alice).await, ["bob@localhost"]);
     // Any push to a3 would have been queued before the answer to this.
     alice3.send(&format!("<iq type='get' id='a3-list'><blocklist xmlns='{NS}'/></iq>")).await;
-    let seen = until(&mut alice3, "a3's list", |e| e.attr("id") == Some("a3-list")).await;
+    let seen = alice3.until("a3's list", |e| e.attr("id") == Some("a3-list")).await;
     assert!(seen.iter().all(|e| !is_push(e, "block")), "a3 got a push it never asked for: {seen:?}");
 
     // Bob's chat to alice bounces as if she were not there, and never arrives.
@@ -355,11 +332,7 @@ async fn a_deleted_account_takes_its_blocklist_along() {
 /// send, not a client's) passes this filter like anything else.
 #[tokio::test]
 async fn a_blocked_subscriber_gets_no_presence_broadcast() {
-    let s = start_with(&format!(
-        "[[vhost.plugin]]\nname = \"roster\"\nsource = {:?}\n\
-         grants = [\"kv\", \"mem\", \"route\", \"sessions\", \"timers\"]\n\n",
-        waxwing_tests::server::built_plugin("roster").display().to_string()
-    ));
+    let s = start_with(&[("ping", ""), ("roster", ""), ("blocking", "")]);
     let mut clients = Vec::new();
     for user in USERS {
         // RFC 6121 §2.2: resources that asked for the roster are the ones
@@ -387,9 +360,9 @@ async fn a_blocked_subscriber_gets_no_presence_broadcast() {
     // answered, the broadcast and the probe above were dealt with.
     assert_result(&alice.iq("get", Some("localhost"), "<ping xmlns='urn:xmpp:ping'/>").await);
     bob.send("<iq type='get' id='bob-sync' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>").await;
-    let mut seen = until(&mut bob, "bob's ping", |e| e.attr("id") == Some("bob-sync")).await;
+    let mut seen = bob.until("bob's ping", |e| e.attr("id") == Some("bob-sync")).await;
     let status = |e: &Element| e.child("status", "jabber:client").map(Element::text);
-    let got = until(&mut carol, "alice's new presence", |e| status(e).as_deref() == Some("blocked bob")).await;
+    let got = carol.until("alice's new presence", |e| status(e).as_deref() == Some("blocked bob")).await;
     assert_eq!(got.last().and_then(|e| e.attr("from")), Some("alice@localhost/a"));
     seen.extend(up_to_marker(&mut carol, &mut bob, "after").await);
     assert!(from_user(&seen, "alice").is_empty(), "alice's presence reached bob: {:?}", from_user(&seen, "alice"));

@@ -3,9 +3,8 @@
 //! clients about the caps in their presence, keeping only answers that hash
 //! to the advertised `ver`.
 
-use std::sync::Mutex;
-
 use tokio::time::Instant;
+use waxwing_tests::server::vhost_with_plugins;
 use waxwing_tests::{Element, Mech, RawClient, Server, TIMEOUT, stanza_error_condition};
 use waxwing_xml::caps;
 
@@ -15,22 +14,9 @@ const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 const RECORD: &str = "urn:waxwing:caps:0";
 const CLIENT_NODE: &str = "https://client.example";
 
-/// A server with `disco` and `caps` loaded from this tree's builds.
+/// A server with `disco` and `caps`.
 fn start(users: &[&str]) -> Server {
-    let plugin = |name: &str, grants: &str| {
-        format!(
-            "[[vhost.plugin]]\nname = \"{name}\"\nsource = {:?}\ngrants = [{grants}]\n\n",
-            waxwing_tests::server::built_plugin(name).display().to_string()
-        )
-    };
-    let config = format!(
-        "[[vhost]]\ndomain = \"localhost\"\n\n{}{}",
-        plugin("disco", "\"sessions\""),
-        plugin("caps", "\"kv\", \"mem\", \"route\", \"sessions\""),
-    );
-    let users: Vec<(String, &str)> = users.iter().map(|u| (format!("{u}@localhost"), PW)).collect();
-    let users: Vec<(&str, &str)> = users.iter().map(|(j, p)| (j.as_str(), *p)).collect();
-    Server::start_with_users(&config, &users)
+    Server::start_with_localhost_users(&vhost_with_plugins(&[("disco", ""), ("caps", "")]), users, PW)
 }
 
 async fn login(s: &Server, user: &str, resource: &str) -> RawClient {
@@ -145,21 +131,15 @@ async fn client_caps_are_asked_once_verified_and_recorded() {
     // verified at once, and no query reached it before the answer.
     let mut alice2 = login(&s, "alice", "phone").await;
     send_presence_with_caps(&mut alice2, &ver).await;
-    let seen = Mutex::new(Vec::new());
     let id = alice2.new_id("lookup");
     alice2
         .send(&format!(
             "<iq type='get' id='{id}' to='localhost'><caps xmlns='{RECORD}' jid='alice@localhost/phone'/></iq>"
         ))
         .await;
-    let r = alice2
-        .next_where("the lookup answer", |e| {
-            seen.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
-            e.attr("id") == Some(id.as_str())
-        })
-        .await;
-    assert_eq!(verified(&r), Some("true"), "{r}");
-    let seen = seen.into_inner().unwrap_or_else(|p| p.into_inner());
+    let seen = alice2.until("the lookup answer", |e| e.attr("id") == Some(id.as_str())).await;
+    let r = seen.last().expect("until ends with the answer");
+    assert_eq!(verified(r), Some("true"), "{r}");
     assert!(!seen.iter().any(is_caps_query), "a known ver was asked about again: {seen:?}");
 
     // Only the account itself reads its sessions' caps.

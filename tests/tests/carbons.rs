@@ -2,8 +2,7 @@
 //! (`plugins/carbons`): alice on several resources, bob on one, real
 //! sessions over real sockets.
 
-use std::sync::Mutex;
-
+use waxwing_tests::server::vhost_with_plugins;
 use waxwing_tests::{Element, Mech, RawClient, Server, body, stanza_error_condition};
 
 const PW: &str = "carbons-pw";
@@ -12,17 +11,14 @@ const FORWARD: &str = "urn:xmpp:forward:0";
 const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 const CLIENT: &str = "jabber:client";
 
-/// A server with the built-in disco and the carbons plugin, granted what
-/// the default config will grant it, and alice and bob.
+/// A server with the built-in disco and the carbons plugin, and alice and bob.
 fn start() -> Server {
-    let toml = format!(
-        "[[vhost]]\ndomain = \"localhost\"\n\n\
-         [[vhost.plugin]]\nname = \"disco\"\nsource = \"builtin\"\n\n\
-         [[vhost.plugin]]\nname = \"carbons\"\nsource = {:?}\n\
-         grants = [\"mem\", \"route\", \"sessions\"]\n",
-        waxwing_tests::server::built_plugin("carbons").display().to_string()
-    );
-    Server::start_with_users(&toml, &[("alice@localhost", PW), ("bob@localhost", PW)])
+    start_with(&[("disco", ""), ("carbons", "")])
+}
+
+/// Like [`start`], with these plugins instead.
+fn start_with(plugins: &[(&str, &str)]) -> Server {
+    Server::start_with_localhost_users(&vhost_with_plugins(plugins), &["alice", "bob"], PW)
 }
 
 async fn login(s: &Server, user: &str, resource: &str) -> RawClient {
@@ -44,29 +40,12 @@ async fn session(s: &Server, user: &str, resource: &str, priority: i8, carbons: 
     c
 }
 
-/// Everything that reaches `c` before the answer to a disco#info round trip
-/// to the server: all that was queued for it before the round trip.
-async fn drain(c: &mut RawClient) -> Vec<Element> {
-    let id = c.new_id("sync");
-    c.send(&format!("<iq type='get' id='{id}' to='localhost'><query xmlns='{DISCO_INFO}'/></iq>")).await;
-    let seen = Mutex::new(Vec::new());
-    c.next_where("the sync answer", |e| {
-        let done = e.name == "iq" && e.attr("id") == Some(id.as_str());
-        if !done {
-            seen.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
-        }
-        done
-    })
-    .await;
-    seen.into_inner().unwrap_or_else(|p| p.into_inner())
-}
-
 /// The messages `c` got, once the sender's stanzas are known to be handled:
 /// the sender round-trips first (its message and the copies it caused are
 /// then queued), then `c` does.
 async fn messages_after(sender: &mut RawClient, c: &mut RawClient) -> Vec<Element> {
-    drain(sender).await;
-    drain(c).await.into_iter().filter(|e| e.name == "message").collect()
+    sender.drain().await;
+    c.drain().await.into_iter().filter(|e| e.name == "message").collect()
 }
 
 async fn send(c: &mut RawClient, to: &str, id: &str, inner: &str) {
@@ -142,7 +121,7 @@ async fn a_message_sent_from_one_resource_is_copied_to_the_others() {
     assert_original(inner, "alice@localhost/r1", "bob@localhost", "s1", "from r1");
 
     // Neither the sender nor the resource that never enabled get a copy.
-    let own: Vec<Element> = drain(&mut sc.r1).await.into_iter().filter(|e| e.name == "message").collect();
+    let own: Vec<Element> = sc.r1.drain().await.into_iter().filter(|e| e.name == "message").collect();
     assert_eq!(own, Vec::<Element>::new());
     assert_eq!(messages_after(&mut sc.r1, &mut sc.plain).await, Vec::<Element>::new());
 }
@@ -210,7 +189,7 @@ async fn disabling_stops_the_copies_and_enabling_twice_is_harmless() {
     set_carbons(&mut sc.r2, "disable").await;
     send(&mut sc.bob, "alice@localhost/r1", "d1", "<body>after disable</body>").await;
     send(&mut sc.r1, "bob@localhost", "d2", "<body>also after</body>").await;
-    drain(&mut sc.r1).await;
+    sc.r1.drain().await;
     assert_eq!(messages_after(&mut sc.bob, &mut sc.r2).await, Vec::<Element>::new());
     // Disabling twice is harmless too; enabling again brings copies back.
     set_carbons(&mut sc.r2, "disable").await;
@@ -264,25 +243,14 @@ async fn bad_requests_get_the_right_errors_and_the_session_goes_on() {
         .flat_map(|q| q.elements())
         .any(|e| e.name == "feature" && e.attr("var") == Some(CARBONS));
     assert!(has, "{r}");
-    let text = s.log_text();
-    assert!(!text.contains("plugin call failed") && !text.contains("plugin reported an error"), "{}", s.log_tail(40));
+    s.assert_no_plugin_failures();
 }
 
 /// With the offline plugin too: what it hands over later passes this
 /// plugin's filter (it is a plugin's send), and must not be copied again.
 #[tokio::test]
 async fn offline_redeliveries_are_not_copied_again() {
-    let toml = format!(
-        "[[vhost]]\ndomain = \"localhost\"\n\n\
-         [[vhost.plugin]]\nname = \"disco\"\nsource = \"builtin\"\n\n\
-         [[vhost.plugin]]\nname = \"offline\"\nsource = {:?}\n\
-         grants = [\"kv\", \"mem\", \"route\", \"sessions\"]\n\n\
-         [[vhost.plugin]]\nname = \"carbons\"\nsource = {:?}\n\
-         grants = [\"mem\", \"route\", \"sessions\"]\n",
-        waxwing_tests::server::built_plugin("offline").display().to_string(),
-        waxwing_tests::server::built_plugin("carbons").display().to_string()
-    );
-    let s = Server::start_with_users(&toml, &[("alice@localhost", PW), ("bob@localhost", PW)]);
+    let s = start_with(&[("disco", ""), ("offline", ""), ("carbons", "")]);
     let _log = s.log_on_panic();
     let mut a1 = session(&s, "alice", "a1", 0, true).await;
     let mut a2 = session(&s, "alice", "a2", 0, true).await;

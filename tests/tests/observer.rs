@@ -3,10 +3,10 @@
 //! `kv.batch`, driven through the `observer` test plugin
 //! (`plugins/testing/observer`).
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use waxwing_tests::server::vhost_with_plugins;
 use waxwing_tests::{Element, Mech, RawClient, Server, TIMEOUT, stanza_error_condition, stanza_error_type};
 
 const NS: &str = "urn:waxwing:test:observer";
@@ -19,30 +19,16 @@ const POLL: Duration = Duration::from_millis(20);
 /// calls. Each test has its own: the event log is per server.
 fn start(users: &[&str]) -> Server {
     let config = format!(
-        "[[vhost]]\ndomain = \"localhost\"\n\n\
-         [[vhost.plugin]]\nname = \"observer\"\nsource = {:?}\n\
+        "{}[[vhost.plugin]]\nname = \"observer\"\nsource = {:?}\n\
          grants = [\"kv\", \"route\", \"sessions\", \"timers\"]\n",
+        vhost_with_plugins(&[]),
         waxwing_tests::server::built_plugin("observer").display().to_string()
     );
-    let users: Vec<(String, &str)> = users.iter().map(|u| (format!("{u}@localhost"), PW)).collect();
-    let users: Vec<(&str, &str)> = users.iter().map(|(j, p)| (j.as_str(), *p)).collect();
-    Server::start_with_users(&config, &users)
+    Server::start_with_localhost_users(&config, users, PW)
 }
 
 async fn login(s: &Server, user: &str, resource: &str) -> RawClient {
     RawClient::login_with(s, &format!("{user}@localhost"), PW, Mech::ScramSha256, Some(resource)).await
-}
-
-/// Every element received until (and including) the first that `stop`
-/// accepts, in arrival order.
-async fn until(c: &mut RawClient, what: &str, stop: impl Fn(&Element) -> bool) -> Vec<Element> {
-    let seen = Mutex::new(Vec::new());
-    c.next_where(what, |e| {
-        seen.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
-        stop(e)
-    })
-    .await;
-    seen.into_inner().unwrap_or_else(|p| p.into_inner())
 }
 
 fn is_fired(e: &Element) -> bool {
@@ -116,8 +102,7 @@ async fn events_are_logged_in_order() {
 
     // Nothing the plugin did reached the server log as a failure.
     bob.close().await;
-    let text = s.log_text();
-    assert!(!text.contains("plugin call failed") && !text.contains("plugin reported an error"), "{}", s.log_tail(40));
+    s.assert_no_plugin_failures();
 }
 
 #[tokio::test]
@@ -130,7 +115,7 @@ async fn a_timer_sends_a_headline_to_whoever_set_it() {
 
     let sent = Instant::now();
     asks.send(&format!("<iq type='set' id='t1' to='localhost'><timer xmlns='{NS}' ms='200'/></iq>")).await;
-    let seen = until(&mut asks, "the timer's headline", is_fired).await;
+    let seen = asks.until("the timer's headline", is_fired).await;
     let elapsed = sent.elapsed();
     // The answer comes at once; the headline only when the timer fires.
     let reply = seen.iter().position(|e| e.name == "iq" && e.attr("id") == Some("t1"));
@@ -147,7 +132,7 @@ async fn a_timer_sends_a_headline_to_whoever_set_it() {
     // The other resource of the same account got nothing: anything routed
     // to it before the headline reached `asks` would come before this answer.
     stays.send("<iq type='get' id='p1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>").await;
-    let seen = until(&mut stays, "the ping answer", |e| e.name == "iq" && e.attr("id") == Some("p1")).await;
+    let seen = stays.until("the ping answer", |e| e.name == "iq" && e.attr("id") == Some("p1")).await;
     assert!(!seen.iter().any(is_fired), "the headline went to another resource too: {seen:?}");
 
     // What the kernel or the plugin refuses comes back as bad-request.

@@ -3,8 +3,7 @@
 //! resource, how and when it is handed over, the quota, durability across a
 //! restart, and what is refused.
 
-use std::sync::Mutex;
-
+use waxwing_tests::server::vhost_with_plugins;
 use waxwing_tests::{Element, Mech, RawClient, Server, body, stanza_error_condition, stanza_error_type};
 
 const PW: &str = "offline-pw";
@@ -14,38 +13,15 @@ const DELAY: &str = "urn:xmpp:delay";
 /// A server with the built-in disco and the offline plugin (with `config`,
 /// TOML lines for its config table), and alice and bob.
 fn start(config: &str) -> Server {
-    let toml = format!(
-        "[[vhost]]\ndomain = \"localhost\"\n\n\
-         [[vhost.plugin]]\nname = \"disco\"\nsource = \"builtin\"\n\n\
-         [[vhost.plugin]]\nname = \"offline\"\nsource = {:?}\n\
-         grants = [\"kv\", \"mem\", \"route\", \"sessions\"]\n\
-         [vhost.plugin.config]\n{config}\n",
-        waxwing_tests::server::built_plugin("offline").display().to_string()
-    );
-    Server::start_with_users(&toml, &[("alice@localhost", PW), ("bob@localhost", PW)])
+    Server::start_with_localhost_users(
+        &vhost_with_plugins(&[("disco", ""), ("offline", config)]),
+        &["alice", "bob"],
+        PW,
+    )
 }
 
 async fn login(s: &Server, user: &str, resource: &str) -> RawClient {
     RawClient::login_with(s, &format!("{user}@localhost"), PW, Mech::ScramSha256, Some(resource)).await
-}
-
-/// Everything that reaches `c` before the answer to a disco#info round trip
-/// to the server. The session handles its stanzas in order and the server
-/// queues what a stanza causes before it reads the next, so this is all
-/// that the client's earlier stanzas made the server send it.
-async fn drain(c: &mut RawClient) -> Vec<Element> {
-    let id = c.new_id("sync");
-    c.send(&format!("<iq type='get' id='{id}' to='localhost'><query xmlns='{DISCO_INFO}'/></iq>")).await;
-    let seen = Mutex::new(Vec::new());
-    c.next_where("the sync answer", |e| {
-        let done = e.name == "iq" && e.attr("id") == Some(id.as_str());
-        if !done {
-            seen.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
-        }
-        done
-    })
-    .await;
-    seen.into_inner().unwrap_or_else(|p| p.into_inner())
 }
 
 fn messages(elements: Vec<Element>) -> Vec<Element> {
@@ -80,13 +56,13 @@ async fn stored_messages_reach_the_first_available_resource_once_and_in_order() 
     chat(&mut alice, "bob@localhost", "m2", "<body>two</body><request xmlns='urn:xmpp:receipts'/>").await;
     chat(&mut alice, "bob@localhost", "m3", "<composing xmlns='http://jabber.org/protocol/chatstates'/>").await;
     // Nothing came back to alice: all three were taken, none refused.
-    assert_eq!(messages(drain(&mut alice).await), Vec::<Element>::new());
+    assert_eq!(messages(alice.drain().await), Vec::<Element>::new());
 
     let mut bob = login(&s, "bob", "phone").await;
     // Bound but not yet available: nothing yet.
-    assert_eq!(messages(drain(&mut bob).await), Vec::<Element>::new());
+    assert_eq!(messages(bob.drain().await), Vec::<Element>::new());
     bob.available(0).await;
-    let got = messages(drain(&mut bob).await);
+    let got = messages(bob.drain().await);
     assert_eq!(got.len(), 2, "exactly the two storable messages: {got:?}");
     assert_redelivered(&got[0], from, "bob@localhost/phone", "m1", "one");
     assert_redelivered(&got[1], from, "bob@localhost/phone", "m2", "two");
@@ -95,10 +71,10 @@ async fn stored_messages_reach_the_first_available_resource_once_and_in_order() 
     // A second resource later: the backlog is gone.
     let mut laptop = login(&s, "bob", "laptop").await;
     laptop.available(0).await;
-    assert_eq!(messages(drain(&mut laptop).await), Vec::<Element>::new());
+    assert_eq!(messages(laptop.drain().await), Vec::<Element>::new());
     // And a presence update of the first session does not replay anything.
     bob.available(2).await;
-    assert_eq!(messages(drain(&mut bob).await), Vec::<Element>::new());
+    assert_eq!(messages(bob.drain().await), Vec::<Element>::new());
 }
 
 #[tokio::test]
@@ -109,7 +85,7 @@ async fn the_quota_refuses_with_resource_constraint_from_the_recipient() {
     for (id, text) in [("q1", "one"), ("q2", "two"), ("q3", "three")] {
         chat(&mut alice, "bob@localhost", id, &format!("<body>{text}</body>")).await;
     }
-    let back = messages(drain(&mut alice).await);
+    let back = messages(alice.drain().await);
     assert_eq!(back.len(), 1, "one refusal: {back:?}");
     let err = &back[0];
     assert_eq!(err.attr("type"), Some("error"), "{err}");
@@ -120,14 +96,14 @@ async fn the_quota_refuses_with_resource_constraint_from_the_recipient() {
 
     let mut bob = login(&s, "bob", "b1").await;
     bob.available(0).await;
-    let got = messages(drain(&mut bob).await);
+    let got = messages(bob.drain().await);
     assert_eq!(got.iter().map(body).collect::<Vec<_>>(), ["one", "two"], "{got:?}");
 
     // Delivery emptied the store, so the quota starts over.
     bob.send("<presence type='unavailable'/>").await;
-    drain(&mut bob).await;
+    bob.drain().await;
     chat(&mut alice, "bob@localhost", "q4", "<body>four</body>").await;
-    assert_eq!(messages(drain(&mut alice).await), Vec::<Element>::new());
+    assert_eq!(messages(alice.drain().await), Vec::<Element>::new());
 }
 
 #[tokio::test]
@@ -137,7 +113,7 @@ async fn stored_messages_survive_a_restart() {
     let mut alice = login(&s, "alice", "a1").await;
     chat(&mut alice, "bob@localhost", "r1", "<body>before</body>").await;
     chat(&mut alice, "bob@localhost", "r2", "<body>the restart</body>").await;
-    assert_eq!(messages(drain(&mut alice).await), Vec::<Element>::new());
+    assert_eq!(messages(alice.drain().await), Vec::<Element>::new());
     drop(log);
     assert!(s.terminate().success(), "{}", s.log_tail(40));
 
@@ -145,7 +121,7 @@ async fn stored_messages_survive_a_restart() {
     let _log = s.log_on_panic();
     let mut bob = login(&s, "bob", "b1").await;
     bob.available(0).await;
-    let got = messages(drain(&mut bob).await);
+    let got = messages(bob.drain().await);
     assert_eq!(got.len(), 2, "{got:?}");
     assert_redelivered(&got[0], "alice@localhost/a1", "bob@localhost/b1", "r1", "before");
     assert_redelivered(&got[1], "alice@localhost/a1", "bob@localhost/b1", "r2", "the restart");
@@ -160,13 +136,13 @@ async fn negative_priority_keeps_messages_stored_until_the_priority_rises() {
     let mut alice = login(&s, "alice", "a1").await;
     // With only a negative-priority resource the message is stored, not delivered.
     chat(&mut alice, "bob@localhost", "n1", "<body>later</body>").await;
-    assert_eq!(messages(drain(&mut alice).await), Vec::<Element>::new());
-    assert_eq!(messages(drain(&mut bob).await), Vec::<Element>::new());
+    assert_eq!(messages(alice.drain().await), Vec::<Element>::new());
+    assert_eq!(messages(bob.drain().await), Vec::<Element>::new());
     bob.available(-5).await;
-    assert_eq!(messages(drain(&mut bob).await), Vec::<Element>::new());
+    assert_eq!(messages(bob.drain().await), Vec::<Element>::new());
 
     bob.available(1).await;
-    let got = messages(drain(&mut bob).await);
+    let got = messages(bob.drain().await);
     assert_eq!(got.len(), 1, "{got:?}");
     assert_redelivered(&got[0], "alice@localhost/a1", "bob@localhost/b1", "n1", "later");
 }
@@ -181,7 +157,7 @@ async fn errors_headlines_groupchat_and_no_store_hints_are_not_stored() {
     alice.send("<message to='bob@localhost' id='g1' type='groupchat'><body>room</body></message>").await;
     chat(&mut alice, "bob@localhost", "s1", "<body>secret</body><no-store xmlns='urn:xmpp:hints'/>").await;
     chat(&mut alice, "bob@localhost", "s2", "<body>secret</body><no-permanent-store xmlns='urn:xmpp:hints'/>").await;
-    let back = messages(drain(&mut alice).await);
+    let back = messages(alice.drain().await);
     let refused: Vec<(Option<&str>, Option<String>)> =
         back.iter().map(|m| (m.attr("id"), stanza_error_condition(m))).collect();
     // groupchat to an account is refused by the kernel; the hinted ones by
@@ -198,7 +174,7 @@ async fn errors_headlines_groupchat_and_no_store_hints_are_not_stored() {
 
     let mut bob = login(&s, "bob", "b1").await;
     bob.available(0).await;
-    assert_eq!(messages(drain(&mut bob).await), Vec::<Element>::new());
+    assert_eq!(messages(bob.drain().await), Vec::<Element>::new());
 }
 
 #[tokio::test]
@@ -207,7 +183,7 @@ async fn a_message_to_a_missing_account_is_still_refused() {
     let _log = s.log_on_panic();
     let mut alice = login(&s, "alice", "a1").await;
     chat(&mut alice, "nobody@localhost", "x1", "<body>hello?</body>").await;
-    let back = messages(drain(&mut alice).await);
+    let back = messages(alice.drain().await);
     assert_eq!(back.len(), 1, "{back:?}");
     assert_eq!(back[0].attr("id"), Some("x1"));
     assert_eq!(stanza_error_condition(&back[0]).as_deref(), Some("service-unavailable"), "{}", back[0]);
@@ -219,7 +195,7 @@ async fn deleting_an_account_deletes_its_messages() {
     let _log = s.log_on_panic();
     let mut alice = login(&s, "alice", "a1").await;
     chat(&mut alice, "bob@localhost", "d1", "<body>for the old bob</body>").await;
-    assert_eq!(messages(drain(&mut alice).await), Vec::<Element>::new());
+    assert_eq!(messages(alice.drain().await), Vec::<Element>::new());
     let out = s.cli(&["user", "del", "bob@localhost"]);
     assert!(out.status.success(), "user del: {}", String::from_utf8_lossy(&out.stderr));
     let out = s.cli(&["user", "add", "bob@localhost", PW]);
@@ -227,7 +203,7 @@ async fn deleting_an_account_deletes_its_messages() {
 
     let mut bob = login(&s, "bob", "b1").await;
     bob.available(0).await;
-    assert_eq!(messages(drain(&mut bob).await), Vec::<Element>::new());
+    assert_eq!(messages(bob.drain().await), Vec::<Element>::new());
 }
 
 #[tokio::test]
@@ -247,23 +223,16 @@ async fn disco_advertises_msgoffline_and_the_plugin_reports_no_failures() {
 
     // A stored round trip, then the log holds no plugin failure.
     chat(&mut alice, "bob@localhost", "ok1", "<body>fine</body>").await;
-    drain(&mut alice).await;
+    alice.drain().await;
     let mut bob = login(&s, "bob", "b1").await;
     bob.available(0).await;
-    assert_eq!(messages(drain(&mut bob).await).len(), 1);
-    let text = s.log_text();
-    assert!(!text.contains("plugin call failed") && !text.contains("plugin reported an error"), "{}", s.log_tail(40));
+    assert_eq!(messages(bob.drain().await).len(), 1);
+    s.assert_no_plugin_failures();
 }
 
 #[test]
 fn a_bad_quota_refuses_the_load() {
-    let mut s = Server::configure(&format!(
-        "[[vhost]]\ndomain = \"localhost\"\n\n\
-         [[vhost.plugin]]\nname = \"offline\"\nsource = {:?}\n\
-         grants = [\"kv\", \"mem\", \"route\", \"sessions\"]\n\
-         [vhost.plugin.config]\nmax_messages_per_user = \"lots\"\n",
-        waxwing_tests::server::built_plugin("offline").display().to_string()
-    ));
+    let mut s = Server::configure(&vhost_with_plugins(&[("offline", "max_messages_per_user = \"lots\"")]));
     let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.launch()));
     // Whether a refused plugin stops the server or only itself is the
     // kernel's call; either way the log must say why.

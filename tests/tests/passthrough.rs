@@ -11,9 +11,10 @@
 //! untouched. Then what happens to the same stanzas addressed to a resource
 //! that is offline (RFC 6121 §8.5.3.2), and to malformed ones.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use waxwing_tests::frames::parse_stanza;
+use waxwing_tests::server::vhost_with_plugins;
 use waxwing_tests::{Element, Mech, RawClient, Server, shared, stanza_error_condition, stanza_error_type};
 
 const PW: &str = "passthrough-pw";
@@ -38,21 +39,12 @@ const NS_DELAY: &str = "urn:xmpp:delay";
 enum Setup {
     /// No `[[vhost]]` at all: the built-in default plugins.
     Default,
-    /// The built-in plugins plus every IM plugin from its built `.wasm`.
+    /// The built-in plugins and every IM plugin, listed one by one.
     ImPlugins,
 }
 
-/// The IM plugins and what each is granted (the operator's choice in the real config).
-const IM_PLUGINS: &[(&str, &[&str])] = &[
-    ("roster", &["kv", "mem", "route", "sessions", "timers"]),
-    ("offline", &["kv", "mem", "route", "sessions"]),
-    ("carbons", &["mem", "route", "sessions"]),
-    ("blocking", &["kv", "mem", "route", "sessions"]),
-    ("register", &["kv", "mem", "route", "accounts", "timers"]),
-    ("vcard", &["kv", "route", "sessions"]),
-    ("private", &["kv"]),
-    ("caps", &["kv", "mem", "route", "sessions"]),
-];
+/// The IM plugins, embedded in the binary like the built-in ones.
+const IM_PLUGINS: &[&str] = &["roster", "offline", "carbons", "blocking", "register", "vcard", "private", "caps"];
 
 const BUILTIN: &[&str] = &["disco", "ping", "time", "version"];
 
@@ -62,23 +54,11 @@ impl Setup {
         match self {
             Setup::Default => String::new(),
             Setup::ImPlugins => {
-                let mut toml = String::from("[[vhost]]\ndomain = \"localhost\"\n\n");
-                for name in BUILTIN {
-                    toml.push_str(&format!("[[vhost.plugin]]\nname = \"{name}\"\nsource = \"builtin\"\n\n"));
-                }
-                for (name, grants) in IM_PLUGINS {
-                    let source = waxwing_tests::server::built_plugin(name).display().to_string();
-                    let grants: Vec<String> = grants.iter().map(|g| format!("{g:?}")).collect();
-                    toml.push_str(&format!(
-                        "[[vhost.plugin]]\nname = \"{name}\"\nsource = {source:?}\ngrants = [{}]\n",
-                        grants.join(", ")
-                    ));
-                    if *name == "register" {
-                        toml.push_str("[vhost.plugin.config]\nallow_registration = true\n");
-                    }
-                    toml.push('\n');
-                }
-                toml
+                let im = IM_PLUGINS
+                    .iter()
+                    .map(|&name| (name, if name == "register" { "allow_registration = true" } else { "" }));
+                let plugins: Vec<(&str, &str)> = BUILTIN.iter().map(|&name| (name, "")).chain(im).collect();
+                vhost_with_plugins(&plugins)
             }
         }
     }
@@ -212,17 +192,6 @@ fn is_presence(e: &Element, ty: Option<&str>, from: &str) -> bool {
     e.name == "presence" && e.attr("type") == ty && e.attr("from") == Some(from)
 }
 
-/// What `c` receives up to and including the first element `stop` accepts.
-async fn collect_until(c: &mut RawClient, what: &str, stop: impl Fn(&Element) -> bool) -> Vec<Element> {
-    let seen = Mutex::new(Vec::new());
-    c.next_where(what, |e| {
-        seen.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
-        stop(e)
-    })
-    .await;
-    seen.into_inner().unwrap_or_else(|p| p.into_inner())
-}
-
 /// A mutual presence subscription the way clients make one (RFC 6121 §3):
 /// a roster add, subscribe, subscribed both ways; done when each has the
 /// other's available presence.
@@ -234,7 +203,7 @@ async fn befriend(alice: &mut RawClient, bob: &mut RawClient) {
     bob.next_where("alice's subscription request", |e| is_presence(e, Some("subscribe"), &a)).await;
     bob.send(&format!("<presence to='{a}' type='subscribed'/>")).await;
     bob.send(&format!("<presence to='{a}' type='subscribe'/>")).await;
-    let seen = collect_until(alice, "bob's subscription request", |e| is_presence(e, Some("subscribe"), &b)).await;
+    let seen = alice.until("bob's subscription request", |e| is_presence(e, Some("subscribe"), &b)).await;
     alice.send(&format!("<presence to='{b}' type='subscribed'/>")).await;
     if !seen.iter().any(|e| is_presence(e, None, &b_full)) {
         alice.next_where("bob's presence", |e| is_presence(e, None, &b_full)).await;
@@ -284,16 +253,10 @@ async fn relay(sender: &mut RawClient, receiver: &mut RawClient, xml: &str) -> E
 /// Everything `c` receives up to the message with id `marker` (which the
 /// caller made someone send), the marker excluded.
 async fn until_marker(c: &mut RawClient, marker: &str) -> Vec<Element> {
-    let seen = Mutex::new(Vec::new());
-    c.next_where(&format!("the marker {marker}"), |e| {
-        let hit = e.name == "message" && e.attr("id") == Some(marker);
-        if !hit {
-            seen.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
-        }
-        hit
-    })
-    .await;
-    seen.into_inner().unwrap_or_else(|p| p.into_inner())
+    let mut seen =
+        c.until(&format!("the marker {marker}"), |e| e.name == "message" && e.attr("id") == Some(marker)).await;
+    seen.pop();
+    seen
 }
 
 /// Sends a marker message from `from` to `to` and returns what `to`
@@ -307,18 +270,10 @@ async fn received_before_marker(from: &mut RawClient, to: &mut RawClient, marker
 /// Pings the server and returns everything received before the answer.
 async fn received_before_ping(c: &mut RawClient, id: &str) -> Vec<Element> {
     c.send(&format!("<iq type='get' id='{id}' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")).await;
-    let seen = Mutex::new(Vec::new());
-    let answer = c
-        .next_where(&format!("the answer to ping {id}"), |e| {
-            let hit = e.name == "iq" && e.attr("id") == Some(id);
-            if !hit {
-                seen.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
-            }
-            hit
-        })
-        .await;
+    let mut seen = c.until(&format!("the answer to ping {id}"), |e| e.name == "iq" && e.attr("id") == Some(id)).await;
+    let answer = seen.pop().expect("until ends with the answer");
     assert_eq!(answer.attr("type"), Some("result"), "{answer}");
-    seen.into_inner().unwrap_or_else(|p| p.into_inner())
+    seen
 }
 
 /// The error answering the stanza `kind` with `id`.
@@ -346,7 +301,7 @@ async fn setup_loads_what_it_says(setup: Setup) {
     // The default config gains the IM plugins once they are finished; the
     // other setup must have them whatever the default.
     if setup == Setup::ImPlugins {
-        for (name, _) in IM_PLUGINS {
+        for name in IM_PLUGINS {
             assert!(setup.has(name), "{name} is not loaded in {setup:?}: {loaded:?}");
         }
     }

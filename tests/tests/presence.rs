@@ -4,8 +4,7 @@
 //! unavailable that follows a session however it ends, XEP-0186
 //! invisibility, XEP-0256 pass-through, and what bad input gets.
 
-use std::sync::Mutex;
-
+use waxwing_tests::server::vhost_with_plugins;
 use waxwing_tests::{Element, Mech, RawClient, Server, stanza_error_condition};
 
 const PW: &str = "presence-pw";
@@ -13,21 +12,7 @@ const NS_ROSTER: &str = "jabber:iq:roster";
 const NS_INVISIBLE: &str = "urn:xmpp:invisible:0";
 
 fn start(users: &[&str]) -> Server {
-    let config = format!(
-        "[[vhost]]\ndomain = \"localhost\"\n\n\
-         [[vhost.plugin]]\nname = \"roster\"\nsource = {:?}\n\
-         grants = [\"kv\", \"mem\", \"route\", \"sessions\", \"timers\"]\n",
-        waxwing_tests::server::built_plugin("roster").display().to_string()
-    );
-    let users: Vec<(String, &str)> = users.iter().map(|u| (format!("{u}@localhost"), PW)).collect();
-    let users: Vec<(&str, &str)> = users.iter().map(|(j, p)| (j.as_str(), *p)).collect();
-    Server::start_with_users(&config, &users)
-}
-
-/// The plugin never failed a call: every bad input was answered, not trapped on.
-fn assert_no_plugin_failures(s: &Server) {
-    let log = s.log_text();
-    assert!(!log.contains("plugin call failed") && !log.contains("plugin reported an error"), "{}", s.log_tail(40));
+    Server::start_with_localhost_users(&vhost_with_plugins(&[("roster", "")]), users, PW)
 }
 
 async fn login(s: &Server, user: &str, resource: &str) -> RawClient {
@@ -41,24 +26,6 @@ async fn online(s: &Server, user: &str, resource: &str) -> RawClient {
     assert_eq!(r.attr("type"), Some("result"), "{r}");
     c.available(0).await;
     c
-}
-
-/// Everything the server sent this client up to the answer to a ping of
-/// our own: since a session's stanzas leave in order, that is everything
-/// queued for it before the ping was answered.
-async fn drain(c: &mut RawClient) -> Vec<Element> {
-    let id = c.new_id("sync");
-    c.send(&format!("<iq type='get' id='{id}' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")).await;
-    let seen = Mutex::new(Vec::new());
-    c.next_where("the sync ping's answer", |e| {
-        let done = e.name == "iq" && e.attr("id") == Some(id.as_str());
-        if !done {
-            seen.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
-        }
-        done
-    })
-    .await;
-    seen.into_inner().unwrap_or_else(|p| p.into_inner())
 }
 
 fn is_presence(e: &Element, from: &str, ty: Option<&str>) -> bool {
@@ -98,8 +65,8 @@ async fn subscribe(a: &mut RawClient, a_bare: &str, b: &mut RawClient, b_bare: &
     next_presence(b, a_bare, Some("subscribe")).await;
     b.send(&format!("<presence type='subscribed' to='{a_bare}'/>")).await;
     next_presence(a, b_bare, Some("subscribed")).await;
-    drain(b).await;
-    drain(a).await;
+    b.drain().await;
+    a.drain().await;
 }
 
 const ALICE: &str = "alice@localhost";
@@ -122,7 +89,7 @@ async fn handshake_with_both_online() {
 
     b.send(&format!("<presence type='subscribed' to='{ALICE}'/>")).await;
     assert_eq!(next_push_item(&mut b).await, push_item(ALICE, "from", None));
-    let seen_by_a = drain(&mut a).await;
+    let seen_by_a = a.drain().await;
     let pos = |pred: &dyn Fn(&Element) -> bool| seen_by_a.iter().position(pred);
     let approved = pos(&|e| is_presence(e, BOB, Some("subscribed"))).expect("the approval");
     let bob_presence = pos(&|e| is_presence(e, "bob@localhost/b", None)).expect("bob's presence");
@@ -145,10 +112,10 @@ async fn handshake_with_both_online() {
     let p = next_presence(&mut b, "alice@localhost/a", None).await;
     assert_eq!(p.child("show", "jabber:client").map(Element::text).as_deref(), Some("away"));
     b.send(&format!("<presence type='subscribed' to='{ALICE}'/>")).await;
-    drain(&mut b).await;
-    let seen = drain(&mut a).await;
+    b.drain().await;
+    let seen = a.drain().await;
     assert!(!seen.iter().any(|e| is_presence(e, BOB, Some("subscribed"))), "{seen:?}");
-    assert_no_plugin_failures(&s);
+    s.assert_no_plugin_failures();
 }
 
 #[tokio::test]
@@ -170,7 +137,7 @@ async fn handshake_with_the_contact_offline() {
     b.close().await;
     let mut b2 = login(&s, "bob", "b2").await;
     b2.available(0).await;
-    let seen = drain(&mut b2).await;
+    let seen = b2.drain().await;
     assert!(!seen.iter().any(|e| is_presence(e, ALICE, Some("subscribe"))), "{seen:?}");
 }
 
@@ -182,7 +149,7 @@ async fn probes_on_login_bring_contacts_presence() {
     subscribe(&mut a, ALICE, &mut b, BOB).await;
     subscribe(&mut b, BOB, &mut a, ALICE).await;
     b.send("<presence><status>at work</status></presence>").await;
-    drain(&mut b).await;
+    b.drain().await;
 
     let mut a2 = login(&s, "alice", "a2").await;
     a2.send("<presence/>").await;
@@ -207,7 +174,7 @@ async fn unavailable_when_a_session_closes_or_its_socket_dies() {
     next_presence(&mut b, "alice@localhost/a2", None).await;
     drop(a2);
     next_presence(&mut b, "alice@localhost/a2", Some("unavailable")).await;
-    assert_no_plugin_failures(&s);
+    s.assert_no_plugin_failures();
 }
 
 #[tokio::test]
@@ -220,8 +187,8 @@ async fn directed_presence_is_followed_by_unavailable() {
     assert_eq!(p.child("status", "jabber:client").map(Element::text).as_deref(), Some("psst"));
     // Not a contact: alice's broadcasts do not reach carol...
     a.send("<presence><show>dnd</show></presence>").await;
-    drain(&mut a).await;
-    assert!(!drain(&mut c).await.iter().any(|e| is_presence(e, "alice@localhost/a", None)));
+    a.drain().await;
+    assert!(!c.drain().await.iter().any(|e| is_presence(e, "alice@localhost/a", None)));
     // ...but her going away does.
     a.close().await;
     next_presence(&mut c, "alice@localhost/a", Some("unavailable")).await;
@@ -234,7 +201,7 @@ async fn probe_of_an_offline_contact_is_answered_with_delay() {
     let mut b = online(&s, "bob", "b").await;
     subscribe(&mut a, ALICE, &mut b, BOB).await;
     b.send("<presence type='unavailable'><status>gone fishing</status></presence>").await;
-    drain(&mut b).await;
+    b.drain().await;
     b.close().await;
     a.close().await;
 
@@ -261,21 +228,21 @@ async fn invisibility_hides_broadcast_but_not_directed_presence() {
     a.send("<presence><show>chat</show></presence>").await;
     a.send("<presence to='carol@localhost/c'/>").await;
     next_presence(&mut c, "alice@localhost/a", None).await;
-    drain(&mut a).await;
-    assert!(!drain(&mut b).await.iter().any(|e| is_presence(e, "alice@localhost/a", None)), "invisible to bob");
+    a.drain().await;
+    assert!(!b.drain().await.iter().any(|e| is_presence(e, "alice@localhost/a", None)), "invisible to bob");
 
     // Bob's new session probes alice and sees no available resource.
     let mut b2 = login(&s, "bob", "b2").await;
     b2.send("<presence/>").await;
     next_presence(&mut b2, ALICE, Some("unavailable")).await;
-    assert!(!drain(&mut b2).await.iter().any(|e| is_presence(e, "alice@localhost/a", None)));
+    assert!(!b2.drain().await.iter().any(|e| is_presence(e, "alice@localhost/a", None)));
 
     let r = a.iq("set", None, &format!("<visible xmlns='{NS_INVISIBLE}'/>")).await;
     assert_eq!(r.attr("type"), Some("result"), "{r}");
     let p = next_presence(&mut b, "alice@localhost/a", None).await;
     assert_eq!(p.child("show", "jabber:client").map(Element::text).as_deref(), Some("chat"));
     next_presence(&mut b2, "alice@localhost/a", None).await;
-    assert_no_plugin_failures(&s);
+    s.assert_no_plugin_failures();
 }
 
 #[tokio::test]
@@ -288,14 +255,14 @@ async fn pre_approval_answers_the_later_request() {
     let (jid, sub, _, approved) = next_push_item(&mut b).await;
     assert_eq!((jid.as_str(), sub.as_str(), approved.as_deref()), (ALICE, "none", Some("true")));
     // Not routed: alice hears nothing of it.
-    drain(&mut b).await;
-    assert!(!drain(&mut a).await.iter().any(|e| e.name == "presence" && e.attr("from") == Some(BOB)));
+    b.drain().await;
+    assert!(!a.drain().await.iter().any(|e| e.name == "presence" && e.attr("from") == Some(BOB)));
 
     a.send(&format!("<presence type='subscribe' to='{BOB}'/>")).await;
     next_presence(&mut a, BOB, Some("subscribed")).await;
     next_presence(&mut a, "bob@localhost/b", None).await;
     assert_eq!(next_push_item(&mut b).await, push_item(ALICE, "from", None));
-    let seen = drain(&mut b).await;
+    let seen = b.drain().await;
     assert!(!seen.iter().any(|e| is_presence(e, ALICE, Some("subscribe"))), "answered for bob: {seen:?}");
 }
 
@@ -331,7 +298,7 @@ async fn bad_subscription_input_and_unsubscribed_probes() {
 
     // Carol probes alice without a subscription: no presence of alice's leaks.
     c.send(&format!("<presence type='probe' to='{ALICE}'/>")).await;
-    let seen = drain(&mut c).await;
+    let seen = c.drain().await;
     assert!(
         !seen.iter().any(|e| e.name == "presence"
             && e.attr("from").is_some_and(|f| f.starts_with("alice@"))
@@ -339,8 +306,8 @@ async fn bad_subscription_input_and_unsubscribed_probes() {
         "{seen:?}"
     );
     // Alice never sees the probe, and the server still serves both.
-    assert!(!drain(&mut a).await.iter().any(|e| e.attr("type") == Some("probe")));
+    assert!(!a.drain().await.iter().any(|e| e.attr("type") == Some("probe")));
     a.send("<presence><status>still here</status></presence>").await;
-    drain(&mut a).await;
-    assert_no_plugin_failures(&s);
+    a.drain().await;
+    s.assert_no_plugin_failures();
 }

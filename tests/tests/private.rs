@@ -1,5 +1,6 @@
 //! XEP-0049 private XML storage end to end through the `private` plugin.
 
+use waxwing_tests::server::vhost_with_plugins;
 use waxwing_tests::{Element, Mech, RawClient, Server, stanza_error_condition};
 
 const PW: &str = "private-pw";
@@ -9,15 +10,8 @@ const BOOKMARKS: &str = "storage:bookmarks";
 const MAX_BYTES: usize = 1024;
 
 fn start(users: &[&str]) -> Server {
-    let config = format!(
-        "[[vhost]]\ndomain = \"localhost\"\n\n\
-         [[vhost.plugin]]\nname = \"private\"\nsource = {:?}\ngrants = [\"kv\"]\n\
-         [vhost.plugin.config]\nmax_bytes = {MAX_BYTES}\n",
-        waxwing_tests::server::built_plugin("private").display().to_string(),
-    );
-    let users: Vec<(String, &str)> = users.iter().map(|u| (format!("{u}@localhost"), PW)).collect();
-    let users: Vec<(&str, &str)> = users.iter().map(|(j, p)| (j.as_str(), *p)).collect();
-    Server::start_with_users(&config, &users)
+    let config = vhost_with_plugins(&[("private", &format!("max_bytes = {MAX_BYTES}"))]);
+    Server::start_with_localhost_users(&config, users, PW)
 }
 
 async fn login(s: &Server, user: &str, resource: &str) -> RawClient {

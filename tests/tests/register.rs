@@ -6,6 +6,7 @@
 //! kernel's per-address limit, a config the plugin refuses), and what bad
 //! input gets.
 
+use waxwing_tests::server::vhost_with_plugins;
 use waxwing_tests::{Element, Mech, RawClient, Server, stanza_error_condition, stanza_error_type};
 
 const NS_REGISTER: &str = "jabber:iq:register";
@@ -22,20 +23,11 @@ const QUESTION: &str = "What colour is a clear daytime sky?";
 /// opened unless the test says otherwise: the plugin's own default is closed.
 fn config(plugin_config: &str, extra: &str) -> String {
     let open = if plugin_config.contains("allow_registration") { "" } else { "allow_registration = true" };
-    format!(
-        "{extra}\n[[vhost]]\ndomain = \"localhost\"\n\n\
-         [[vhost.plugin]]\nname = \"disco\"\nsource = \"builtin\"\n\n\
-         [[vhost.plugin]]\nname = \"register\"\nsource = {:?}\n\
-         grants = [\"kv\", \"mem\", \"route\", \"accounts\", \"timers\"]\n\
-         [vhost.plugin.config]\n{open}\n{plugin_config}\n",
-        waxwing_tests::server::built_plugin("register").display().to_string()
-    )
+    format!("{extra}\n{}", vhost_with_plugins(&[("disco", ""), ("register", &format!("{open}\n{plugin_config}"))]))
 }
 
 fn start(plugin_config: &str, extra: &str, users: &[&str]) -> Server {
-    let users: Vec<(String, &str)> = users.iter().map(|u| (format!("{u}@localhost"), PW)).collect();
-    let users: Vec<(&str, &str)> = users.iter().map(|(j, p)| (j.as_str(), *p)).collect();
-    Server::start_with_users(&config(plugin_config, extra), &users)
+    Server::start_with_localhost_users(&config(plugin_config, extra), users, PW)
 }
 
 /// A stream after STARTTLS, not authenticated: where registration happens.

@@ -3,61 +3,26 @@
 //! activity of contacts (XEP-0012), and what bad requests get.
 //! Subscriptions and presence are in `presence.rs`.
 
-use std::sync::Mutex;
-
+use waxwing_tests::server::vhost_with_plugins;
 use waxwing_tests::{Element, Mech, RawClient, Server, stanza_error_condition};
 
 const PW: &str = "roster-pw";
 const NS_ROSTER: &str = "jabber:iq:roster";
 const NS_LAST: &str = "jabber:iq:last";
 
-/// A server with the roster plugin (and disco, to see its features), granted
-/// what the default config grants it.
+/// A server with the roster plugin (and disco, to see its features).
 fn start(users: &[&str]) -> Server {
     start_with_config(users, "")
 }
 
 /// Like [`start`], with a `[vhost.plugin.config]` table for the roster.
 fn start_with_config(users: &[&str], roster_config: &str) -> Server {
-    let config = format!(
-        "[[vhost]]\ndomain = \"localhost\"\n\n\
-         [[vhost.plugin]]\nname = \"disco\"\nsource = \"builtin\"\n\n\
-         [[vhost.plugin]]\nname = \"roster\"\nsource = {:?}\n\
-         grants = [\"kv\", \"mem\", \"route\", \"sessions\", \"timers\"]\n\
-         [vhost.plugin.config]\n{roster_config}\n",
-        waxwing_tests::server::built_plugin("roster").display().to_string()
-    );
-    let users: Vec<(String, &str)> = users.iter().map(|u| (format!("{u}@localhost"), PW)).collect();
-    let users: Vec<(&str, &str)> = users.iter().map(|(j, p)| (j.as_str(), *p)).collect();
-    Server::start_with_users(&config, &users)
-}
-
-/// The plugin never failed a call: every bad input was answered, not trapped on.
-fn assert_no_plugin_failures(s: &Server) {
-    let log = s.log_text();
-    assert!(!log.contains("plugin call failed") && !log.contains("plugin reported an error"), "{}", s.log_tail(40));
+    let config = vhost_with_plugins(&[("disco", ""), ("roster", roster_config)]);
+    Server::start_with_localhost_users(&config, users, PW)
 }
 
 async fn login(s: &Server, user: &str, resource: &str) -> RawClient {
     RawClient::login_with(s, &format!("{user}@localhost"), PW, Mech::ScramSha256, Some(resource)).await
-}
-
-/// Everything the server sent this client up to the answer to a ping of
-/// our own: since a session's stanzas leave in order, that is everything
-/// queued for it before the ping was answered.
-async fn drain(c: &mut RawClient) -> Vec<Element> {
-    let id = c.new_id("sync");
-    c.send(&format!("<iq type='get' id='{id}' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")).await;
-    let seen = Mutex::new(Vec::new());
-    c.next_where("the sync ping's answer", |e| {
-        let done = e.name == "iq" && e.attr("id") == Some(id.as_str());
-        if !done {
-            seen.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
-        }
-        done
-    })
-    .await;
-    seen.into_inner().unwrap_or_else(|p| p.into_inner())
 }
 
 fn is_push(e: &Element) -> bool {
@@ -104,6 +69,21 @@ async fn subscribe(a: &mut RawClient, a_user: &str, b: &mut RawClient, b_user: &
     a.next_where("the approval", |e| e.name == "presence" && e.attr("type") == Some("subscribed")).await;
 }
 
+/// Alice on resource `a` and bob on `b`, each subscribed to the other's
+/// presence; what that sent alice is read.
+async fn mutual_contacts(s: &Server) -> (RawClient, RawClient) {
+    let mut a = login(s, "alice", "a").await;
+    let mut b = login(s, "bob", "b").await;
+    for c in [&mut a, &mut b] {
+        roster_get(c, None).await;
+        c.available(0).await;
+    }
+    subscribe(&mut a, "alice", &mut b, "bob").await;
+    subscribe(&mut b, "bob", &mut a, "alice").await;
+    a.drain().await;
+    (a, b)
+}
+
 #[tokio::test]
 async fn set_get_and_push_to_interested_resources() {
     let s = start(&["alice", "bob"]);
@@ -130,7 +110,7 @@ async fn set_get_and_push_to_interested_resources() {
         assert!(q.attr("ver").is_some(), "{q}");
     }
     // a3 never asked for the roster: no pushes for it (§2.1.6).
-    assert!(!drain(&mut a3).await.iter().any(is_push), "a3 got a push");
+    assert!(!a3.drain().await.iter().any(is_push), "a3 got a push");
 
     let r = roster_get(&mut a3, None).await;
     let q = r.child("query", NS_ROSTER).unwrap_or_else(|| panic!("no query: {r}"));
@@ -160,7 +140,7 @@ async fn versioned_get_returns_only_changes() {
     let r = roster_get(&mut a, Some(&v1)).await;
     expect_result(&r);
     assert!(r.child("query", NS_ROSTER).is_none(), "an empty result: {r}");
-    assert!(!drain(&mut a).await.iter().any(is_push), "no pushes for an up-to-date roster");
+    assert!(!a.drain().await.iter().any(is_push), "no pushes for an up-to-date roster");
 
     expect_result(&roster_set(&mut a, "<item jid='two@localhost'/>").await);
     next_push(&mut a).await;
@@ -173,7 +153,7 @@ async fn versioned_get_returns_only_changes() {
     let r = roster_get(&mut a, Some(&v1)).await;
     expect_result(&r);
     assert!(r.child("query", NS_ROSTER).is_none(), "{r}");
-    let pushes: Vec<Element> = drain(&mut a).await.into_iter().filter(is_push).collect();
+    let pushes: Vec<Element> = a.drain().await.into_iter().filter(is_push).collect();
     let got: Vec<(String, String)> = pushes
         .iter()
         .filter_map(|p| p.child("query", NS_ROSTER))
@@ -188,22 +168,14 @@ async fn versioned_get_returns_only_changes() {
     let q = r.child("query", NS_ROSTER).unwrap_or_else(|| panic!("a full roster: {r}"));
     assert_eq!(items(q).iter().map(|i| item_summary(i)).collect::<Vec<_>>(), [("two@localhost".into(), "none".into())]);
     assert_eq!(q.attr("ver"), Some(v3.as_str()));
-    assert_no_plugin_failures(&s);
+    s.assert_no_plugin_failures();
 }
 
 #[tokio::test]
 async fn remove_cancels_subscriptions_both_ways() {
     let s = start(&["alice", "bob"]);
-    let mut a = login(&s, "alice", "a").await;
-    let mut b = login(&s, "bob", "b").await;
-    for c in [&mut a, &mut b] {
-        roster_get(c, None).await;
-        c.available(0).await;
-    }
-    subscribe(&mut a, "alice", &mut b, "bob").await;
-    subscribe(&mut b, "bob", &mut a, "alice").await;
-    drain(&mut a).await;
-    drain(&mut b).await;
+    let (mut a, mut b) = mutual_contacts(&s).await;
+    b.drain().await;
     let r = roster_get(&mut b, None).await;
     let q = r.child("query", NS_ROSTER).cloned().unwrap_or_else(|| panic!("{r}"));
     assert_eq!(
@@ -216,7 +188,7 @@ async fn remove_cancels_subscriptions_both_ways() {
     assert_eq!(item_summary(items(&q)[0]), ("bob@localhost".into(), "remove".into()));
 
     // Bob hears both cancellations, sees alice go, and his item falls to none.
-    let seen = drain(&mut b).await;
+    let seen = b.drain().await;
     let types: Vec<&str> = seen.iter().filter(|e| e.name == "presence").filter_map(|e| e.attr("type")).collect();
     assert!(types.contains(&"unsubscribe") && types.contains(&"unsubscribed"), "{seen:?}");
     assert!(
@@ -263,7 +235,7 @@ async fn bad_roster_requests_get_errors_and_change_nothing() {
     let mut b = login(&s, "bob", "b").await;
     let r = roster_get(&mut b, None).await;
     assert_eq!(r.child("query", NS_ROSTER).map(|q| items(q).len()), Some(0), "{r}");
-    assert_no_plugin_failures(&s);
+    s.assert_no_plugin_failures();
 }
 
 #[tokio::test]
@@ -282,7 +254,7 @@ async fn last_activity_for_subscribers_only() {
     assert_eq!(r.child("query", NS_LAST).and_then(|q| q.attr("seconds")), Some("0"), "{r}");
 
     b.send("<presence type='unavailable'><status>lunch</status></presence>").await;
-    drain(&mut b).await;
+    b.drain().await;
     b.close().await;
     let r = a.iq("get", Some("bob@localhost"), &query).await;
     expect_result(&r);
@@ -297,7 +269,7 @@ async fn last_activity_for_subscribers_only() {
     // Nor to alice, who has no subscriber at all; she may ask about herself.
     expect_error(&c.iq("get", Some("alice@localhost"), &query).await, "forbidden");
     expect_result(&a.iq("get", Some("alice@localhost"), &query).await);
-    assert_no_plugin_failures(&s);
+    s.assert_no_plugin_failures();
 }
 
 #[tokio::test]
@@ -321,15 +293,8 @@ async fn features_are_announced() {
 #[tokio::test]
 async fn deleted_account_leaves_its_contacts_rosters() {
     let s = start(&["alice", "bob"]);
-    let mut a = login(&s, "alice", "a").await;
-    let mut b = login(&s, "bob", "b").await;
-    for c in [&mut a, &mut b] {
-        roster_get(c, None).await;
-        c.available(0).await;
-    }
-    subscribe(&mut a, "alice", &mut b, "bob").await;
-    subscribe(&mut b, "bob", &mut a, "alice").await;
-    drain(&mut a).await;
+    // Bob stays online: his account goes while he is logged in.
+    let (mut a, _b) = mutual_contacts(&s).await;
 
     let out = s.cli(&["user", "del", "bob@localhost"]);
     assert!(out.status.success(), "user del: {}", String::from_utf8_lossy(&out.stderr));
@@ -352,7 +317,7 @@ async fn deleted_account_leaves_its_contacts_rosters() {
     let mut b2 = login(&s, "bob", "b2").await;
     let r = roster_get(&mut b2, None).await;
     assert_eq!(r.child("query", NS_ROSTER).map(|q| items(q).len()), Some(0), "{r}");
-    assert_no_plugin_failures(&s);
+    s.assert_no_plugin_failures();
 }
 
 #[tokio::test]
@@ -371,9 +336,9 @@ async fn rosters_stop_growing_at_max_items() {
     assert_eq!(stanza_error_condition(&e).as_deref(), Some("resource-constraint"), "{e}");
     let mut b = login(&s, "bob", "b").await;
     b.send("<presence/>").await;
-    let seen = drain(&mut b).await;
+    let seen = b.drain().await;
     assert!(!seen.iter().any(|e| e.attr("type") == Some("subscribe")), "{seen:?}");
     let r = roster_get(&mut a, None).await;
     assert_eq!(r.child("query", NS_ROSTER).map(|q| items(q).len()), Some(2), "{r}");
-    assert_no_plugin_failures(&s);
+    s.assert_no_plugin_failures();
 }

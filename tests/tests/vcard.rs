@@ -1,6 +1,7 @@
 //! XEP-0054 vcard-temp end to end through the `vcard` plugin: an account
 //! writes its own vCard, anyone reads it, nobody else writes it.
 
+use waxwing_tests::server::vhost_with_plugins;
 use waxwing_tests::{Mech, RawClient, Server, stanza_error_condition, stanza_error_type};
 
 const PW: &str = "vcard-pw";
@@ -10,17 +11,8 @@ const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 const MAX_BYTES: usize = 2048;
 
 fn start(users: &[&str]) -> Server {
-    let config = format!(
-        "[[vhost]]\ndomain = \"localhost\"\n\n\
-         [[vhost.plugin]]\nname = \"disco\"\nsource = {:?}\ngrants = [\"sessions\"]\n\n\
-         [[vhost.plugin]]\nname = \"vcard\"\nsource = {:?}\ngrants = [\"kv\", \"route\", \"sessions\"]\n\
-         [vhost.plugin.config]\nmax_bytes = {MAX_BYTES}\n",
-        waxwing_tests::server::built_plugin("disco").display().to_string(),
-        waxwing_tests::server::built_plugin("vcard").display().to_string(),
-    );
-    let users: Vec<(String, &str)> = users.iter().map(|u| (format!("{u}@localhost"), PW)).collect();
-    let users: Vec<(&str, &str)> = users.iter().map(|(j, p)| (j.as_str(), *p)).collect();
-    Server::start_with_users(&config, &users)
+    let config = vhost_with_plugins(&[("disco", ""), ("vcard", &format!("max_bytes = {MAX_BYTES}"))]);
+    Server::start_with_localhost_users(&config, users, PW)
 }
 
 async fn login(s: &Server, user: &str) -> RawClient {

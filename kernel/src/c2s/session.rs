@@ -19,6 +19,9 @@ use crate::xml::{StreamEvent, StreamReadError};
 const INBOUND_QUEUE: usize = 64;
 /// Outbound stanzas written per flush.
 const WRITE_BATCH: usize = 128;
+/// Batch buffers larger than this are let go after a burst: an idle session
+/// should cost little memory (most sessions are idle most of the time).
+const KEEP_BATCH_CAPACITY: usize = 16;
 
 pub async fn run(ctx: &Arc<C2s>, bound: Bound) {
     let Bound { reader, mut writer, session, mut outbound, peer, slot: _slot } = bound;
@@ -38,8 +41,9 @@ pub async fn run(ctx: &Arc<C2s>, bound: Bound) {
     let mut last_read = Instant::now();
     let mut ping: Option<(String, Instant)> = None;
     let mut ping_seq: u64 = 0;
-    let mut batch: Vec<Outbound> = Vec::with_capacity(WRITE_BATCH);
-    let mut pieces: Vec<Arc<str>> = Vec::with_capacity(WRITE_BATCH);
+    // Empty: `recv_many` then reserves only what a batch brings.
+    let mut batch: Vec<Outbound> = Vec::new();
+    let mut pieces: Vec<Arc<str>> = Vec::new();
 
     let closing: Option<(Cond, String)> = loop {
         let wake = match &ping {
@@ -67,6 +71,10 @@ pub async fn run(ctx: &Arc<C2s>, bound: Bound) {
                     break None;
                 }
                 pieces.clear();
+                if batch.capacity() > KEEP_BATCH_CAPACITY {
+                    batch = Vec::new();
+                    pieces = Vec::new();
+                }
                 if let Some(c) = close {
                     break Some(c);
                 }

@@ -70,10 +70,10 @@ pub fn without_private(message: &Element) -> Element {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client_xml::parse_stanza;
+    use waxwing_sdk::parse_client_xml;
 
     fn eligible(xml: &str) -> bool {
-        is_eligible(&parse_stanza(xml).unwrap(), "h")
+        is_eligible(&parse_client_xml(xml).unwrap(), "h")
     }
 
     #[test]
@@ -112,7 +112,7 @@ mod tests {
 
     #[test]
     fn private_is_stripped_and_nothing_else() {
-        let m = parse_stanza(
+        let m = parse_client_xml(
             "<message type='chat' to='b@h'><body>x</body><private xmlns='urn:xmpp:carbons:2'/><no-copy xmlns='urn:xmpp:hints'/></message>",
         )
         .unwrap();
@@ -125,11 +125,11 @@ mod tests {
     #[test]
     fn muc_private_messages_are_recognised() {
         assert!(is_from_muc(
-            &parse_stanza(
+            &parse_client_xml(
                 "<message type='chat'><body>x</body><x xmlns='http://jabber.org/protocol/muc#user'/></message>"
             )
             .unwrap()
         ));
-        assert!(!is_from_muc(&parse_stanza("<message type='chat'><body>x</body></message>").unwrap()));
+        assert!(!is_from_muc(&parse_client_xml("<message type='chat'><body>x</body></message>").unwrap()));
     }
 }

@@ -6,7 +6,6 @@
 use waxwing_sdk::prelude::*;
 use waxwing_sdk::{HostError, jid, log, route};
 
-use crate::client_xml::parse_stanza;
 use crate::copies::{self, Direction};
 use crate::eligibility::{self, CARBONS};
 use crate::state;
@@ -32,7 +31,7 @@ pub fn filter(stanza: &Stanza) -> Verdict {
     if !copy_sent && !copy_received && !maybe_private {
         return Verdict::Pass;
     }
-    let message = match parse_stanza(stanza.xml()) {
+    let message = match waxwing_sdk::parse_client_xml(stanza.xml()) {
         Ok(m) => m,
         Err(why) => {
             log::warn(&format!("a message the kernel routed does not parse: {why}"));

@@ -8,7 +8,6 @@
 //! - `eligibility`: which messages are copied; `copies`: to whom, and how.
 //! - `state`: the per-session flags in `mem`.
 
-mod client_xml;
 mod copies;
 mod eligibility;
 mod enable;

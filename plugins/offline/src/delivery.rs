@@ -14,7 +14,7 @@
 
 use waxwing_sdk::{Element, domain, format_utc, jid, log, mem, route};
 
-use crate::client_xml::parse_stanza;
+use waxwing_sdk::parse_client_xml;
 use crate::storage::{self, Record};
 
 /// What a session's own presence means for its stored messages.
@@ -45,7 +45,7 @@ fn live_key(full_jid: &str) -> String {
 
 /// `presence-changed`: `data` is what the session `full_jid` just sent.
 pub fn on_presence_changed(full_jid: &str, data: &str) -> Result<(), String> {
-    let presence = parse_stanza(data)?;
+    let presence = parse_client_xml(data).map_err(|e| e.to_string())?;
     let key = live_key(full_jid);
     match presence_step(&presence) {
         PresenceStep::NotReady => mem::delete(&key).map_err(|e| e.to_string()),
@@ -88,7 +88,7 @@ fn deliver(full_jid: &str) -> Result<(), String> {
 /// The stored message as it goes out: to the session, from its original
 /// sender, stamped with when the server received it (XEP-0203).
 pub fn redelivery(record: &Record, full_jid: &str, host: &str) -> Result<Element, String> {
-    let mut message = parse_stanza(&record.xml)?;
+    let mut message = parse_client_xml(&record.xml).map_err(|e| e.to_string())?;
     if message.attr("from").is_none() {
         return Err("the stored message has no sender".into());
     }
@@ -106,7 +106,7 @@ mod tests {
     use super::*;
 
     fn step(xml: &str) -> PresenceStep {
-        presence_step(&parse_stanza(xml).unwrap())
+        presence_step(&parse_client_xml(xml).unwrap())
     }
 
     #[test]

@@ -6,7 +6,6 @@
 //! Config: `max_messages_per_user` (default 1000). Past it the sender gets
 //! `<resource-constraint/>` (wait) from the recipient's bare JID.
 
-mod client_xml;
 mod delivery;
 mod policy;
 mod settings;
@@ -50,7 +49,7 @@ impl Plugin for Offline {
 
 /// `message-undeliverable`: `recipient` is the bare JID, `data` the message.
 fn keep(recipient: &str, data: &str) -> Result<(), String> {
-    let message = client_xml::parse_stanza(data)?;
+    let message = waxwing_sdk::parse_client_xml(data).map_err(|e| e.to_string())?;
     match policy::disposition(&message) {
         Disposition::Discard => Ok(()),
         Disposition::Refuse => bounce(&message, recipient, StanzaError::new(Condition::ServiceUnavailable)),
@@ -106,10 +105,11 @@ waxwing_sdk::export_plugin!(Offline);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use waxwing_sdk::parse_client_xml;
 
     #[test]
     fn quota_errors_come_from_the_recipient_and_wait() {
-        let message = client_xml::parse_stanza(
+        let message = parse_client_xml(
             "<message from='a@h/x' to='b@h/gone' id='7' type='chat'><body>hi</body></message>",
         )
         .unwrap();
@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn no_sender_no_reply() {
-        let message = client_xml::parse_stanza("<message to='b@h'><body>hi</body></message>").unwrap();
+        let message = parse_client_xml("<message to='b@h'><body>hi</body></message>").unwrap();
         assert!(error_reply(&message, "b@h", &StanzaError::new(Condition::ServiceUnavailable)).is_none());
     }
 

@@ -56,10 +56,10 @@ fn has_content(message: &Element) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client_xml::parse_stanza;
+    use waxwing_sdk::parse_client_xml;
 
     fn judge(xml: &str) -> Disposition {
-        disposition(&parse_stanza(xml).unwrap())
+        disposition(&parse_client_xml(xml).unwrap())
     }
 
     #[test]

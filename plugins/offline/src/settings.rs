@@ -4,17 +4,13 @@
 use waxwing_sdk::Json;
 
 pub const DEFAULT_MAX_MESSAGES: u64 = 1000;
+/// A mailbox, not an archive: past this an account's queue is a store of
+/// its own (MAM's job), and delivering it at login would flood the client.
+const HIGHEST_MAX_MESSAGES: u64 = 1_000_000;
 
 /// The quota from `config`, or why the config is unusable.
 pub fn max_messages(config: &Json) -> Result<u64, String> {
-    let value = config.get("max_messages_per_user");
-    if value.is_null() {
-        return Ok(DEFAULT_MAX_MESSAGES);
-    }
-    match value.as_i64() {
-        Some(n) if n >= 1 && value.as_f64() == Some(n as f64) => Ok(n as u64),
-        _ => Err("config 'max_messages_per_user' must be a whole number of at least 1".into()),
-    }
+    config.count_setting("max_messages_per_user", DEFAULT_MAX_MESSAGES, HIGHEST_MAX_MESSAGES)
 }
 
 #[cfg(test)]

@@ -6,16 +6,12 @@ use waxwing_sdk::Json;
 /// leaves room for large bookmark lists without making storage a file store.
 pub const DEFAULT_MAX_BYTES: usize = 64 * 1024;
 
+/// Beyond any sensible size for this store; bounds what a typo can allow.
+const HIGHEST_MAX_BYTES: u64 = 16 * 1024 * 1024;
+
 /// `max_bytes` from the config, the default when absent.
 pub fn max_bytes(config: &Json) -> Result<usize, String> {
-    match config.get("max_bytes") {
-        Json::Null => Ok(DEFAULT_MAX_BYTES),
-        v => v
-            .as_i64()
-            .and_then(|n| usize::try_from(n).ok())
-            .filter(|n| *n > 0)
-            .ok_or_else(|| "config 'max_bytes' must be a positive integer".to_string()),
-    }
+    config.count_setting("max_bytes", DEFAULT_MAX_BYTES as u64, HIGHEST_MAX_BYTES).map(|n| n as usize)
 }
 
 #[cfg(test)]

@@ -11,14 +11,7 @@ const HIGHEST_MAX_ITEMS: u64 = 10_000;
 
 /// Reads `max_items` from the plugin's config table; refuses nonsense.
 pub fn max_items_from(config: &Json) -> Result<u64, String> {
-    let value = config.get("max_items");
-    if value.is_null() {
-        return Ok(DEFAULT_MAX_ITEMS);
-    }
-    match value.as_i64() {
-        Some(n) if n >= 1 && n as u64 <= HIGHEST_MAX_ITEMS => Ok(n as u64),
-        _ => Err(format!("roster: max_items must be a whole number from 1 to {HIGHEST_MAX_ITEMS}")),
-    }
+    config.count_setting("max_items", DEFAULT_MAX_ITEMS, HIGHEST_MAX_ITEMS)
 }
 
 /// The configured limit (checked by `init`, so a bad value cannot get here).

@@ -69,7 +69,7 @@ pub fn readdressed(presence: &Element, from: &str, to: &str) -> Element {
 /// A stanza the kernel serialized for a client stream (event data, a
 /// session's last presence), with `jabber:client` made explicit again.
 pub fn parse_client(xml: &str) -> Result<Element, String> {
-    waxwing_sdk::parse_client_xml(xml).map_err(|e| e.text.unwrap_or_else(|| "not a stanza".into()))
+    waxwing_sdk::parse_client_xml(xml).map_err(|e| e.to_string())
 }
 
 /// The `<status/>` text of a presence, "" if none.
