@@ -218,10 +218,8 @@ impl Router {
     /// including answering with an error.
     fn offer_to_plugins(&self, vhost: &str, stanza: &Stanza, addressed: Address) -> bool {
         let Some(vp) = self.plugins.vhost(vhost) else { return false };
-        let (pns, pname) = payload_facts(stanza);
-        if !vp.wants(stanza.kind, stanza.type_attr(), addressed, pns, pname) {
-            return false;
-        }
+        // One route lookup: with no matching route this returns before any
+        // wasm or any copy of the stanza.
         match vp.handle_stanza(stanza, addressed) {
             Handling::Done => true,
             Handling::Error(err) => {
@@ -284,14 +282,6 @@ pub(super) fn is_ping(stanza: &Stanza) -> bool {
     stanza.kind == StanzaKind::Iq
         && stanza.type_attr() == "get"
         && stanza.payload().is_some_and(|p| p.is("ping", ns::PING))
-}
-
-/// Namespace and name of the first child, for route matching.
-fn payload_facts(stanza: &Stanza) -> (&str, &str) {
-    match stanza.payload() {
-        Some(p) => (p.ns.as_str(), p.name.as_str()),
-        None => ("", ""),
-    }
 }
 
 pub(super) fn result_reply(stanza: &Stanza) -> Element {

@@ -22,6 +22,10 @@ pub fn filter(stanza: &Stanza) -> Verdict {
 }
 
 fn decide(stanza: &Stanza) -> Result<Verdict, HostError> {
+    // First of all, whatever the stanza: until the markers are loaded the
+    // kernel's filter scope is not restricted, and every stanza of every
+    // account comes through here.
+    storage::load_markers()?;
     let (from, to) = (stanza.from(), stanza.to());
     // An account's resources always reach each other and the account itself.
     if from.is_empty() || to.is_empty() || jid::bare(from) == jid::bare(to) {

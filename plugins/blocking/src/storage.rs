@@ -149,8 +149,9 @@ pub fn blocks(account: &str, jid: &str) -> Result<bool, HostError> {
 }
 
 /// After a restart: one marker per account with items, one short scan per
-/// such account (it skips past each account's items).
-fn load_markers() -> Result<(), HostError> {
+/// such account (it skips past each account's items); then the filter scope
+/// is restricted to those accounts. A `mem` read once done.
+pub fn load_markers() -> Result<(), HostError> {
     if mem::get(MARKERS_LOADED)?.is_some() {
         return Ok(());
     }
