@@ -284,3 +284,35 @@ async fn declared_stream_features_are_offered_after_authentication_only() {
     assert!(after.child("c", "http://jabber.org/protocol/caps").is_none(), "{after}");
     joe.close().await;
 }
+
+#[tokio::test]
+async fn a_restricted_filter_sees_only_watched_accounts() {
+    let s = start(&["kim", "lee", "max"]);
+    let mut kim = login(&s, "kim", "k1").await;
+    let mut lee = login(&s, "lee", "l1").await;
+    let mut max = login(&s, "max", "m1").await;
+    let say = |id: &str| format!("<message to='max@localhost/m1' type='chat' id='{id}'><body>drop me</body></message>");
+
+    let r =
+        kim.iq("set", Some("localhost"), &format!("<scope xmlns='{NS}'><watch>lee@localhost</watch></scope>")).await;
+    assert_eq!(r.attr("type"), Some("result"), "{r}");
+    // Neither kim nor max is watched: the filter that drops "drop me" is
+    // not even called for kim's message, which arrives.
+    kim.send(&say("k1")).await;
+    let m = max.next_message().await;
+    assert_eq!((m.attr("id"), m.attr("from")), (Some("k1"), Some("kim@localhost/k1")), "{m}");
+    // lee is watched: dropped, as the marker after it proves.
+    lee.send(&say("l1")).await;
+    lee.send("<message to='max@localhost/m1' type='chat' id='l2'><body>marker</body></message>").await;
+    let m = max.next_message().await;
+    assert_eq!(m.attr("id"), Some("l2"), "lee's 'drop me' must have been dropped: {m}");
+
+    // Only accounts of the plugin's own host can be watched; the server goes on.
+    for bad in ["someone@elsewhere.example", "not a jid@@", ""] {
+        let r = kim.iq("set", Some("localhost"), &format!("<scope xmlns='{NS}'><watch>{bad}</watch></scope>")).await;
+        assert_eq!(r.attr("type"), Some("error"), "watching {bad:?}: {r}");
+    }
+    kim.send(&say("k2")).await;
+    let m = max.next_message().await;
+    assert_eq!(m.attr("id"), Some("k2"), "{m}");
+}

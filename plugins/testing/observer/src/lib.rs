@@ -17,6 +17,9 @@
 //! - `<say to='jid'>text</say>` (set) sends `to` a chat message with that
 //!   body from the host: the plugin's own sends skip its own filter, so
 //!   `drop me` said this way arrives.
+//! - `<scope><watch>user@host</watch>...</scope>` (set) watches those
+//!   accounts and restricts the filter to them (`filter-scope`): messages
+//!   between other accounts then pass without the filter being called.
 //! - It declares the stream feature `<observed xmlns='urn:waxwing:test:observer'/>`,
 //!   offered after authentication and absent from disco.
 
@@ -53,6 +56,7 @@ impl Plugin for Observer {
             .iq_get_host(NS, "sessions")
             .iq_set_host(NS, "timer")
             .iq_set_host(NS, "say")
+            .iq_set_host(NS, "scope")
             .feature("<observed xmlns='urn:waxwing:test:observer'/>")
             // Any message type, to an account or one of its resources: what a
             // spam or policy filter would look at.
@@ -77,6 +81,7 @@ impl Plugin for Observer {
             ("get", "sessions") => list_sessions(&iq),
             ("set", "timer") => set_timer(&iq),
             ("set", "say") => say(&iq),
+            ("set", "scope") => scope(&iq),
             // The routes admit nothing else; should they ever, say so.
             _ => Err(Condition::FeatureNotImplemented.into()),
         }
@@ -235,6 +240,14 @@ fn set_timer(iq: &Iq) -> Handled {
 
 fn fired_message(domain: &str, to: &str) -> Element {
     waxwing_sdk::new_message(to, "headline").with_attr("from", domain).with_child(Element::new("fired", NS))
+}
+
+fn scope(iq: &Iq) -> Handled {
+    for watch in iq.payload()?.elements().filter(|e| e.is("watch", NS)) {
+        waxwing_sdk::filter_scope::watch(&watch.text(), true)?;
+    }
+    waxwing_sdk::filter_scope::restrict();
+    iq.reply_empty()
 }
 
 fn say(iq: &Iq) -> Handled {
