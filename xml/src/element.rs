@@ -156,31 +156,42 @@ impl std::fmt::Display for Element {
 }
 
 fn escape_text_into(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            c => out.push(c),
-        }
-    }
+    escape_into(out, s, |b| match b {
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'&' => Some("&amp;"),
+        _ => None,
+    });
 }
 
 fn escape_attr_into(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '\'' => out.push_str("&apos;"),
-            '"' => out.push_str("&quot;"),
-            // Literal whitespace in attributes is normalised by parsers; keep it exact.
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            c => out.push(c),
+    escape_into(out, s, |b| match b {
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'&' => Some("&amp;"),
+        b'\'' => Some("&apos;"),
+        b'"' => Some("&quot;"),
+        // Literal whitespace in attributes is normalised by parsers; keep it exact.
+        b'\n' => Some("&#10;"),
+        b'\r' => Some("&#13;"),
+        b'\t' => Some("&#9;"),
+        _ => None,
+    });
+}
+
+/// Copies `s` in runs between the bytes `entity` replaces: serialising is on
+/// every stanza's path, and most text needs no escaping at all. Every byte
+/// replaced is ASCII, so the runs are cut on character boundaries.
+fn escape_into(out: &mut String, s: &str, entity: impl Fn(u8) -> Option<&'static str>) {
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        if let Some(e) = entity(b) {
+            out.push_str(&s[start..i]);
+            out.push_str(e);
+            start = i + 1;
         }
     }
+    out.push_str(&s[start..]);
 }
 
 pub fn escape_text(s: &str) -> String {
@@ -216,6 +227,15 @@ mod tests {
     fn escapes_text() {
         let m = Element::new("body", "jabber:client").with_text("a<b & c>d");
         assert_eq!(m.to_xml_in("jabber:client"), "<body>a&lt;b &amp; c&gt;d</body>");
+    }
+
+    #[test]
+    fn escapes_around_multibyte_text_and_at_the_ends() {
+        assert_eq!(escape_text("ünï<cödé>&😀"), "ünï&lt;cödé&gt;&amp;😀");
+        assert_eq!(escape_text("<"), "&lt;");
+        assert_eq!(escape_text(""), "");
+        assert_eq!(escape_attr("\t'é\"\n\r"), "&#9;&apos;é&quot;&#10;&#13;");
+        assert_eq!(escape_attr("plain"), "plain");
     }
 
     #[test]

@@ -120,7 +120,7 @@ impl Router {
     }
 
     /// A stanza from a bound client. `Err` means the stream must close with that error.
-    pub fn from_client(&self, session: &Arc<Session>, mut el: Element) -> Result<(), (StreamErrorCondition, String)> {
+    pub fn from_client(&self, session: &Arc<Session>, el: Element) -> Result<(), (StreamErrorCondition, String)> {
         if el.ns != ns::CLIENT || StanzaKind::from_name(&el.name).is_none() {
             return Err((
                 StreamErrorCondition::UnsupportedStanzaType,
@@ -134,8 +134,8 @@ impl Router {
                 return Err((StreamErrorCondition::InvalidFrom, format!("'{claimed}' is not this session's address")));
             }
         }
-        el.set_attr("from", session.jid.to_string());
-        let mut stanza = match Stanza::parse(el) {
+        let sender = Jid::from(session.jid.clone());
+        let mut stanza = match Stanza::parse_from(el, Some(&sender)) {
             Ok(s) => s,
             Err((el, err)) => {
                 self.deliver_to_session(session, &err.reply_to(&el));

@@ -42,6 +42,15 @@ impl Stanza {
     /// Reads the routing facts. A malformed `to` or `from` is a `jid-malformed`
     /// stanza error; an element that is no stanza at all returns `None`.
     pub fn parse(el: Element) -> Result<Stanza, (Element, StanzaError)> {
+        Self::parse_from(el, None)
+    }
+
+    /// Like [`parse`](Self::parse), with the sender already known (a bound
+    /// session's JID): `from` is set to it, and not parsed again.
+    pub fn parse_from(mut el: Element, sender: Option<&Jid>) -> Result<Stanza, (Element, StanzaError)> {
+        if let Some(sender) = sender {
+            el.set_attr("from", sender.to_string());
+        }
         let Some(kind) = StanzaKind::from_name(&el.name) else {
             let err = StanzaError::new(StanzaErrorCondition::BadRequest).with_text("not a stanza");
             return Err((el, err));
@@ -54,7 +63,7 @@ impl Stanza {
                 return Err((el, err));
             }
         };
-        let from = match el.attr("from").map(Jid::new) {
+        let from = match sender.cloned().map(Ok).or_else(|| el.attr("from").map(Jid::new)) {
             None => None,
             Some(Ok(j)) => Some(j),
             Some(Err(e)) => {
