@@ -106,6 +106,13 @@ impl Json {
         }
     }
 
+    /// A size setting in bytes: like [`count_setting`](Self::count_setting),
+    /// up to 16 MiB, far past what a plugin's memory cap lets it hold at once.
+    pub fn byte_limit(&self, key: &str, default: usize) -> Result<usize, String> {
+        const MAX: u64 = 16 * 1024 * 1024;
+        self.count_setting(key, default as u64, MAX).map(|n| n as usize)
+    }
+
     pub fn as_array(&self) -> Option<&[Json]> {
         match self {
             Json::Array(items) => Some(items),
@@ -340,6 +347,9 @@ mod tests {
             let err = cfg.count_setting(bad, 7, 10).unwrap_err();
             assert!(err.contains(&format!("'{bad}'")) && err.contains("1 to 10"), "{err}");
         }
+        assert_eq!(cfg.byte_limit("n", 64), Ok(5));
+        assert_eq!(cfg.byte_limit("absent", 64), Ok(64));
+        assert!(Json::parse(r#"{"b": 16777217}"#).unwrap().byte_limit("b", 64).is_err());
     }
 
     #[test]

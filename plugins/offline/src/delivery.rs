@@ -14,8 +14,8 @@
 
 use waxwing_sdk::{Element, domain, format_utc, jid, log, mem, route};
 
-use waxwing_sdk::parse_client_xml;
 use crate::storage::{self, Record};
+use waxwing_sdk::parse_client_xml;
 
 /// What a session's own presence means for its stored messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

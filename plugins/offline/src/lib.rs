@@ -109,10 +109,9 @@ mod tests {
 
     #[test]
     fn quota_errors_come_from_the_recipient_and_wait() {
-        let message = parse_client_xml(
-            "<message from='a@h/x' to='b@h/gone' id='7' type='chat'><body>hi</body></message>",
-        )
-        .unwrap();
+        let message =
+            parse_client_xml("<message from='a@h/x' to='b@h/gone' id='7' type='chat'><body>hi</body></message>")
+                .unwrap();
         let error = StanzaError::new(Condition::ResourceConstraint).with_type(ErrorType::Wait);
         let reply = error_reply(&message, "b@h", &error).unwrap();
         assert_eq!(reply.attr("from"), Some("b@h"));
