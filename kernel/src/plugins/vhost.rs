@@ -28,7 +28,8 @@ pub struct VhostPlugins {
     host_info: Arc<ArcSwap<HostInfo>>,
     stream_features: ArcSwap<StreamFeatures>,
     /// XEP-0115 `ver` of the host's disco#info as the plugins answer it;
-    /// worked out on first use after each rebuild.
+    /// worked out on first use after each rebuild ("" when there is none, so
+    /// a host without disco does not ask again at every login).
     caps_ver: ArcSwap<Option<String>>,
     /// Rebuilds read the plugin list and write two derived values; two at
     /// once could leave a stale one last.
@@ -120,8 +121,14 @@ impl VhostPlugins {
     /// plugin answers disco#info.
     pub fn caps_ver(&self) -> Option<String> {
         if let Some(ver) = self.caps_ver.load().as_ref() {
-            return Some(ver.clone());
+            return (!ver.is_empty()).then(|| ver.clone());
         }
+        let ver = self.ask_caps_ver();
+        self.caps_ver.store(Arc::new(Some(ver.clone().unwrap_or_default())));
+        ver
+    }
+
+    fn ask_caps_ver(&self) -> Option<String> {
         let query = Element::new("query", ns::DISCO_INFO);
         let iq = Element::new("iq", ns::CLIENT)
             .with_attr("type", "get")
@@ -131,9 +138,7 @@ impl VhostPlugins {
             .with_child(query);
         let stanza = Stanza::parse(iq).ok()?;
         let Captured::Reply(reply) = self.handle_captured(&stanza, Address::Host) else { return None };
-        let ver = waxwing_xml::caps::info_ver(reply.child("query", ns::DISCO_INFO)?).ok()?;
-        self.caps_ver.store(Arc::new(Some(ver.clone())));
-        Some(ver)
+        waxwing_xml::caps::info_ver(reply.child("query", ns::DISCO_INFO)?).ok()
     }
 
     /// Like [`handle_stanza`](Self::handle_stanza), but a reply comes back to
@@ -451,13 +456,17 @@ pub struct StreamFeatures {
 const REGISTER_FEATURE_NS: &str = "http://jabber.org/features/iq-register";
 
 /// A declared feature that is a serialized element is a stream feature
-/// (the WIT's convention); checked to be one well-formed element.
+/// (the WIT's convention). What goes on the wire is the element as parsed
+/// and serialized again, never the plugin's text.
 fn stream_feature(feature: &str) -> Option<(Element, String)> {
     if !feature.starts_with('<') {
         return None;
     }
     match Element::parse(feature) {
-        Ok(el) => Some((el, feature.to_string())),
+        Ok(el) => {
+            let xml = el.to_xml();
+            Some((el, xml))
+        }
         Err(e) => {
             tracing::warn!("ignoring a declared stream feature that is not XML ({e}): {feature}");
             None
@@ -527,4 +536,18 @@ fn aggregate(domain: &str, plugins: &[Arc<PluginEntry>]) -> (HostInfo, StreamFea
         extensions,
     };
     (info, stream)
+}
+
+#[cfg(test)]
+mod stream_feature_tests {
+    use super::*;
+
+    #[test]
+    fn only_well_formed_elements_are_stream_features() {
+        assert!(stream_feature("urn:xmpp:ping").is_none(), "a disco feature");
+        assert!(stream_feature("<ver xmlns='urn:xmpp:features:rosterver'").is_none(), "not XML");
+        let (el, xml) = stream_feature("<ver xmlns='urn:xmpp:features:rosterver'/>").unwrap();
+        assert_eq!((el.name.as_str(), el.ns.as_str()), ("ver", "urn:xmpp:features:rosterver"));
+        assert_eq!(xml, "<ver xmlns='urn:xmpp:features:rosterver'/>");
+    }
 }
