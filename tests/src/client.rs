@@ -598,6 +598,16 @@ impl RawClient {
 
     // ---------------------------------------------------------------- login
 
+    /// Connects with STARTTLS and reopens the stream: ready for `<auth/>` or
+    /// in-band registration, the two things a stream may do before login.
+    pub async fn connect_tls(server: &Server) -> RawClient {
+        let mut c = RawClient::connect(server).await;
+        c.open_stream("localhost").await;
+        c.starttls().await;
+        c.open_stream("localhost").await;
+        c
+    }
+
     /// Connects (STARTTLS), authenticates with SCRAM-SHA-256 and binds a server-chosen resource.
     pub async fn login(server: &Server, user: &str, password: &str) -> RawClient {
         Self::login_with(server, user, password, Mech::ScramSha256, None).await

@@ -31,10 +31,7 @@ fn listed(o: &Output) -> Vec<String> {
 
 /// Whether `user`/`pw` can log in: SASL success, or the failure condition.
 async fn can_log_in(s: &Server, user: &str, pw: &str) -> Result<(), String> {
-    let mut c = RawClient::connect(s).await;
-    c.open_stream("localhost").await;
-    c.starttls().await;
-    c.open_stream("localhost").await;
+    let mut c = RawClient::connect_tls(s).await;
     c.auth(Mech::ScramSha256, user, pw).await.map_err(|f| f.to_string())
 }
 

@@ -30,22 +30,13 @@ fn start(plugin_config: &str, extra: &str, users: &[&str]) -> Server {
     Server::start_with_localhost_users(&config(plugin_config, extra), users, PW)
 }
 
-/// A stream after STARTTLS, not authenticated: where registration happens.
-async fn unauthenticated(s: &Server) -> RawClient {
-    let mut c = RawClient::connect(s).await;
-    c.open_stream("localhost").await;
-    c.starttls().await;
-    c.open_stream("localhost").await;
-    c
-}
-
 async fn login(s: &Server, user: &str, password: &str) -> RawClient {
     RawClient::login_with(s, &format!("{user}@localhost"), password, Mech::ScramSha256, None).await
 }
 
 /// SCRAM as `user` fails with `<not-authorized/>`.
 async fn login_fails(s: &Server, user: &str, password: &str) {
-    let mut c = unauthenticated(s).await;
+    let mut c = RawClient::connect_tls(s).await;
     let failure = c.auth(Mech::ScramSha256, user, password).await.expect_err("the login should fail");
     assert!(failure.child("not-authorized", NS_SASL).is_some(), "{failure}");
 }
@@ -100,7 +91,7 @@ fn captcha_submission(challenge: &str, answer: &str, user: &str, password: &str)
 async fn registration_is_offered_before_authentication_and_in_disco() {
     let s = start("", "", &["alice"]);
     let _log = s.log_on_panic();
-    let c = unauthenticated(&s).await;
+    let c = RawClient::connect_tls(&s).await;
     let features = c.features.clone().expect("features");
     assert!(features.child("register", NS_FEATURE).is_some(), "no <register/> before SASL: {features}");
 
@@ -120,7 +111,7 @@ async fn registration_is_offered_before_authentication_and_in_disco() {
 async fn form_offers_legacy_fields_and_a_data_form() {
     let s = start("instructions = \"Welcome to the test server.\"", "", &[]);
     let _log = s.log_on_panic();
-    let mut c = unauthenticated(&s).await;
+    let mut c = RawClient::connect_tls(&s).await;
     let r = c.iq("get", None, &query("")).await;
     assert_result(&r);
     let q = r.child("query", NS_REGISTER).unwrap_or_else(|| panic!("no query: {r}"));
@@ -141,7 +132,7 @@ async fn register_log_in_change_password_and_cancel() {
     let _log = s.log_on_panic();
 
     // Registration with the data form, on a stream that then logs in as the new account.
-    let mut c = unauthenticated(&s).await;
+    let mut c = RawClient::connect_tls(&s).await;
     let submit = query(&format!(
         "<x xmlns='{NS_DATA}' type='submit'><field var='FORM_TYPE'><value>{NS_REGISTER}</value></field>\
          <field var='username'><value>romeo</value></field><field var='password'><value>{PW}</value></field></x>"
@@ -172,7 +163,7 @@ async fn register_log_in_change_password_and_cancel() {
     login_fails(&s, "romeo", new_pw).await;
 
     // The name is free again.
-    let mut again = unauthenticated(&s).await;
+    let mut again = RawClient::connect_tls(&s).await;
     assert_result(&again.iq("set", None, &legacy("romeo", PW)).await);
 }
 
@@ -180,7 +171,7 @@ async fn register_log_in_change_password_and_cancel() {
 async fn bad_registrations_get_the_right_error_and_the_stream_goes_on() {
     let s = start("min_password_length = 8", "", &["taken"]);
     let _log = s.log_on_panic();
-    let mut c = unauthenticated(&s).await;
+    let mut c = RawClient::connect_tls(&s).await;
 
     assert_error(&c.iq("set", None, &legacy("taken", "long-enough-pw")).await, "conflict");
     // Case does not make a new name.
@@ -256,7 +247,7 @@ async fn an_account_manages_only_itself() {
 async fn registration_switched_off_still_lets_accounts_change_passwords() {
     let s = start("allow_registration = false", "", &["alice"]);
     let _log = s.log_on_panic();
-    let mut c = unauthenticated(&s).await;
+    let mut c = RawClient::connect_tls(&s).await;
     let text = assert_error(&c.iq("get", None, &query("")).await, "not-allowed");
     assert!(!text.is_empty(), "the refusal says why");
     let text = assert_error(&c.iq("set", None, &legacy("newbie", PW)).await, "not-allowed");
@@ -273,7 +264,7 @@ async fn registration_switched_off_still_lets_accounts_change_passwords() {
 async fn captcha_questions_guard_registration() {
     let s = start(&format!("captcha = [{{question = {QUESTION:?}, answer = [\"blue\", \"light blue\"]}}]"), "", &[]);
     let _log = s.log_on_panic();
-    let mut c = unauthenticated(&s).await;
+    let mut c = RawClient::connect_tls(&s).await;
 
     let id = c.new_id("reg");
     c.send(&format!("<iq type='get' id='{id}'>{}</iq>", query(""))).await;
@@ -313,7 +304,7 @@ async fn an_unanswered_captcha_expires() {
     let config = format!("captcha_lifetime_seconds = 1\ncaptcha = [{{question = {QUESTION:?}, answer = \"blue\"}}]");
     let s = start(&config, "", &[]);
     let _log = s.log_on_panic();
-    let mut c = unauthenticated(&s).await;
+    let mut c = RawClient::connect_tls(&s).await;
     let r = c.iq("get", None, &query("")).await;
     let challenge = field_value(form_of(&r), "challenge").unwrap_or_else(|| panic!("no challenge id: {r}"));
     // Waiting out the challenge's lifetime is the point of this test.
@@ -328,11 +319,11 @@ async fn an_unanswered_captcha_expires() {
 async fn the_kernel_limits_registrations_per_address() {
     let s = start("", "[limits]\nregistrations_per_ip_per_hour = 2\n", &[]);
     let _log = s.log_on_panic();
-    let mut c = unauthenticated(&s).await;
+    let mut c = RawClient::connect_tls(&s).await;
     // Refusals do not count towards the limit.
     assert_error(&c.iq("set", None, &legacy("first", "x")).await, "not-acceptable");
     assert_result(&c.iq("set", None, &legacy("first", PW)).await);
-    let mut other = unauthenticated(&s).await;
+    let mut other = RawClient::connect_tls(&s).await;
     assert_result(&other.iq("set", None, &legacy("second", PW)).await);
     let r = other.iq("set", None, &legacy("third", PW)).await;
     assert_error(&r, "resource-constraint");

@@ -24,15 +24,6 @@ fn server() -> &'static Server {
     shared(&S, CONFIG, USERS)
 }
 
-/// A connection with TLS on and the stream reopened, ready for `<auth/>`.
-async fn tls_ready(s: &Server) -> RawClient {
-    let mut c = RawClient::connect(s).await;
-    c.open_stream("localhost").await;
-    c.starttls().await;
-    c.open_stream("localhost").await;
-    c
-}
-
 fn failure_condition(f: &Element) -> String {
     assert!(f.is("failure", NS_SASL), "not a SASL failure: {f}");
     f.elements().find(|e| e.name != "text").map(|e| e.name.clone()).unwrap_or_else(|| panic!("empty failure: {f}"))
@@ -59,7 +50,7 @@ async fn before_tls_starttls_is_required_and_nothing_else_offered() {
 async fn after_starttls_every_mechanism_is_offered_with_channel_binding() {
     let s = server();
     let _log = s.log_on_panic();
-    let c = tls_ready(s).await;
+    let c = RawClient::connect_tls(s).await;
     assert_eq!(c.tls_version(), Some(rustls::ProtocolVersion::TLSv1_3));
     let mut offered = c.mechanisms();
     offered.sort();
@@ -135,7 +126,7 @@ async fn tls12_offers_no_plus_and_scram_still_works() {
 async fn wrong_password_is_not_authorized_and_a_retry_may_succeed() {
     let s = server();
     let _log = s.log_on_panic();
-    let mut c = tls_ready(s).await;
+    let mut c = RawClient::connect_tls(s).await;
     for mech in [Mech::ScramSha256, Mech::ScramSha1Plus, Mech::Plain] {
         let f = c.auth(mech, "alice", "wrong password").await.expect_err("a wrong password was accepted");
         assert_eq!(failure_condition(&f), "not-authorized", "{}: {f}", mech.name());
@@ -150,7 +141,7 @@ async fn wrong_password_is_not_authorized_and_a_retry_may_succeed() {
 async fn unknown_user_is_not_authorized() {
     let s = server();
     let _log = s.log_on_panic();
-    let mut c = tls_ready(s).await;
+    let mut c = RawClient::connect_tls(s).await;
     for mech in [Mech::ScramSha256, Mech::Plain] {
         let f = c.auth(mech, "nobody", PW).await.expect_err("an unknown user was accepted");
         assert_eq!(failure_condition(&f), "not-authorized", "{}: {f}", mech.name());
@@ -176,7 +167,7 @@ async fn auth_before_starttls_is_encryption_required() {
 async fn unknown_mechanism_is_invalid_mechanism() {
     let s = server();
     let _log = s.log_on_panic();
-    let mut c = tls_ready(s).await;
+    let mut c = RawClient::connect_tls(s).await;
     for name in ["X-NOSUCH", "DIGEST-MD5", "scram-sha-256"] {
         c.send(&format!("<auth xmlns='{NS_SASL}' mechanism='{name}'>=</auth>")).await;
         expect_failure(&mut c, "invalid-mechanism").await;
@@ -187,7 +178,7 @@ async fn unknown_mechanism_is_invalid_mechanism() {
 async fn bad_base64_is_incorrect_encoding() {
     let s = server();
     let _log = s.log_on_panic();
-    let mut c = tls_ready(s).await;
+    let mut c = RawClient::connect_tls(s).await;
     c.send(&format!("<auth xmlns='{NS_SASL}' mechanism='PLAIN'>!!not*base64!!</auth>")).await;
     expect_failure(&mut c, "incorrect-encoding").await;
     // In a response, too.
@@ -207,7 +198,7 @@ async fn bad_base64_is_incorrect_encoding() {
 async fn abort_is_aborted() {
     let s = server();
     let _log = s.log_on_panic();
-    let mut c = tls_ready(s).await;
+    let mut c = RawClient::connect_tls(s).await;
     let scram = waxwing_tests::scram::ScramClient::new(Hash::Sha256, "alice", PW, Binding::None);
     c.send(&format!(
         "<auth xmlns='{NS_SASL}' mechanism='SCRAM-SHA-256'>{}</auth>",
@@ -226,7 +217,7 @@ async fn abort_is_aborted() {
 async fn tampered_channel_binding_is_not_authorized() {
     let s = server();
     let _log = s.log_on_panic();
-    let mut c = tls_ready(s).await;
+    let mut c = RawClient::connect_tls(s).await;
     let real = c.exporter().expect("TLS 1.3 exporter");
     let mut forged = real.clone();
     forged[0] ^= 0x01;
@@ -247,7 +238,7 @@ async fn downgrade_flag_y_when_plus_was_offered_is_not_authorized() {
     // so someone stripped it on the way.
     let s = server();
     let _log = s.log_on_panic();
-    let mut c = tls_ready(s).await;
+    let mut c = RawClient::connect_tls(s).await;
     let f = c
         .auth_scram(Mech::ScramSha256, Hash::Sha256, Binding::ClientOnly, "erin", PW)
         .await
@@ -259,7 +250,7 @@ async fn downgrade_flag_y_when_plus_was_offered_is_not_authorized() {
 async fn five_failed_attempts_close_the_stream_with_policy_violation() {
     let s = server();
     let _log = s.log_on_panic();
-    let mut c = tls_ready(s).await;
+    let mut c = RawClient::connect_tls(s).await;
     for i in 1..=5 {
         let msg = base64_plain("bob", &format!("wrong-{i}"));
         c.send(&format!("<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{msg}</auth>")).await;
@@ -284,7 +275,7 @@ async fn bind_generates_a_resource_when_none_is_asked() {
 async fn bind_an_invalid_resource_is_bad_request_and_a_valid_one_then_works() {
     let s = server();
     let _log = s.log_on_panic();
-    let mut c = tls_ready(s).await;
+    let mut c = RawClient::connect_tls(s).await;
     c.auth(Mech::ScramSha256, "dave", PW).await.unwrap_or_else(|f| panic!("{f}"));
     c.open_stream("localhost").await;
     let too_long = "r".repeat(1100);
@@ -340,7 +331,7 @@ async fn legacy_session_iq_after_bind_is_answered_with_a_result() {
 async fn authzid_of_oneself_is_accepted_and_of_another_refused() {
     let s = server();
     let _log = s.log_on_panic();
-    let mut c = tls_ready(s).await;
+    let mut c = RawClient::connect_tls(s).await;
     let other = b64(b"bob@localhost\0alice\0correct horse battery");
     c.send(&format!("<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{other}</auth>")).await;
     expect_failure(&mut c, "invalid-authzid").await;
@@ -354,7 +345,7 @@ async fn authzid_of_oneself_is_accepted_and_of_another_refused() {
 async fn scram_without_initial_response_starts_with_an_empty_challenge() {
     let s = server();
     let _log = s.log_on_panic();
-    let mut c = tls_ready(s).await;
+    let mut c = RawClient::connect_tls(s).await;
     let mut scram = waxwing_tests::scram::ScramClient::new(Hash::Sha256, "alice", PW, Binding::None);
     c.send(&format!("<auth xmlns='{NS_SASL}' mechanism='SCRAM-SHA-256'/>")).await;
     let empty = c.next_element().await;
@@ -376,7 +367,7 @@ async fn scram_without_initial_response_starts_with_an_empty_challenge() {
 async fn plain_without_initial_response() {
     let s = server();
     let _log = s.log_on_panic();
-    let mut c = tls_ready(s).await;
+    let mut c = RawClient::connect_tls(s).await;
     c.send(&format!("<auth xmlns='{NS_SASL}' mechanism='PLAIN'/>")).await;
     let empty = c.next_element().await;
     assert!(empty.is("challenge", NS_SASL), "{empty}");

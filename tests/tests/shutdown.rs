@@ -12,10 +12,7 @@ async fn sigterm_closes_every_session_with_system_shutdown_and_accounts_survive(
     // must not keep the server from exiting.
     let mut c = RawClient::connect(&s).await;
     c.open_stream("localhost").await;
-    let mut d = RawClient::connect(&s).await;
-    d.open_stream("localhost").await;
-    d.starttls().await;
-    d.open_stream("localhost").await;
+    let mut d = RawClient::connect_tls(&s).await;
 
     s.signal(libc::SIGTERM);
     a.expect_stream_error("system-shutdown").await;

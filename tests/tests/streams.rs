@@ -124,10 +124,7 @@ async fn not_authorized_message_before_auth() {
 async fn not_authorized_iq_after_tls_before_auth() {
     let s = server();
     let _log = s.log_on_panic();
-    let mut c = RawClient::connect(s).await;
-    c.open_stream("localhost").await;
-    c.starttls().await;
-    c.open_stream("localhost").await;
+    let mut c = RawClient::connect_tls(s).await;
     c.send("<iq type='get' id='x' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>").await;
     c.expect_stream_error("not-authorized").await;
 }
@@ -281,10 +278,7 @@ async fn header_domain_is_prepared() {
 async fn not_authorized_message_after_auth_before_bind() {
     let s = server();
     let _log = s.log_on_panic();
-    let mut c = RawClient::connect(s).await;
-    c.open_stream("localhost").await;
-    c.starttls().await;
-    c.open_stream("localhost").await;
+    let mut c = RawClient::connect_tls(s).await;
     c.auth(Mech::ScramSha256, "alice", PW).await.unwrap_or_else(|f| panic!("{f}"));
     c.open_stream("localhost").await;
     c.send("<message to='bob@localhost' type='chat'><body>unbound</body></message>").await;

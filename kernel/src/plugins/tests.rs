@@ -320,26 +320,12 @@ fn recycling_and_a_small_pool_keep_serving() {
 fn no_key_leaves_the_plugin_prefix() {
     use super::bindings::types::HostError;
     use super::bindings::waxwing::plugin::kv::{Host as _, Op};
-    use super::bindings::waxwing::plugin::sessions::HostInfo;
-    use super::store::{Grants, KernelSlot, MemMap, PluginShared, StoreData};
-    use std::sync::Arc;
+    use super::store::{Grants, StoreData};
 
     let dir = crate::testutil::tempdir("kvprefix");
     let storage = crate::storage::Storage::open(&dir).unwrap();
     storage.put(b"plug/h/other/k", b"theirs").unwrap();
-    let info = HostInfo { domain: "h".into(), features: vec![], identities: vec![], items: vec![], extensions: vec![] };
-    let shared = Arc::new(PluginShared {
-        name: "p".into(),
-        domain: "h".into(),
-        kv: storage.scoped("plug/h/p/"),
-        mem: MemMap::new(1 << 20),
-        filter_scope: Default::default(),
-        timers: Default::default(),
-        accounts: crate::accounts::Accounts::new(storage.clone(), 4096),
-        kernel: Arc::new(KernelSlot::default()),
-        host_info: Arc::new(arc_swap::ArcSwap::from_pointee(info)),
-        entry: Default::default(),
-    });
+    let shared = plugin_p_on_h(&storage, 1 << 20);
     let mut d = StoreData::new(shared, Grants::from_names(&["kv".into()]), None, 1 << 20);
     let evil: Vec<Vec<u8>> = vec![
         b"../other/k".to_vec(),
@@ -380,25 +366,11 @@ fn no_key_leaves_the_plugin_prefix() {
 fn mem_is_capped_and_counts() {
     use super::bindings::types::HostError;
     use super::bindings::waxwing::plugin::mem::Host as _;
-    use super::bindings::waxwing::plugin::sessions::HostInfo;
-    use super::store::{Grants, KernelSlot, MemMap, PluginShared, StoreData};
-    use std::sync::Arc;
+    use super::store::{Grants, StoreData};
 
     let dir = crate::testutil::tempdir("mem");
     let storage = crate::storage::Storage::open(&dir).unwrap();
-    let info = HostInfo { domain: "h".into(), features: vec![], identities: vec![], items: vec![], extensions: vec![] };
-    let shared = Arc::new(PluginShared {
-        name: "p".into(),
-        domain: "h".into(),
-        kv: storage.scoped("plug/h/p/"),
-        mem: MemMap::new(100),
-        filter_scope: Default::default(),
-        timers: Default::default(),
-        accounts: crate::accounts::Accounts::new(storage.clone(), 4096),
-        kernel: Arc::new(KernelSlot::default()),
-        host_info: Arc::new(arc_swap::ArcSwap::from_pointee(info)),
-        entry: Default::default(),
-    });
+    let shared = plugin_p_on_h(&storage, 100);
     let mut d = StoreData::new(shared.clone(), Grants::from_names(&["mem".into()]), None, 1 << 20);
     assert_eq!(d.incr("n".into(), 5).unwrap(), 5);
     assert_eq!(d.incr("n".into(), -7).unwrap(), -2);
@@ -415,4 +387,24 @@ fn mem_is_capped_and_counts() {
     let mut other = StoreData::new(shared, Grants::default(), None, 1 << 20);
     assert!(matches!(other.get("b".into()), Err(HostError::NotGranted(_))));
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Plugin `p` on host `h` as its host calls see it, with a `mem` budget of
+/// `mem_cap` bytes: for calling host functions directly, without wasm.
+fn plugin_p_on_h(storage: &crate::storage::Storage, mem_cap: usize) -> std::sync::Arc<super::store::PluginShared> {
+    use super::bindings::waxwing::plugin::sessions::HostInfo;
+    use super::store::{KernelSlot, MemMap, PluginShared};
+    let info = HostInfo { domain: "h".into(), features: vec![], identities: vec![], items: vec![], extensions: vec![] };
+    std::sync::Arc::new(PluginShared {
+        name: "p".into(),
+        domain: "h".into(),
+        kv: storage.scoped("plug/h/p/"),
+        mem: MemMap::new(mem_cap),
+        filter_scope: Default::default(),
+        timers: Default::default(),
+        accounts: crate::accounts::Accounts::new(storage.clone(), 4096),
+        kernel: std::sync::Arc::new(KernelSlot::default()),
+        host_info: std::sync::Arc::new(arc_swap::ArcSwap::from_pointee(info)),
+        entry: Default::default(),
+    })
 }
