@@ -104,6 +104,42 @@ fn drain(mut reader: Reader<ReadHalf<Tls>>) {
     tokio::spawn(async move { while reader.next().await.is_ok() {} });
 }
 
+/// Sends up to `count` stanzas, the `seq`th written into the buffer by
+/// `stanza`, with at most as many unanswered as `window` has permits (the
+/// reading side gives them back), one per `pace` when set. Stops early when
+/// the window stays shut past `limit` or the connection fails. Returns how
+/// many went out, and the writer for closing later.
+async fn send_windowed(
+    mut writer: WriteHalf<Tls>,
+    window: Arc<Semaphore>,
+    count: u64,
+    limit: Duration,
+    pace: Option<Duration>,
+    mut stanza: impl FnMut(u64, &mut String),
+) -> (u64, WriteHalf<Tls>) {
+    let mut xml = String::with_capacity(384);
+    let mut tick = pace.map(|every| {
+        let mut t = tokio::time::interval(every);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
+    let mut sent = 0;
+    for seq in 0..count {
+        if let Some(t) = tick.as_mut() {
+            t.tick().await;
+        }
+        let Ok(Ok(permit)) = timeout(limit, window.acquire()).await else { break };
+        permit.forget();
+        xml.clear();
+        stanza(seq, &mut xml);
+        if conn::send(&mut writer, &xml).await.is_err() {
+            break;
+        }
+        sent += 1;
+    }
+    (sent, writer)
+}
+
 async fn close_writer(mut w: WriteHalf<Tls>) {
     let _ = conn::send(&mut w, "</stream:stream>").await;
     let _ = w.shutdown().await;
@@ -250,39 +286,17 @@ pub async fn messages(o: &Opts) -> Result<Report, Error> {
     while let (Some(tx), Some(rx)) = (it.next(), it.next()) {
         let window = Arc::new(Semaphore::new(o.window.max(1)));
         let to = rx.jid.clone();
-        let Session { reader: tx_reader, writer: mut tx_writer, .. } = tx;
+        let Session { reader: tx_reader, writer: tx_writer, .. } = tx;
         drain(tx_reader);
-        let w = window.clone();
         let pace = (o.rate > 0.0).then(|| Duration::from_secs_f64(p as f64 / o.rate));
-        senders.spawn(async move {
-            let mut xml = String::with_capacity(256);
-            let mut sent = 0u64;
-            let mut tick = pace.map(|every| {
-                let mut t = tokio::time::interval(every);
-                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                t
-            });
-            for seq in 0..m {
-                if let Some(t) = tick.as_mut() {
-                    t.tick().await;
-                }
-                let Ok(permit) = timeout(limit, w.acquire()).await else { break };
-                let Ok(permit) = permit else { break };
-                permit.forget();
-                xml.clear();
-                use std::fmt::Write as _;
-                let _ = write!(
-                    xml,
-                    "<message to='{to}' type='chat' id='m{seq}'><body>wxb:{pair}:{seq}:{}</body></message>",
-                    now_us()
-                );
-                if conn::send(&mut tx_writer, &xml).await.is_err() {
-                    break;
-                }
-                sent += 1;
-            }
-            (sent, tx_writer)
-        });
+        senders.spawn(send_windowed(tx_writer, window.clone(), m, limit, pace, move |seq, xml| {
+            use std::fmt::Write as _;
+            let _ = write!(
+                xml,
+                "<message to='{to}' type='chat' id='m{seq}'><body>wxb:{pair}:{seq}:{}</body></message>",
+                now_us()
+            );
+        }));
         let Session { reader: mut rx_reader, writer: rx_writer, .. } = rx;
         receivers.spawn(async move {
             let (mut got, mut disorder, mut expected) = (0u64, 0u64, 0u64);
@@ -414,26 +428,12 @@ pub async fn muc(o: &Opts) -> Result<Report, Error> {
     for (i, s) in joined.into_iter().flatten().enumerate() {
         let room = room_of(i / u);
         let window = Arc::new(Semaphore::new(o.window.max(1)));
-        let Session { mut reader, mut writer, .. } = s;
-        let w = window.clone();
-        senders.spawn(async move {
-            let mut xml = String::with_capacity(256);
-            for seq in 0..m {
-                let Ok(Ok(permit)) = timeout(limit, w.acquire()).await else { break };
-                permit.forget();
-                xml.clear();
-                use std::fmt::Write as _;
-                let _ = write!(
-                    xml,
-                    "<message to='{room}' type='groupchat'><body>wxb:{i}:{seq}:{}</body></message>",
-                    now_us()
-                );
-                if conn::send(&mut writer, &xml).await.is_err() {
-                    break;
-                }
-            }
-            writer
-        });
+        let Session { mut reader, writer, .. } = s;
+        senders.spawn(send_windowed(writer, window.clone(), m, limit, None, move |seq, xml| {
+            use std::fmt::Write as _;
+            let _ =
+                write!(xml, "<message to='{room}' type='groupchat'><body>wxb:{i}:{seq}:{}</body></message>", now_us());
+        }));
         receivers.spawn(async move {
             let mut got = 0u64;
             let mut lat = Vec::with_capacity(expect as usize);
@@ -462,7 +462,7 @@ pub async fn muc(o: &Opts) -> Result<Report, Error> {
     let wall = t0.elapsed();
     let mut writers = Vec::new();
     while let Some(res) = senders.join_next().await {
-        writers.push(res.map_err(|e| e.to_string())?);
+        writers.push(res.map_err(|e| e.to_string())?.1);
     }
     let total = (rooms * u) as u64 * expect;
     let mut r = Report::new("muc");
@@ -526,27 +526,16 @@ pub async fn pubsub(o: &Opts) -> Result<Report, Error> {
     let meter = CpuMeter::start(o.pid);
     let t0 = Instant::now();
     let window = Arc::new(Semaphore::new(o.window.max(1)));
-    let Session { reader: mut owner_reader, writer: mut owner_writer, .. } = owner;
-    let w = window.clone();
-    let publisher = tokio::spawn(async move {
-        let mut xml = String::with_capacity(384);
-        for seq in 0..m {
-            let Ok(Ok(permit)) = timeout(limit, w.acquire()).await else { break };
-            permit.forget();
-            xml.clear();
-            use std::fmt::Write as _;
-            let _ = write!(
-                xml,
-                "<iq type='set' to='{ps}' id='pub{seq}'><pubsub xmlns='{PUBSUB}'><publish node='{node}'>\
-                 <item id='i{seq}'><entry xmlns='urn:waxwing:bench'>wxb:0:{seq}:{}</entry></item></publish></pubsub></iq>",
-                now_us()
-            );
-            if conn::send(&mut owner_writer, &xml).await.is_err() {
-                break;
-            }
-        }
-        owner_writer
-    });
+    let Session { reader: mut owner_reader, writer: owner_writer, .. } = owner;
+    let publisher = tokio::spawn(send_windowed(owner_writer, window.clone(), m, limit, None, move |seq, xml| {
+        use std::fmt::Write as _;
+        let _ = write!(
+            xml,
+            "<iq type='set' to='{ps}' id='pub{seq}'><pubsub xmlns='{PUBSUB}'><publish node='{node}'>\
+             <item id='i{seq}'><entry xmlns='urn:waxwing:bench'>wxb:0:{seq}:{}</entry></item></publish></pubsub></iq>",
+            now_us()
+        );
+    }));
     let acks = tokio::spawn(async move {
         let (mut ok, mut failed) = (0u64, 0u64);
         while ok + failed < m {
@@ -594,7 +583,7 @@ pub async fn pubsub(o: &Opts) -> Result<Report, Error> {
     }
     let wall = t0.elapsed();
     let (published, failed) = acks.await.map_err(|e| e.to_string())?;
-    writers.push(publisher.await.map_err(|e| e.to_string())?);
+    writers.push(publisher.await.map_err(|e| e.to_string())?.1);
     let mut r = Report::new("pubsub");
     r.add("subscribers", subs, "");
     r.add("published", published, "");
