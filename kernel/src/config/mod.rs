@@ -461,6 +461,29 @@ mod tests {
     fn wrong_type_is_named() {
         let err = Config::parse("[limits]\nmax_depth = \"deep\"\n").unwrap_err().to_string();
         assert!(err.contains("max_depth"), "{err}");
+        let err = Config::parse("[limits]\nregistrations_per_ip_per_hour = -1\n").unwrap_err().to_string();
+        assert!(err.contains("registrations_per_ip_per_hour"), "{err}");
+        let err = Config::parse("[[vhost]]\ndomain = \"x.org\"\n[[vhost.plugin]]\nname = \"p\"\ngrant = []\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("grant") && err.contains("grants"), "{err}");
+    }
+
+    #[test]
+    fn omitted_grants_are_the_plugins_own_and_only_register_may_create_accounts() {
+        let c = Config::parse(
+            "[[vhost]]\ndomain = \"x.org\"\n[[vhost.plugin]]\nname = \"register\"\n\
+             [[vhost.plugin]]\nname = \"private\"\n[[vhost.plugin]]\nname = \"third-party\"\nsource = \"p.wasm\"\n",
+        )
+        .unwrap();
+        let grants: Vec<&Vec<String>> = c.vhosts[0].plugins.iter().map(|p| &p.grants).collect();
+        assert_eq!(grants[0], &default_grants("register"));
+        assert!(grants[0].iter().any(|g| g == "accounts"));
+        assert_eq!(grants[1], &vec!["kv".to_string()]);
+        assert!(!grants[2].iter().any(|g| g == "accounts"), "{:?}", grants[2]);
+        for p in Config::default().vhosts[0].plugins.iter().filter(|p| p.name != "register") {
+            assert!(!p.grants.iter().any(|g| g == "accounts"), "{} may create accounts", p.name);
+        }
     }
 
     #[test]
