@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod blocking;
 pub mod c2s;
 pub mod cli;
 pub mod config;

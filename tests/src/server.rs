@@ -26,6 +26,8 @@ pub struct Server {
     log: PathBuf,
     child: Option<Child>,
     addrs: Option<Listening>,
+    /// Extra environment for the server process.
+    env: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -86,7 +88,13 @@ impl Server {
         );
         std::fs::write(&config, text).expect("writing the config file");
         let log = dir.join("server.log");
-        Server { dir, config, data_dir, log, child: None, addrs: None }
+        Server { dir, config, data_dir, log, child: None, addrs: None, env: Vec::new() }
+    }
+
+    /// Sets a variable in the server's environment from the next launch on.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value.to_string()));
     }
 
     /// Starts (or restarts) the server process and waits for `listening.json`.
@@ -103,7 +111,8 @@ impl Server {
             .stdout(log.try_clone().expect("cloning the log file handle"))
             .stderr(log)
             .env_remove("WAXWING_LOG")
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         let child = spawn_tied_to_this_process(cmd).unwrap_or_else(|e| panic!("spawning {}: {e}", binary().display()));
         self.child = Some(child);
         let deadline = Instant::now() + START_TIMEOUT;

@@ -7,6 +7,7 @@ use waxwing_xml::{Element, StreamErrorCondition as Cond, escape_text, ns};
 
 use super::negotiate::{Closed, Conn};
 use crate::sasl::{ChannelBinding, Mechanism, SaslExchange, SaslFailure, Step};
+use crate::blocking::off_worker_if;
 
 /// Failed attempts on one connection before it is closed.
 const MAX_ATTEMPTS: u32 = 5;
@@ -28,7 +29,9 @@ pub(super) async fn authenticate(conn: &mut Conn<'_>, auth: &Element) -> Result<
     let binding = ChannelBinding { tls_exporter: conn.exporter.clone() };
     let accounts = conn.ctx.accounts.clone();
     let domain = conn.domain.clone();
-    let (mut exchange, mut step) = blocking_if(mechanism == Mechanism::Plain, || {
+    // PLAIN verifies a password with PBKDF2 (milliseconds of CPU); SCRAM's
+    // steps are a few HMACs and run inline.
+    let (mut exchange, mut step) = off_worker_if(mechanism == Mechanism::Plain, || {
         SaslExchange::start(mechanism, &domain, &accounts, binding, initial.as_deref())
     });
     loop {
@@ -49,7 +52,7 @@ pub(super) async fn authenticate(conn: &mut Conn<'_>, auth: &Element) -> Result<
                     Ok(d) => d.unwrap_or_default(),
                     Err(()) => return fail(conn, SaslFailure::IncorrectEncoding, None).await,
                 };
-                step = blocking_if(mechanism == Mechanism::Plain, || exchange.step(&accounts, &data));
+                step = off_worker_if(mechanism == Mechanism::Plain, || exchange.step(&accounts, &data));
             }
             Step::Success { username, additional_data } => {
                 conn.ctx.throttle.record_success(conn.peer.ip());
@@ -63,15 +66,6 @@ pub(super) async fn authenticate(conn: &mut Conn<'_>, auth: &Element) -> Result<
             Step::Failure(failure, text) => return fail(conn, failure, text.as_deref()).await,
         }
     }
-}
-
-/// PLAIN verifies a password with PBKDF2 (milliseconds of CPU): tell the
-/// runtime, so other connections on this worker move elsewhere meanwhile.
-/// SCRAM steps are a few HMACs and run inline.
-fn blocking_if<R>(blocking: bool, f: impl FnOnce() -> R) -> R {
-    let multi_thread = tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if blocking && multi_thread { tokio::task::block_in_place(f) } else { f() }
 }
 
 /// Base64 with XMPP's convention: empty means "no data", `=` means "empty data".

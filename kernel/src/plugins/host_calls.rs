@@ -10,7 +10,6 @@ use super::outgoing;
 use super::store::StoreData;
 use super::{EventKind, SessionInfo};
 use crate::accounts::AccountError;
-use crate::storage::BatchOp;
 use types::{Capability, HostError};
 
 pub(crate) const MAX_KEY_BYTES: usize = 1024;
@@ -51,6 +50,9 @@ impl kv::Host for StoreData {
     fn get(&mut self, key: Vec<u8>) -> Result<Option<Vec<u8>>, HostError> {
         self.need(Capability::Kv)?;
         check_len("key", key.len(), MAX_KEY_BYTES)?;
+        if let Some(mine) = self.pending.get(&key) {
+            return Ok(mine.map(<[u8]>::to_vec));
+        }
         self.shared.kv.get(&key).map_err(|e| self.internal("kv get", format!("{e:#}")))
     }
 
@@ -58,13 +60,13 @@ impl kv::Host for StoreData {
         self.need(Capability::Kv)?;
         check_len("key", key.len(), MAX_KEY_BYTES)?;
         check_len("value", value.len(), MAX_VALUE_BYTES)?;
-        self.shared.kv.put(&key, &value).map_err(|e| self.internal("kv put", format!("{e:#}")))
+        self.pending.record([(key, Some(value))]).map_err(HostError::Quota)
     }
 
     fn delete(&mut self, key: Vec<u8>) -> Result<(), HostError> {
         self.need(Capability::Kv)?;
         check_len("key", key.len(), MAX_KEY_BYTES)?;
-        self.shared.kv.delete(&key).map_err(|e| self.internal("kv delete", format!("{e:#}")))
+        self.pending.record([(key, None)]).map_err(HostError::Quota)
     }
 
     fn scan(
@@ -85,20 +87,24 @@ impl kv::Host for StoreData {
         let mut out = Vec::new();
         let mut bytes = 0;
         while out.len() < limit {
-            let want = (limit - out.len()).min(SCAN_PAGE);
             let page =
-                self.shared.kv.scan(&prefix, &after, want).map_err(|e| self.internal("kv scan", format!("{e:#}")))?;
-            let got = page.len();
-            for (k, v) in page {
+                self.shared.kv.scan(&prefix, &after, SCAN_PAGE).map_err(|e| self.internal("kv scan", format!("{e:#}")))?;
+            let complete = page.len() < SCAN_PAGE;
+            let next_after = page.last().map(|(k, _)| k.clone());
+            // The call's own uncommitted writes, in their place among the stored ones.
+            for (k, v) in self.pending.merge_page(&prefix, &after, page, complete) {
+                if out.len() >= limit {
+                    return Ok(out);
+                }
                 bytes += k.len() + v.len();
-                after.clone_from(&k);
                 out.push((k, v));
                 if bytes >= MAX_SCAN_BYTES {
                     return Ok(out);
                 }
             }
-            if got < want {
-                break;
+            match next_after {
+                Some(k) if !complete => after = k,
+                _ => break,
             }
         }
         Ok(out)
@@ -117,17 +123,18 @@ impl kv::Host for StoreData {
                     check_len("key", k.len(), MAX_KEY_BYTES)?;
                     check_len("value", v.len(), MAX_VALUE_BYTES)?;
                     total += k.len() + v.len();
-                    out.push(BatchOp::Put(k, v));
+                    out.push((k, Some(v)));
                 }
                 kv::Op::Delete(k) => {
                     check_len("key", k.len(), MAX_KEY_BYTES)?;
                     total += k.len();
-                    out.push(BatchOp::Delete(k));
+                    out.push((k, None));
                 }
             }
         }
         check_len("batch", total, MAX_BATCH_BYTES)?;
-        self.shared.kv.batch(&out).map_err(|e| self.internal("kv batch", format!("{e:#}")))
+        // Commits with the rest of the call's writes: all of them or none.
+        self.pending.record(out).map_err(HostError::Quota)
     }
 }
 

@@ -131,6 +131,9 @@ impl Version {
                 Err(f) => bail!("plugin {name} migrate({from}) {}", f.0),
             }
         }
+        std::mem::take(&mut store.data_mut().pending)
+            .commit(&shared.kv)
+            .with_context(|| format!("plugin {name}: committing what init/migrate wrote"))?;
         let effects = std::mem::take(&mut store.data_mut().effects);
         if !effects.is_empty() {
             tracing::warn!(
@@ -177,8 +180,12 @@ impl Version {
         let bindings = guarded(&mut store, lim.call_timeout_ms, |s| self.pre.instantiate(s))
             .map_err(|f| CallFailure(format!("instantiating {}", f.0)))?;
         init(bindings.waxwing_plugin_guest(), &mut store, lim.call_timeout_ms, &self.meta)?;
-        // Whatever init queued is not part of the call about to run.
+        // Whatever init queued is not part of the call about to run; what it
+        // wrote is kept, as at load.
         store.data_mut().effects = Effects::default();
+        std::mem::take(&mut store.data_mut().pending)
+            .commit(&self.shared.kv)
+            .map_err(|e| CallFailure(format!("committing what init wrote failed: {e:#}")))?;
         Ok(Live { store, bindings, calls: 0 })
     }
 
@@ -200,8 +207,16 @@ impl Version {
             },
         };
         let Live { store, bindings, .. } = &mut live;
-        let result = guarded(store, lim.call_timeout_ms, |s| f(bindings.waxwing_plugin_guest(), s));
+        let mut result = guarded(store, lim.call_timeout_ms, |s| f(bindings.waxwing_plugin_guest(), s));
         let mut effects = std::mem::take(&mut live.store.data_mut().effects);
+        // Durable before anything the call queued is routed; a call that
+        // failed keeps none of its writes.
+        let mut pending = std::mem::take(&mut live.store.data_mut().pending);
+        if result.is_ok()
+            && let Err(e) = pending.commit(&self.shared.kv)
+        {
+            result = Err(CallFailure(format!("committing its writes failed: {e:#}")));
+        }
         match result {
             Ok(_) => {
                 live.calls += 1;

@@ -21,6 +21,7 @@ mod filter_scope;
 mod host_calls;
 mod instance_pool;
 mod outgoing;
+mod pending_writes;
 mod plugin;
 mod plugin_host;
 mod routes;

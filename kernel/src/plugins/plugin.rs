@@ -20,6 +20,7 @@ use super::status::{PluginState, PluginStatus};
 use super::store::{Effects, MemMap, PluginShared, StoreData};
 use super::timers::Timers;
 use super::vhost::VhostPlugins;
+use crate::blocking::off_worker;
 use crate::config::PluginConfig;
 
 /// Bytes (keys plus values) one plugin may keep in `mem` on one vhost.
@@ -160,14 +161,17 @@ impl PluginEntry {
         Ok(summary)
     }
 
-    /// One call on the serving version, with the health bookkeeping.
+    /// One call on the serving version, with the health bookkeeping. Wasm
+    /// and the call's synced commit run off the async worker (up to
+    /// `call_timeout_ms` plus an fsync): the caller's other sessions keep
+    /// being served meanwhile.
     pub fn call<R>(
         &self,
         what: &str,
         f: impl FnOnce(&Guest, &mut Store<StoreData>) -> wasmtime::Result<R>,
     ) -> (Result<R, CallFailure>, Effects) {
         let version = self.version();
-        let (result, effects) = version.call(f);
+        let (result, effects) = off_worker(|| version.call(f));
         match &result {
             Ok(_) => self.succeeded(),
             Err(f) => self.failed(what, &f.0),

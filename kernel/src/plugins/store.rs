@@ -14,6 +14,7 @@ use waxwing_xml::Element;
 use super::bindings::types::Capability;
 use super::bindings::waxwing::plugin::sessions::HostInfo;
 use super::filter_scope::FilterScope;
+use super::pending_writes::PendingWrites;
 use super::plugin::PluginEntry;
 use super::timers::Timers;
 use super::{EventKind, Kernel};
@@ -142,6 +143,8 @@ pub(crate) struct StoreData {
     /// `sub.domain` when this version serves a service subdomain.
     pub service_domain: Option<String>,
     pub effects: Effects,
+    /// The current call's `kv` writes, committed when it returns.
+    pub pending: PendingWrites,
 }
 
 impl StoreData {
@@ -162,6 +165,7 @@ impl StoreData {
             grants,
             service_domain,
             effects: Effects::default(),
+            pending: PendingWrites::default(),
         }
     }
 }

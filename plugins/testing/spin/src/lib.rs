@@ -1,5 +1,6 @@
 //! Test plugin: never returns from `urn:waxwing:test:spin`, so the kernel's
-//! call deadline (epoch interruption) must stop it.
+//! call deadline (epoch interruption) must stop it. It logs `spinning for
+//! <id>` first, so a test can tell when the call is under way.
 
 use std::hint::black_box;
 
@@ -14,7 +15,8 @@ impl Plugin for Spin {
         Describe::new("spin", env!("CARGO_PKG_VERSION")).iq_get_host(NS, "")
     }
 
-    fn on_iq(_iq: Iq) -> Handled {
+    fn on_iq(iq: Iq) -> Handled {
+        waxwing_sdk::log::info(&format!("spinning for {}", iq.id()));
         // black_box keeps the optimizer from proving the loop empty.
         let mut n: u64 = 0;
         loop {
