@@ -58,7 +58,7 @@ fn plugin(name: &str, path: PathBuf) -> PluginConfig {
         name: name.into(),
         source: path.to_string_lossy().into_owned(),
         config: toml::Table::new(),
-        grants: Vec::new(),
+        grants: Some(Vec::new()),
     }
 }
 

@@ -23,6 +23,13 @@ pub(crate) fn set(config: Json) {
     CONFIG.with(|c| *c.borrow_mut() = Rc::new(config));
 }
 
+/// What `init` does with its argument: reads it, keeps it for handlers, then
+/// hands it to the plugin's own `init`.
+pub(crate) fn load<R>(text: &str, init: impl FnOnce(&Json) -> Result<R, String>) -> Result<R, String> {
+    set(parse(text)?);
+    init(&config())
+}
+
 /// Reads the JSON `init` was given: empty means no config at all.
 pub(crate) fn parse(text: &str) -> Result<Json, String> {
     if text.trim().is_empty() {
@@ -39,6 +46,14 @@ mod tests {
     fn empty_config_is_an_empty_object() {
         assert_eq!(parse("  ").unwrap(), Json::Object(Vec::new()));
         assert!(parse("{").unwrap_err().contains("not valid JSON"));
+    }
+
+    #[test]
+    fn load_keeps_the_config_before_init_sees_it() {
+        let seen = load(r#"{"k": 1}"#, |c| Ok(c.get("k").as_i64())).unwrap();
+        assert_eq!(seen, Some(1));
+        assert_eq!(config().get("k").as_i64(), Some(1));
+        assert!(load("[", |_| Ok(())).unwrap_err().contains("not valid JSON"));
     }
 
     #[test]

@@ -1,34 +1,67 @@
-//! JIDs split into their parts. JIDs a plugin sees were stamped and prepared
-//! by the kernel, so this only splits; it does not apply stringprep/PRECIS.
+//! JIDs. Preparation (RFC 7622: PRECIS, IDNA; `Juliet@Example.COM` and
+//! `juliet@example.com` are one address) is the kernel's, through the `jid`
+//! host interface, so a plugin compares addresses exactly as the server does.
+//! JIDs the kernel stamped on a stanza are prepared already: the borrowing
+//! splitters ([`bare`], [`domain`], [`node`], [`resource`]) only split them.
 
 use std::fmt;
+use std::str::FromStr;
 
-/// RFC 7622 §3: each part is at most 1023 bytes.
-const MAX_PART: usize = 1023;
+use waxwing_xml::{StanzaError, StanzaErrorCondition};
 
+use crate::host::sys;
+
+/// A prepared JID, in parts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Jid {
+    /// The local part (`juliet`), if any.
     pub node: Option<String>,
+    /// The domain part (`example.com`).
     pub domain: String,
+    /// The resource part (`balcony`), if any.
     pub resource: Option<String>,
 }
 
+/// Why a string is not a JID, as the kernel's preparation said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JidError {
+    /// What was given.
+    pub input: String,
+    /// The kernel's message, which names the input and the rule it broke.
+    pub message: String,
+}
+
+impl fmt::Display for JidError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for JidError {}
+
+/// An address from a client that is not a JID: `jid-malformed` (RFC 6120
+/// §8.3.3.8), with the reason.
+impl From<JidError> for StanzaError {
+    fn from(e: JidError) -> Self {
+        StanzaError::new(StanzaErrorCondition::JidMalformed).with_text(e.message)
+    }
+}
+
+/// The prepared form of `s`, as one string: one host call.
+pub fn prep(s: &str) -> Result<String, JidError> {
+    sys::jid::prep(s).map_err(|message| JidError { input: s.to_string(), message })
+}
+
 impl Jid {
-    /// Splits `s`; `None` when a part is empty or too long.
+    /// Prepares `s` and splits it: one host call.
+    pub fn prep(s: &str) -> Result<Jid, JidError> {
+        let parts = sys::jid::parts(s).map_err(|message| JidError { input: s.to_string(), message })?;
+        Ok(Jid { node: parts.node, domain: parts.domain, resource: parts.resource })
+    }
+
+    /// [`Jid::prep`] without the reason: `None` when `s` is not a JID.
     pub fn parse(s: &str) -> Option<Jid> {
-        let (bare, resource) = match s.split_once('/') {
-            Some((b, r)) => (b, Some(r)),
-            None => (s, None),
-        };
-        let (node, domain) = match bare.split_once('@') {
-            Some((n, d)) => (Some(n), d),
-            None => (None, bare),
-        };
-        let ok = |p: &str| !p.is_empty() && p.len() <= MAX_PART;
-        if !ok(domain) || !node.is_none_or(ok) || !resource.is_none_or(ok) || domain.contains('@') {
-            return None;
-        }
-        Some(Jid { node: node.map(str::to_owned), domain: domain.to_string(), resource: resource.map(str::to_owned) })
+        Jid::prep(s).ok()
     }
 
     /// The JID without its resource.
@@ -36,6 +69,7 @@ impl Jid {
         Jid { node: self.node.clone(), domain: self.domain.clone(), resource: None }
     }
 
+    /// The bare JID as a string: `node@domain`, or the domain.
     pub fn bare(&self) -> String {
         match &self.node {
             Some(n) => format!("{n}@{}", self.domain),
@@ -43,12 +77,23 @@ impl Jid {
         }
     }
 
+    /// Whether there is no resource.
     pub fn is_bare(&self) -> bool {
         self.resource.is_none()
     }
 
+    /// This JID with `resource` instead of its own. The resource is taken as
+    /// given: prepare the result with [`Jid::prep`] when it came from outside.
     pub fn with_resource(&self, resource: &str) -> Jid {
         Jid { resource: Some(resource.to_string()), ..self.clone() }
+    }
+}
+
+impl FromStr for Jid {
+    type Err = JidError;
+
+    fn from_str(s: &str) -> Result<Jid, JidError> {
+        Jid::prep(s)
     }
 }
 
@@ -65,23 +110,23 @@ impl fmt::Display for Jid {
     }
 }
 
-/// The bare part of `jid` without allocating: `u@d/r` → `u@d`.
+/// The bare part of a prepared `jid` without allocating: `u@d/r` → `u@d`.
 pub fn bare(jid: &str) -> &str {
     jid.split_once('/').map_or(jid, |(b, _)| b)
 }
 
-/// The domain part: `u@d/r` → `d`.
+/// The domain part of a prepared JID: `u@d/r` → `d`.
 pub fn domain(jid: &str) -> &str {
     let b = bare(jid);
     b.split_once('@').map_or(b, |(_, d)| d)
 }
 
-/// The node (local) part, if any.
+/// The node (local) part of a prepared JID, if any.
 pub fn node(jid: &str) -> Option<&str> {
     bare(jid).split_once('@').map(|(n, _)| n)
 }
 
-/// The resource part, if any.
+/// The resource part of a prepared JID, if any.
 pub fn resource(jid: &str) -> Option<&str> {
     jid.split_once('/').map(|(_, r)| r)
 }
@@ -91,24 +136,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn splits_full_bare_and_domain_jids() {
-        let j = Jid::parse("juliet@example.com/balcony/with/slash").unwrap();
+    fn prepares_through_the_host() {
+        let j = Jid::prep("Juliet@EXAMPLE.com/Balcony/with/slash").unwrap();
         assert_eq!(j.node.as_deref(), Some("juliet"));
         assert_eq!(j.domain, "example.com");
-        assert_eq!(j.resource.as_deref(), Some("balcony/with/slash"));
+        assert_eq!(j.resource.as_deref(), Some("Balcony/with/slash"), "resources keep their case");
         assert_eq!(j.bare(), "juliet@example.com");
-        assert_eq!(j.to_string(), "juliet@example.com/balcony/with/slash");
+        assert_eq!(j.to_string(), "juliet@example.com/Balcony/with/slash");
         assert!(j.to_bare().is_bare());
-        assert_eq!(Jid::parse("example.com").unwrap().to_string(), "example.com");
+        assert_eq!(prep("ROMEO@Montague.LIT").unwrap(), "romeo@montague.lit");
+        assert_eq!("example.com".parse::<Jid>().unwrap().to_string(), "example.com");
         assert_eq!(Jid::parse("example.com/r@x").unwrap().resource.as_deref(), Some("r@x"));
         assert_eq!(Jid::parse("a@b").unwrap().with_resource("r").to_string(), "a@b/r");
     }
 
     #[test]
-    fn refuses_empty_or_oversized_parts() {
-        for bad in ["", "@example.com", "a@", "a@b/", "/r", "a@b@c", &"x".repeat(1024)] {
+    fn refuses_what_the_kernel_refuses() {
+        for bad in ["", "@example.com", "a@", "a@b/", "/r", "a b@c", &"x".repeat(1024)] {
             assert_eq!(Jid::parse(bad), None, "{bad:?}");
         }
+        let e = Jid::prep("a@").unwrap_err();
+        assert_eq!(e.input, "a@");
+        assert!(e.to_string().starts_with("\"a@\" is not a JID: "), "{e}");
+        let s: StanzaError = e.into();
+        assert_eq!(s.condition, StanzaErrorCondition::JidMalformed);
     }
 
     #[test]

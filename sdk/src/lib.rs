@@ -1,10 +1,12 @@
-//! Write Waxwing XMPP server plugins in Rust.
+//! Write Waxwing XMPP server plugins in Rust, against the plugin contract
+//! `waxwing:plugin@2.0.0` (`plugin-abi/wit/plugin.wit`).
 //!
 //! A plugin implements [`Plugin`] and hands it to [`export_plugin!`]; the
-//! SDK turns the component-model exports into calls on that trait, stanzas
-//! into [`Stanza`]/[`Iq`]/[`Message`]/[`Presence`], and stanza errors in both
-//! directions. Host functions are wrapped in [`kv`], [`mem`], [`route`],
-//! [`sessions`], [`accounts`], [`timers`] and [`log`], each returning
+//! SDK turns the component-model exports into calls on that trait: stanzas
+//! into [`Stanza`]/[`Iq`]/[`Message`]/[`Presence`], events into [`Event`],
+//! stanza errors in both directions. Host functions are wrapped in [`kv`],
+//! [`mem`], [`route`], [`sessions`], [`disco`], [`accounts`], [`timers`],
+//! [`datasets`], [`filter_scope`], [`jid`] and [`log`], each returning
 //! `Result<_, HostError>` so `?` works inside handlers.
 //!
 //! ```ignore
@@ -14,7 +16,9 @@
 //!
 //! impl Plugin for Ping {
 //!     fn describe() -> Describe {
-//!         Describe::new("ping", env!("CARGO_PKG_VERSION")).feature(ns::PING).iq_get_host(ns::PING, "ping")
+//!         Describe::new("ping", env!("CARGO_PKG_VERSION"))
+//!             .feature(ns::PING)
+//!             .route(Route::iq_get().payload(ns::PING, "ping").to_each([Address::Host, Address::Bare]))
 //!     }
 //!
 //!     fn on_iq(iq: Iq) -> Handled {
@@ -25,10 +29,12 @@
 //! waxwing_sdk::export_plugin!(Ping);
 //! ```
 //!
-//! Everything except the host wrappers is plain Rust and runs natively, so a
-//! plugin's logic can be unit-tested with `cargo test` on the host; a host
-//! wrapper called outside wasm panics.
+//! Built for anything but wasm32, the host wrappers call an in-memory fake
+//! host (`waxwing_sdk::testing::FakeHost`, only in native builds) instead of
+//! the kernel, so a plugin's logic, storage included, is unit-tested with
+//! `cargo test`.
 
+#![warn(missing_docs)]
 // Handlers return `Result<_, StanzaError>` by design; the error is large only
 // because it can carry an app-specific condition element, and it is the cold
 // path of a call that already crossed a wasm boundary.
@@ -47,7 +53,7 @@ pub mod bindings {
         path: "../plugin-abi/wit",
         pub_export_macro: true,
         default_bindings_module: "waxwing_sdk::bindings",
-        additional_derives: [PartialEq, Eq],
+        additional_derives: [PartialEq, Eq, Hash],
     });
 }
 
@@ -55,24 +61,42 @@ mod config;
 mod datetime;
 mod describe;
 mod error;
+mod event;
+mod event_error;
+mod export;
 pub mod forms;
 mod host;
 pub mod jid;
 mod json;
+mod panic_hook;
 mod plugin;
+mod ready;
 mod stanza;
+mod stanza_error;
+mod stanza_type;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
 
+pub use crate::jid::{Jid, JidError};
 pub use config::config;
 pub use datetime::format_utc;
 pub use describe::{Describe, Route};
-pub use error::{HostError, capability_name, stanza_error_from_wit, stanza_error_to_wit};
-pub use host::{accounts, domain, filter_scope, kv, log, mem, now_ms, random, route, sessions, timers};
+pub use error::{HostError, capability_name};
+pub use event::{Event, IqOutcome};
+pub use event_error::EventError;
+pub use export::Export;
+pub use host::{
+    accounts, datasets, disco, domain, filter_scope, kv, log, mem, now_ms, random, route, sessions, timers,
+};
 pub use json::{Json, JsonError};
-pub use plugin::{Export, Handled, Outcome, Plugin, Verdict};
+pub use plugin::{Handled, Outcome, Plugin, Verdict};
+pub use ready::Ready;
 pub use stanza::{Iq, Message, Presence, Stanza, new_iq, new_message, new_presence, parse_client_xml};
+pub use stanza_error::{stanza_error_from_wit, stanza_error_to_wit};
 
 pub use bindings::waxwing::plugin::types::{
-    Address, Capability, DiscoItem, Event, EventKind, Identity, StanzaKind as Kind,
+    Address, Capability, DiscoItem, EventKind, FilterScope, Identity, IntegerRange, SettingType, StanzaKind as Kind,
+    StanzaType, StreamStage as Stage,
 };
 pub use waxwing_xml::caps;
 pub use waxwing_xml::{Element, ErrorType, Node, StanzaError, StanzaErrorCondition as Condition, ns};
@@ -82,8 +106,9 @@ pub mod prelude {
     pub use crate::forms::{DataForm, Field, FieldType, FormKind};
     pub use crate::jid::Jid;
     pub use crate::{
-        Address, Capability, Condition, Describe, Element, ErrorType, Event, EventKind, Handled, HostError, Iq, Json,
-        Kind, Message, Outcome, Plugin, Presence, Route, Stanza, StanzaError, Verdict, ns,
+        Address, Capability, Condition, Describe, Element, ErrorType, Event, EventError, EventKind, FilterScope,
+        Handled, HostError, Iq, IqOutcome, Json, Kind, Message, Outcome, Plugin, Presence, Ready, Route, Stage, Stanza,
+        StanzaError, StanzaType, Verdict, ns,
     };
 }
 

@@ -8,7 +8,7 @@ use waxwing_xml::{Element, Node, StanzaError, StanzaErrorCondition, ns};
 
 use crate::bindings::waxwing::plugin::types as wit;
 use crate::plugin::{Handled, Outcome};
-use crate::{Address, Kind};
+use crate::{Address, Kind, StanzaType};
 
 /// A stanza handed to the plugin.
 #[derive(Debug, Clone)]
@@ -30,7 +30,8 @@ impl Stanza {
     }
 
     /// Builds a stanza from XML the way the kernel would describe it: for
-    /// plugin unit tests. `to` defaults to `domain` when the stanza has none.
+    /// plugin unit tests. `to` defaults to `domain` when the stanza has none;
+    /// a type the kernel would refuse is `bad-request`.
     pub fn from_xml(xml: &str, addressed: Address, domain: &str) -> Result<Stanza, StanzaError> {
         let el = parse_client_xml(xml)?;
         let kind = match el.name.as_str() {
@@ -39,10 +40,12 @@ impl Stanza {
             "presence" => Kind::Presence,
             _ => return Err(bad_request("not a stanza")),
         };
+        let type_ = StanzaType::from_attr(kind, el.attr("type"))
+            .ok_or_else(|| bad_request(format!("{} of type {:?}", el.name, el.attr("type").unwrap_or_default())))?;
         let (payload_ns, payload_name) = el.first_element().map(|p| (p.ns.clone(), p.name.clone())).unwrap_or_default();
         let raw = wit::Stanza {
             kind,
-            type_: el.attr("type").unwrap_or_default().to_string(),
+            type_,
             id: el.attr("id").unwrap_or_default().to_string(),
             from: el.attr("from").unwrap_or_default().to_string(),
             to: el.attr("to").unwrap_or(domain).to_string(),
@@ -54,15 +57,18 @@ impl Stanza {
         Ok(Stanza { raw, parsed: OnceCell::from(Ok(el)) })
     }
 
+    /// Message, presence or iq.
     pub fn kind(&self) -> Kind {
         self.raw.kind
     }
 
-    /// The `type` attribute, "" when absent.
-    pub fn stanza_type(&self) -> &str {
-        &self.raw.type_
+    /// The type as the kernel read it: `normal` for a message without one,
+    /// `available` for a presence without one.
+    pub fn stanza_type(&self) -> StanzaType {
+        self.raw.type_
     }
 
+    /// The `id` attribute, "" when absent.
     pub fn id(&self) -> &str {
         &self.raw.id
     }
@@ -77,14 +83,17 @@ impl Stanza {
         &self.raw.to
     }
 
+    /// Which kind of address `to` is, as the kernel routed it.
     pub fn addressed(&self) -> Address {
         self.raw.addressed
     }
 
+    /// The first child element's namespace, "" when there is none.
     pub fn payload_ns(&self) -> &str {
         &self.raw.payload_ns
     }
 
+    /// The first child element's name, "" when there is none.
     pub fn payload_name(&self) -> &str {
         &self.raw.payload_name
     }
@@ -108,8 +117,9 @@ impl Stanza {
         self.element()?.first_element().ok_or_else(|| bad_request("stanza has no payload"))
     }
 
-    /// A reply skeleton: same name and id, addresses swapped, the given type.
-    pub fn reply(&self, stanza_type: &str) -> Element {
+    /// A reply skeleton: same name and id, addresses swapped, the given type
+    /// (`available` and `normal` as no attribute).
+    pub fn reply(&self, stanza_type: StanzaType) -> Element {
         let name = match self.raw.kind {
             Kind::Iq => "iq",
             Kind::Message => "message",
@@ -125,8 +135,8 @@ impl Stanza {
         if !self.raw.id.is_empty() {
             el.set_attr("id", self.raw.id.clone());
         }
-        if !stanza_type.is_empty() {
-            el.set_attr("type", stanza_type);
+        if let Some(t) = stanza_type.attr() {
+            el.set_attr("type", t);
         }
         el
     }
@@ -156,6 +166,7 @@ macro_rules! stanza_newtype {
         }
 
         impl $name {
+            /// The stanza without its kind.
             pub fn into_inner(self) -> Stanza {
                 self.0
             }
@@ -177,17 +188,29 @@ stanza_newtype!(
 );
 
 impl Iq {
+    /// `type='get'`.
     pub fn is_get(&self) -> bool {
-        self.stanza_type() == "get"
+        self.stanza_type() == StanzaType::Get
     }
 
+    /// `type='set'`.
     pub fn is_set(&self) -> bool {
-        self.stanza_type() == "set"
+        self.stanza_type() == StanzaType::Set
+    }
+
+    /// `type='result'`.
+    pub fn is_result(&self) -> bool {
+        self.stanza_type() == StanzaType::Result
+    }
+
+    /// `type='error'`.
+    pub fn is_error(&self) -> bool {
+        self.stanza_type() == StanzaType::Error
     }
 
     /// The `<iq type='result'/>` skeleton, to add a payload to.
     pub fn result(&self) -> Element {
-        self.reply("result")
+        self.reply(StanzaType::Result)
     }
 
     /// Answers with an empty result.
@@ -211,7 +234,7 @@ impl Message {
 impl Presence {
     /// Presence with no `type` is available presence.
     pub fn is_available(&self) -> bool {
-        self.stanza_type().is_empty()
+        self.stanza_type() == StanzaType::Available
     }
 
     /// `<show/>`, if any: away, chat, dnd or xa.
@@ -250,21 +273,28 @@ fn adopt_client_ns(el: &mut Element) {
     }
 }
 
-/// A new `<iq/>` of `iq_type` with `id`, for plugins that send requests.
-pub fn new_iq(iq_type: &str, id: &str) -> Element {
-    Element::new("iq", ns::CLIENT).with_attr("type", iq_type).with_attr("id", id)
+/// A new `<iq/>` of `iq_type` with `id` unless it is "" (an iq sent with
+/// [`crate::route::request`] gets its id from the kernel).
+pub fn new_iq(iq_type: StanzaType, id: &str) -> Element {
+    let el = with_type(Element::new("iq", ns::CLIENT), iq_type);
+    if id.is_empty() { el } else { el.with_attr("id", id) }
 }
 
-/// A new `<message/>` to `to`, of `message_type` unless it is "".
-pub fn new_message(to: &str, message_type: &str) -> Element {
-    let el = Element::new("message", ns::CLIENT).with_attr("to", to);
-    if message_type.is_empty() { el } else { el.with_attr("type", message_type) }
+/// A new `<message/>` to `to` of `message_type` (`normal` as no attribute).
+pub fn new_message(to: &str, message_type: StanzaType) -> Element {
+    with_type(Element::new("message", ns::CLIENT).with_attr("to", to), message_type)
 }
 
-/// A new `<presence/>`, of `presence_type` unless it is "" (available).
-pub fn new_presence(presence_type: &str) -> Element {
-    let el = Element::new("presence", ns::CLIENT);
-    if presence_type.is_empty() { el } else { el.with_attr("type", presence_type) }
+/// A new `<presence/>` of `presence_type` (`available` as no attribute).
+pub fn new_presence(presence_type: StanzaType) -> Element {
+    with_type(Element::new("presence", ns::CLIENT), presence_type)
+}
+
+fn with_type(el: Element, stanza_type: StanzaType) -> Element {
+    match stanza_type.attr() {
+        Some(t) => el.with_attr("type", t),
+        None => el,
+    }
 }
 
 #[cfg(test)]
@@ -315,7 +345,7 @@ mod tests {
     fn unparseable_xml_is_bad_request() {
         let raw = wit::Stanza {
             kind: Kind::Iq,
-            type_: "get".into(),
+            type_: StanzaType::Get,
             id: "1".into(),
             from: "a@b/c".into(),
             to: "b".into(),
@@ -370,9 +400,29 @@ mod tests {
     }
 
     #[test]
+    fn types_are_read_as_the_kernel_reads_them() {
+        let s = |xml: &str| Stanza::from_xml(xml, Address::Host, "h");
+        assert_eq!(s("<message xmlns='jabber:client'/>").unwrap().stanza_type(), StanzaType::Normal);
+        assert_eq!(s("<presence type='subscribe'/>").unwrap().stanza_type(), StanzaType::Subscribe);
+        assert!(iq("<iq xmlns='jabber:client' type='result' id='1'/>").is_result());
+        assert!(iq("<iq xmlns='jabber:client' type='error' id='1'/>").is_error());
+        assert_eq!(s("<iq type='chat' id='1'/>").unwrap_err().condition, StanzaErrorCondition::BadRequest);
+        assert_eq!(s("<presence type='bogus'/>").unwrap_err().condition, StanzaErrorCondition::BadRequest);
+        let p = s("<presence xmlns='jabber:client' from='a@h/r' to='b@h' type='subscribe'/>").unwrap();
+        assert_eq!(
+            p.reply(StanzaType::Subscribed).to_xml_in(ns::CLIENT),
+            "<presence from='b@h' to='a@h/r' type='subscribed'/>"
+        );
+        assert_eq!(p.reply(StanzaType::Available).attr("type"), None);
+    }
+
+    #[test]
     fn builders_use_the_client_namespace() {
-        assert_eq!(new_iq("get", "a").to_xml_in(ns::CLIENT), "<iq type='get' id='a'/>");
-        assert_eq!(new_message("u@h", "chat").to_xml_in(ns::CLIENT), "<message to='u@h' type='chat'/>");
-        assert_eq!(new_presence("").to_xml_in(ns::CLIENT), "<presence/>");
+        assert_eq!(new_iq(StanzaType::Get, "a").to_xml_in(ns::CLIENT), "<iq type='get' id='a'/>");
+        assert_eq!(new_iq(StanzaType::Set, "").to_xml_in(ns::CLIENT), "<iq type='set'/>");
+        assert_eq!(new_message("u@h", StanzaType::Chat).to_xml_in(ns::CLIENT), "<message to='u@h' type='chat'/>");
+        assert_eq!(new_message("u@h", StanzaType::Normal).to_xml_in(ns::CLIENT), "<message to='u@h'/>");
+        assert_eq!(new_presence(StanzaType::Available).to_xml_in(ns::CLIENT), "<presence/>");
+        assert_eq!(new_presence(StanzaType::Probe).to_xml_in(ns::CLIENT), "<presence type='probe'/>");
     }
 }

@@ -2,8 +2,10 @@
 plugins/python/build.sh with componentize-py) loaded from its .wasm next to
 the built-in Rust plugins, and asked by a real client, slixmpp.
 
-The uptime plugin answers XEP-0012 Last Activity addressed to the server with
-the seconds since it was first initialised on this server run.
+The uptime plugin (built against waxwing:plugin@2.0.0) answers XEP-0012 Last
+Activity addressed to the server with the seconds since it was first
+initialised on this server run. It declares no settings, so the kernel refuses
+any key in its config table.
 
 One server for the whole module: compiling the ~20 MB component is most of
 its start time.
@@ -14,13 +16,14 @@ import contextlib
 import json
 import logging
 import os
+import subprocess
 import time
 
 import pytest
 import slixmpp
 
 import conftest
-from conftest import PASSWORD, REPO, Server
+from conftest import PASSWORD, REPO, Server, waxwing_bin
 
 logging.getLogger("slixmpp").setLevel(logging.WARNING)
 
@@ -219,3 +222,22 @@ def test_round_trip_python_plugin_vs_rust_ping(uptime_server):
     print(f"\nserver start with the Python plugin: {uptime_server.started_in:.2f} s")
     for label, ms in timings.items():
         print(f"round trip, {label}: {ms:.3f} ms (mean of {n}, sequential, rough)")
+
+
+def test_check_config_refuses_a_key_the_plugin_does_not_declare():
+    """Last, so that the module's server has put the compiled component in the
+    shared cache: check-config describes the plugin to learn its settings."""
+    _require_wasm()
+    s = Server(CONFIG + "[vhost.plugin.config]\nverbose = true\n")
+    try:
+        out = subprocess.run(
+            [str(waxwing_bin()), "check-config", str(s.config)],
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT,
+        )
+    finally:
+        s.stop()
+    text = out.stdout + out.stderr
+    assert out.returncode != 0, text
+    assert "uptime" in text and "verbose" in text, text

@@ -60,6 +60,55 @@ fn check_config_names_a_bad_key_and_exits_1() {
     assert!(err.contains("limits.max_depth"), "{err}");
 }
 
+/// `check-config` loads what `serve` would load, so it refuses the same
+/// things, each named: a builtin that does not exist, a file that is not a
+/// component, a component whose name differs from its table, a setting the
+/// plugin does not declare or of the wrong type, a certificate for another
+/// name. And `serve` refuses each of them too.
+#[test]
+fn check_config_refuses_what_serve_refuses() {
+    let s = Server::configure("");
+    let dir = s.dir();
+    let not_wasm = dir.join("not.wasm");
+    std::fs::write(&not_wasm, b"\0asm\x01\0\0\0garbage").expect("writing not.wasm");
+    let ping = waxwing_tests::server::built_plugin("ping").display().to_string();
+    let other_cert = dir.join("other.crt");
+    let other_key = dir.join("other.key");
+    let plugin = |body: &str| format!("[[vhost]]\ndomain = \"localhost\"\n[[vhost.plugin]]\n{body}\n");
+    let cases = [
+        (plugin("name = \"pnig\""), vec!["pnig", "no builtin plugin"]),
+        (plugin(&format!("name = \"bad\"\nsource = {:?}", not_wasm.display().to_string())), vec!["bad", "not a loadable component"]),
+        (plugin(&format!("name = \"pong\"\nsource = {ping:?}")), vec!["pong", "describes itself as \"ping\""]),
+        (plugin("name = \"register\"\n[vhost.plugin.config]\nallow_registraton = true"), vec!["register", "allow_registraton", "allow_registration"]),
+        (plugin("name = \"offline\"\n[vhost.plugin.config]\nmax_messages_per_user = \"lots\""), vec!["offline", "max_messages_per_user"]),
+        (
+            format!(
+                "[[vhost]]\ndomain = \"localhost\"\ncert = {:?}\nkey = {:?}\n",
+                other_cert.display().to_string(),
+                other_key.display().to_string()
+            ),
+            vec!["does not name localhost"],
+        ),
+    ];
+    // A real certificate and key, for another name.
+    let mut gen_server = Server::configure("[[vhost]]\ndomain = \"other.example\"\n[[vhost.plugin]]\nname = \"ping\"\n");
+    gen_server.launch();
+    std::fs::copy(gen_server.data_dir().join("tls/other.example.crt"), &other_cert).expect("copying the certificate");
+    std::fs::copy(gen_server.data_dir().join("tls/other.example.key"), &other_key).expect("copying the key");
+    gen_server.terminate();
+    for (i, (toml, wants)) in cases.iter().enumerate() {
+        let file = dir.join(format!("case{i}.toml"));
+        std::fs::write(&file, format!("[server]\ndata_dir = {:?}\n{toml}", dir.join(format!("data{i}")).display().to_string()))
+            .expect("writing a case");
+        let err = fails(&waxwing(&["check-config", file.to_str().expect("utf-8 path")]));
+        for want in wants {
+            assert!(err.contains(want), "case {i}: check-config does not say {want:?}: {err}");
+        }
+        let served = fails(&waxwing(&["--config", file.to_str().expect("utf-8 path"), "serve"]));
+        assert!(served.contains(wants[0]), "case {i}: serve did not refuse it the same way: {served}");
+    }
+}
+
 #[tokio::test]
 async fn user_commands_with_the_server_stopped() {
     let mut s = Server::configure("");

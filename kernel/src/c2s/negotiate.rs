@@ -225,18 +225,13 @@ impl Conn<'_> {
         }
     }
 
-    /// Whether an element is a XEP-0077 iq this stream may send before
-    /// authenticating: over TLS, to a host whose plugins offer registration.
+    /// Whether an element is an iq this stream may send before
+    /// authenticating: over TLS, one a plugin route takes unauthenticated
+    /// (XEP-0077 registration).
     fn is_registration(&self, el: &Element) -> bool {
         self.tls
             && el.is("iq", ns::CLIENT)
-            && el.elements().any(|c| c.is("query", ns::REGISTER))
-            && self
-                .ctx
-                .router
-                .plugins()
-                .vhost(&self.domain)
-                .is_some_and(|vp| !vp.stream_features().before_auth.is_empty())
+            && self.ctx.router.plugins().vhost(&self.domain).is_some_and(|vp| vp.takes_unauthenticated(el))
     }
 
     /// Handles elements until the stream restarts (true) or, once

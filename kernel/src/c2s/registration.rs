@@ -1,8 +1,9 @@
-//! In-band registration (XEP-0077) before authentication: the one kind of
-//! stanza an unauthenticated stream may send. The kernel only carries it to
-//! the vhost's registration plugin and writes the answer back — the stream
-//! has no address to route to — and limits how many accounts one address
-//! may create.
+//! iqs before authentication (in practice XEP-0077 in-band registration):
+//! the one kind of stanza an unauthenticated stream may send, and only to a
+//! plugin route that takes them (`unauthenticated`). The kernel carries it
+//! there, writes the answer back — the stream has no address to route to —
+//! and limits how many successful `set`s (accounts created) one address may
+//! make.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -91,7 +92,7 @@ pub(super) async fn handle(conn: &mut Conn<'_>, mut el: Element) -> Result<(), C
         Err((el, err)) => return write(conn, err.reply_to(&el)).await,
     };
     let Some(vp) = conn.ctx.router.plugins().vhost(&conn.domain) else { return Ok(()) };
-    let reply = match vp.handle_captured(&stanza, Address::Host) {
+    let reply = match vp.handle_captured(&stanza, Address::Host, true) {
         Captured::Reply(reply) => {
             if ty == "set" && reply.attr("type") == Some("result") {
                 conn.ctx.registrations.record(ip, Instant::now());

@@ -43,9 +43,14 @@ fn parse_level(text: &str) -> Result<LevelFilter, String> {
         .map_err(|_| format!("{text:?} is not a log level: use one of off, error, warn, info, debug, trace"))
 }
 
-/// Parses and validates the file and reads the certificates it names.
+/// Parses and validates the file, reads the certificates it names and loads
+/// its plugins with their settings: everything `serve` would refuse.
 pub fn check_config(file: &Path) -> ExitCode {
-    match Config::load(file).and_then(|cfg| crate::tls::check_configured(&cfg)) {
+    let checked = Config::load(file).and_then(|cfg| {
+        crate::tls::check_configured(&cfg)?;
+        crate::plugins::PluginHost::check(&cfg)
+    });
+    match checked {
         Ok(()) => {
             println!("{}: ok", file.display());
             ExitCode::SUCCESS

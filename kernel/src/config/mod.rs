@@ -193,14 +193,15 @@ pub struct PluginConfig {
     pub name: String,
     /// "builtin" for the plugins shipped inside the binary, or a path to a `.wasm` component.
     pub source: String,
-    /// Handed to the plugin's `init` as JSON.
+    /// Handed to the plugin's `init` as JSON, checked against the settings
+    /// the plugin declares.
     pub config: toml::Table,
-    /// Host capabilities granted: kv, mem, route, sessions, accounts, timers.
-    pub grants: Vec<String>,
+    /// Host capabilities granted (`CAPABILITIES`); `None`: what the plugin
+    /// asks for in `describe()`, except `accounts`.
+    pub grants: Option<Vec<String>>,
 }
 
-/// A `[[vhost.plugin]]` table as written; `grants` left out means the
-/// plugin's own default set.
+/// A `[[vhost.plugin]]` table as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PluginTable {
@@ -214,44 +215,32 @@ struct PluginTable {
 
 impl From<PluginTable> for PluginConfig {
     fn from(t: PluginTable) -> Self {
-        let grants = t.grants.unwrap_or_else(|| default_grants(&t.name));
-        PluginConfig { name: t.name, source: t.source, config: t.config, grants }
+        PluginConfig { name: t.name, source: t.source, config: t.config, grants: t.grants }
     }
 }
 
 /// Capability names a grant may use (the WIT `capability` enum).
-pub const CAPABILITIES: &[&str] = &["kv", "mem", "route", "sessions", "accounts", "timers"];
+pub const CAPABILITIES: &[&str] = &["kv", "mem", "route", "sessions", "accounts", "timers", "disco", "datasets"];
 
 fn builtin() -> String {
     "builtin".into()
 }
 
-/// What a plugin may call when its table names no `grants`: the shipped
-/// plugins get what they use, nothing more (only `register` may create
-/// accounts); any other plugin everything but `accounts`.
-pub fn default_grants(plugin: &str) -> Vec<String> {
-    let grants: &[&str] = match plugin {
-        "roster" => &["kv", "mem", "route", "sessions", "timers"],
-        "offline" | "blocking" | "caps" => &["kv", "mem", "route", "sessions"],
-        "carbons" => &["mem", "route", "sessions"],
-        "register" => &["kv", "mem", "route", "accounts", "timers"],
-        "vcard" => &["kv", "route", "sessions"],
-        "private" => &["kv"],
-        _ => &["kv", "mem", "route", "sessions", "timers"],
-    };
-    grants.iter().map(|s| s.to_string()).collect()
+/// `default_plugins.toml`, as parsed.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DefaultPlugins {
+    plugin: Vec<PluginConfig>,
 }
 
 fn default_plugins() -> Vec<PluginConfig> {
-    DEFAULT_PLUGINS
-        .iter()
-        .map(|n| PluginConfig {
-            name: n.to_string(),
-            source: builtin(),
-            config: toml::Table::new(),
-            grants: default_grants(n),
-        })
-        .collect()
+    let text = include_str!("default_plugins.toml");
+    match toml::from_str::<DefaultPlugins>(text) {
+        Ok(d) => d.plugin,
+        // The file is part of the binary and a unit test parses it: this
+        // cannot fail in a build that passed its tests.
+        Err(e) => panic!("config/default_plugins.toml is broken: {e}"),
+    }
 }
 
 /// The embedded default: a development server for `localhost` on loopback,
@@ -406,7 +395,7 @@ impl Config {
                 if !names.insert(pl.name.as_str()) {
                     bail!("vhost {:?}: plugin {:?} is listed twice", v.domain, pl.name);
                 }
-                for g in &pl.grants {
+                for g in pl.grants.iter().flatten() {
                     if !CAPABILITIES.contains(&g.as_str()) {
                         bail!(
                             "vhost {:?}, plugin {:?}: grants contains {:?}; allowed: {}",
@@ -447,7 +436,8 @@ mod tests {
         let c = Config::default();
         c.validate().unwrap();
         assert_eq!(c.vhosts[0].domain, "localhost");
-        assert_eq!(c.vhosts[0].plugins.len(), DEFAULT_PLUGINS.len());
+        let names: Vec<&str> = c.vhosts[0].plugins.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, DEFAULT_PLUGINS, "default_plugins.toml lists the embedded plugins");
     }
 
     #[test]
@@ -470,19 +460,17 @@ mod tests {
     }
 
     #[test]
-    fn omitted_grants_are_the_plugins_own_and_only_register_may_create_accounts() {
+    fn omitted_grants_follow_the_plugin_and_only_register_is_granted_accounts_by_default() {
         let c = Config::parse(
             "[[vhost]]\ndomain = \"x.org\"\n[[vhost.plugin]]\nname = \"register\"\n\
-             [[vhost.plugin]]\nname = \"private\"\n[[vhost.plugin]]\nname = \"third-party\"\nsource = \"p.wasm\"\n",
+             [[vhost.plugin]]\nname = \"private\"\ngrants = [\"kv\"]\n",
         )
         .unwrap();
-        let grants: Vec<&Vec<String>> = c.vhosts[0].plugins.iter().map(|p| &p.grants).collect();
-        assert_eq!(grants[0], &default_grants("register"));
-        assert!(grants[0].iter().any(|g| g == "accounts"));
-        assert_eq!(grants[1], &vec!["kv".to_string()]);
-        assert!(!grants[2].iter().any(|g| g == "accounts"), "{:?}", grants[2]);
-        for p in Config::default().vhosts[0].plugins.iter().filter(|p| p.name != "register") {
-            assert!(!p.grants.iter().any(|g| g == "accounts"), "{} may create accounts", p.name);
+        assert_eq!(c.vhosts[0].plugins[0].grants, None, "derived from describe() at load");
+        assert_eq!(c.vhosts[0].plugins[1].grants, Some(vec!["kv".to_string()]));
+        for p in &Config::default().vhosts[0].plugins {
+            let accounts = p.grants.iter().flatten().any(|g| g == "accounts");
+            assert_eq!(accounts, p.name == "register", "{}", p.name);
         }
     }
 

@@ -10,7 +10,7 @@ use anyhow::{Context as _, anyhow, bail};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use super::bindings::{ABI_MAJOR, ABI_VERSION, Plugin as PluginWorld};
+use super::bindings::{ABI_MAJORS, ABI_VERSION, Plugin as PluginWorld, v1};
 use super::store::StoreData;
 use super::wasi_shim;
 
@@ -108,6 +108,9 @@ impl Runtime {
         wasi_shim::add_to_linker(&mut linker).map_err(|e| anyhow!("linking the WASI shims: {e:#}"))?;
         PluginWorld::add_to_linker::<StoreData, HasSelf<StoreData>>(&mut linker, |s| s)
             .map_err(|e| anyhow!("linking the plugin host functions: {e:#}"))?;
+        // The previous major's names carry its own version, so both link side by side.
+        v1::Plugin::add_to_linker::<StoreData, HasSelf<StoreData>>(&mut linker, |s| s)
+            .map_err(|e| anyhow!("linking the 1.x plugin host functions: {e:#}"))?;
         let ticker = engine.clone();
         std::thread::Builder::new()
             .name("wasm-epoch".into())
@@ -206,9 +209,10 @@ pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
     out
 }
 
-/// Refuses a component that names another major version of `waxwing:plugin`
-/// in any import or export, or that exports no `guest` at all. Done before
-/// linking so the operator reads a version mismatch, not a missing import.
+/// Refuses a component that names a major version of `waxwing:plugin` this
+/// kernel does not load, mixes majors, or exports no `guest` at all. Done
+/// before linking so the operator reads a version mismatch, not a missing
+/// import.
 fn check_abi(name: &str, engine: &Engine, component: &Component) -> anyhow::Result<()> {
     let ty = component.component_type();
     let imports = ty.imports(engine).map(|(n, _)| n.to_string());
@@ -224,15 +228,32 @@ fn check_abi(name: &str, engine: &Engine, component: &Component) -> anyhow::Resu
     Ok(())
 }
 
+fn loaded_majors() -> String {
+    ABI_MAJORS.iter().map(|m| format!("{m}.x")).collect::<Vec<_>>().join(" and ")
+}
+
 pub(crate) fn check_abi_names(name: &str, names: impl Iterator<Item = String>) -> anyhow::Result<()> {
+    let mut seen: Option<(u64, String)> = None;
     for n in names {
         let Some(rest) = n.strip_prefix("waxwing:plugin/") else { continue };
         let Some((_, version)) = rest.split_once('@') else {
             bail!("plugin {name} names {n} without a version; this kernel provides waxwing:plugin {ABI_VERSION}");
         };
         let major = version.split('.').next().and_then(|m| m.parse::<u64>().ok());
-        if major != Some(ABI_MAJOR) {
-            bail!("plugin {name} was built for waxwing:plugin {version} but this kernel provides {ABI_VERSION}");
+        let Some(major) = major.filter(|m| ABI_MAJORS.contains(m)) else {
+            bail!(
+                "plugin {name} was built for waxwing:plugin {version}, but this kernel loads {} \
+                 (it provides {ABI_VERSION}): rebuild the plugin against plugin-abi/wit/plugin.wit \
+                 (Rust: the matching waxwing-sdk) or use a release of Waxwing that loads {version}",
+                loaded_majors()
+            );
+        };
+        match &seen {
+            Some((m, other)) if *m != major => {
+                bail!("plugin {name} mixes waxwing:plugin majors ({other} and {n}): rebuild it against one")
+            }
+            Some(_) => {}
+            None => seen = Some((major, n.clone())),
         }
     }
     Ok(())
@@ -247,13 +268,15 @@ mod tests {
     }
 
     #[test]
-    fn abi_major_must_match() {
+    fn abi_major_must_be_one_this_kernel_loads() {
         assert!(check_abi_names("p", names(&["wasi:cli/stdout@0.2.3", "waxwing:plugin/kv@1.0.0"])).is_ok());
         assert!(check_abi_names("p", names(&["waxwing:plugin/guest@1.3.0"])).is_ok());
-        let err = check_abi_names("p", names(&["waxwing:plugin/kv@1.0.0", "waxwing:plugin/guest@2.0.0"]))
-            .unwrap_err()
-            .to_string();
-        assert_eq!(err, format!("plugin p was built for waxwing:plugin 2.0.0 but this kernel provides {ABI_VERSION}"));
+        assert!(check_abi_names("p", names(&["waxwing:plugin/kv@2.0.0", "waxwing:plugin/guest@2.4.0"])).is_ok());
+        let err = check_abi_names("p", names(&["waxwing:plugin/kv@3.0.0"])).unwrap_err().to_string();
+        assert!(err.starts_with("plugin p was built for waxwing:plugin 3.0.0, but this kernel loads 1.x and 2.x"), "{err}");
+        assert!(err.contains("rebuild the plugin against plugin-abi/wit/plugin.wit"), "{err}");
+        let mixed = check_abi_names("p", names(&["waxwing:plugin/kv@1.0.0", "waxwing:plugin/guest@2.0.0"]));
+        assert!(mixed.unwrap_err().to_string().contains("mixes waxwing:plugin majors"));
         assert!(check_abi_names("p", names(&["waxwing:plugin/guest"])).is_err());
         assert!(check_abi_names("p", names(&["waxwing:plugin/guest@x.1"])).is_err());
     }

@@ -1,11 +1,17 @@
-//! `filter-scope` (WIT 1.1): a plugin narrows its filters to the accounts
-//! that need them, so the rest of the traffic never enters wasm. A blocklist
-//! matters only for accounts that have one; carbons only for accounts with
-//! a session that enabled them. Kept per plugin and vhost, across versions.
+//! `filter-scope`: a plugin narrows its filters to the accounts that need
+//! them, so the rest of the traffic never enters wasm. A blocklist matters
+//! only for accounts that have one; carbons only for accounts with a session
+//! that enabled them. Kept per plugin and vhost, across versions, and in
+//! storage across restarts (`fscope/<vhost>/<plugin>/<bare JID>`): a 2.x
+//! plugin declares the scope and the kernel keeps it; a 1.x plugin still
+//! asks for it at run time (`restrict`).
 
 use std::collections::HashSet;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::bindings::types;
+use crate::storage::ScopedStorage;
 
 /// Watches a scope holds at most; past it the scope is dropped and the
 /// filter sees everything again: correct, only slower.
@@ -18,6 +24,31 @@ pub(crate) struct FilterScope {
 }
 
 impl FilterScope {
+    /// Reads the watched accounts kept in `store`.
+    pub fn load(&self, store: &ScopedStorage) -> anyhow::Result<()> {
+        let mut after = Vec::new();
+        loop {
+            let page = store.scan(b"", &after, 1000)?;
+            let Some((last, _)) = page.last() else { return Ok(()) };
+            after = last.clone();
+            for (k, _) in &page {
+                if let Ok(jid) = std::str::from_utf8(k) {
+                    self.watch(jid, true);
+                }
+            }
+        }
+    }
+
+    /// Takes the mode a version declares: a 2.x plugin's description says
+    /// whether its filters see watched accounts only; a 1.x plugin keeps
+    /// whatever it asked for at run time.
+    pub fn follow(&self, description: &types::Description, major: u64) {
+        if major >= 2 {
+            let watched = description.filter_scope == types::FilterScope::WatchedAccounts;
+            self.restricted.store(watched, Ordering::Release);
+        }
+    }
+
     pub fn restrict(&self) {
         self.restricted.store(true, Ordering::Release);
     }

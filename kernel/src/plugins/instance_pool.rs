@@ -17,10 +17,12 @@ use wasmtime::component::Component;
 use wasmtime::{Store, Trap};
 
 use super::EventKind;
-use super::bindings::{Guest, Plugin as PluginWorld, PluginPre, capability_name, types};
+use super::bindings::{capability_name, types};
 use super::engine::{Runtime, deadline_ticks, sha256};
+use super::guest::{GuestInstance, GuestPre, major_of};
 use super::routes::RouteSpec;
-use super::store::{Effects, Grants, PluginShared, StoreData};
+use super::settings;
+use super::store::{Declared, Effects, Grants, PluginShared, StoreData};
 use crate::config::{PluginConfig, PluginLimits};
 
 /// Why a call produced no result. The text goes to logs and to the admin
@@ -28,7 +30,7 @@ use crate::config::{PluginConfig, PluginLimits};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CallFailure(pub String);
 
-/// What the kernel keeps of a version's `describe()`, with its config.
+/// What the kernel keeps of a version's `describe()` and `init`, with its config.
 pub(crate) struct VersionMeta {
     pub description: types::Description,
     pub routes: Vec<RouteSpec>,
@@ -36,8 +38,12 @@ pub(crate) struct VersionMeta {
     pub events: Vec<EventKind>,
     /// `sub.domain` when the plugin serves a service subdomain.
     pub service_domain: Option<String>,
+    pub declared: Arc<Declared>,
     pub grants: Grants,
+    /// The config as `init` got it: checked, defaults filled in (2.x).
     pub config_json: String,
+    /// What `init` said to offer (2.x), or what `describe` declared (1.x).
+    pub stream_features: Vec<types::StreamFeature>,
     /// "builtin" or the path it was read from.
     pub source: String,
     pub digest: [u8; 32],
@@ -45,13 +51,13 @@ pub(crate) struct VersionMeta {
 
 struct Live {
     store: Store<StoreData>,
-    bindings: PluginWorld,
+    guest: GuestInstance,
     calls: u64,
 }
 
 pub(crate) struct Version {
     pub meta: VersionMeta,
-    pre: PluginPre<StoreData>,
+    pre: GuestPre,
     idle: Mutex<Vec<Live>>,
     shared: Arc<PluginShared>,
     limits: Arc<ArcSwap<PluginLimits>>,
@@ -104,36 +110,37 @@ impl Version {
     ) -> anyhow::Result<Version> {
         let name = &cfg.name;
         let (component, digest) = runtime.compile(name, bytes)?;
+        let major = major_of(&runtime.engine, &component);
         let pre = runtime
             .linker
             .instantiate_pre(&component)
             .map_err(|e| anyhow!("plugin {name} imports something this kernel does not provide: {e:#}"))?;
-        let pre = PluginPre::new(pre).map_err(|e| anyhow!("plugin {name} does not export the plugin world: {e:#}"))?;
-        let grants = Grants::from_names(&cfg.grants);
-        let config_json = serde_json::to_string(&cfg.config).context("turning the plugin's config into JSON")?;
+        let pre = GuestPre::new(major, pre)
+            .map_err(|e| anyhow!("plugin {name} does not export the plugin world: {e:#}"))?;
         let lim = limits.load_full();
         let timeout = lim.call_timeout_ms;
 
-        let mut store = Store::new(&runtime.engine, StoreData::new(shared.clone(), grants, None, memory_bytes(&lim)));
+        // Nothing is granted until describe() has said what the plugin is.
+        let data = StoreData::new(shared.clone(), Grants::default(), Arc::default(), memory_bytes(&lim));
+        let mut store = Store::new(&runtime.engine, data);
         store.limiter(|d| &mut d.limits);
-        let bindings = guarded(&mut store, timeout, |s| pre.instantiate(s))
+        let guest = guarded(&mut store, timeout, |s| pre.instantiate(s))
             .map_err(|f| anyhow!("instantiating plugin {name}: {}", f.0))?;
-        let guest = bindings.waxwing_plugin_guest();
-        let description = guarded(&mut store, timeout, |s| guest.call_describe(s))
-            .map_err(|f| anyhow!("plugin {name} describe(): {}", f.0))?;
-        let meta = VersionMeta::new(description, cfg, &shared.domain, grants, config_json, digest)?;
-        store.data_mut().service_domain = meta.service_domain.clone();
-        init(guest, &mut store, timeout, &meta).map_err(|f| anyhow!("plugin {name} {}", f.0))?;
+        let described =
+            guarded(&mut store, timeout, |s| guest.describe(s)).map_err(|f| anyhow!("plugin {name} describe(): {}", f.0))?;
+        let mut meta = VersionMeta::new(described.description, major, cfg, &shared.domain, digest)?;
+        store.data_mut().grants = meta.grants;
+        store.data_mut().declared = meta.declared.clone();
+        let ready = init(&guest, &mut store, timeout, &meta).map_err(|f| anyhow!("plugin {name} {}", f.0))?;
+        meta.stream_features = described.v1_stream_features.unwrap_or(ready.stream_features);
         if let Some(from) = migrate_from {
-            match guarded(&mut store, timeout, |s| guest.call_migrate(s, from)) {
+            match guarded(&mut store, timeout, |s| guest.migrate(s, from)) {
                 Ok(Ok(())) => {}
                 Ok(Err(msg)) => bail!("plugin {name} refused to migrate from version {from}: {msg}"),
                 Err(f) => bail!("plugin {name} migrate({from}) {}", f.0),
             }
         }
-        std::mem::take(&mut store.data_mut().pending)
-            .commit(&shared.kv)
-            .with_context(|| format!("plugin {name}: committing what init/migrate wrote"))?;
+        commit(shared, &mut store).with_context(|| format!("plugin {name}: committing what init/migrate wrote"))?;
         let effects = std::mem::take(&mut store.data_mut().effects);
         if !effects.is_empty() {
             tracing::warn!(
@@ -142,7 +149,7 @@ impl Version {
             );
         }
         for c in &meta.description.capabilities {
-            if !grants.has(*c) {
+            if !meta.grants.has(*c) {
                 tracing::warn!(
                     plugin = %name,
                     domain = %shared.domain,
@@ -154,7 +161,7 @@ impl Version {
         Ok(Version {
             meta,
             pre,
-            idle: Mutex::new(vec![Live { store, bindings, calls: 0 }]),
+            idle: Mutex::new(vec![Live { store, guest, calls: 0 }]),
             shared: shared.clone(),
             limits: limits.clone(),
             _component: component,
@@ -173,29 +180,26 @@ impl Version {
     }
 
     fn instantiate(&self, lim: &PluginLimits) -> Result<Live, CallFailure> {
-        let data =
-            StoreData::new(self.shared.clone(), self.meta.grants, self.meta.service_domain.clone(), memory_bytes(lim));
+        let data = StoreData::new(self.shared.clone(), self.meta.grants, self.meta.declared.clone(), memory_bytes(lim));
         let mut store = Store::new(self.pre.engine(), data);
         store.limiter(|d| &mut d.limits);
-        let bindings = guarded(&mut store, lim.call_timeout_ms, |s| self.pre.instantiate(s))
+        let guest = guarded(&mut store, lim.call_timeout_ms, |s| self.pre.instantiate(s))
             .map_err(|f| CallFailure(format!("instantiating {}", f.0)))?;
-        init(bindings.waxwing_plugin_guest(), &mut store, lim.call_timeout_ms, &self.meta)?;
+        init(&guest, &mut store, lim.call_timeout_ms, &self.meta)?;
         // Whatever init queued is not part of the call about to run; what it
         // wrote is kept, as at load.
         store.data_mut().effects = Effects::default();
-        std::mem::take(&mut store.data_mut().pending)
-            .commit(&self.shared.kv)
-            .map_err(|e| CallFailure(format!("committing what init wrote failed: {e:#}")))?;
-        Ok(Live { store, bindings, calls: 0 })
+        commit(&self.shared, &mut store).map_err(|e| CallFailure(format!("committing what init wrote failed: {e:#}")))?;
+        Ok(Live { store, guest, calls: 0 })
     }
 
     /// Calls into an idle (or fresh) instance. Returns the result and the
     /// side effects to act on; after a failure only the events are kept
     /// (they record things that did happen, like an account created), the
-    /// stanzas of a call that did not finish are not sent.
+    /// stanzas and writes of a call that did not finish are not.
     pub fn call<R>(
         &self,
-        f: impl FnOnce(&Guest, &mut Store<StoreData>) -> wasmtime::Result<R>,
+        f: impl FnOnce(&GuestInstance, &mut Store<StoreData>) -> wasmtime::Result<R>,
     ) -> (Result<R, CallFailure>, Effects) {
         let lim = self.limits.load();
         let popped = self.idle().pop();
@@ -206,17 +210,16 @@ impl Version {
                 Err(e) => return (Err(e), Effects::default()),
             },
         };
-        let Live { store, bindings, .. } = &mut live;
-        let mut result = guarded(store, lim.call_timeout_ms, |s| f(bindings.waxwing_plugin_guest(), s));
-        let mut effects = std::mem::take(&mut live.store.data_mut().effects);
+        let Live { store, guest, .. } = &mut live;
+        let mut result = guarded(store, lim.call_timeout_ms, |s| f(guest, s));
         // Durable before anything the call queued is routed; a call that
         // failed keeps none of its writes.
-        let mut pending = std::mem::take(&mut live.store.data_mut().pending);
         if result.is_ok()
-            && let Err(e) = pending.commit(&self.shared.kv)
+            && let Err(e) = commit(&self.shared, &mut live.store)
         {
             result = Err(CallFailure(format!("committing its writes failed: {e:#}")));
         }
+        let mut effects = std::mem::take(&mut live.store.data_mut().effects);
         match result {
             Ok(_) => {
                 live.calls += 1;
@@ -227,15 +230,37 @@ impl Version {
                     }
                 }
             }
-            Err(_) => effects.outbox.clear(),
+            Err(_) => effects.keep_events_only(),
         }
         (result, effects)
     }
+
+    /// The contract's major this version was built for.
+    pub fn major(&self) -> u64 {
+        self.pre.major()
+    }
 }
 
-fn init(guest: &Guest, store: &mut Store<StoreData>, timeout: u64, meta: &VersionMeta) -> Result<(), CallFailure> {
-    match guarded(store, timeout, |s| guest.call_init(s, &meta.config_json)) {
-        Ok(Ok(())) => Ok(()),
+/// Commits the store's pending writes (shared with other commits of the
+/// plugin; a compare-and-swap excludes them). Whatever happens, the overlay
+/// is empty afterwards: a failed commit's writes are gone, not retried.
+fn commit(shared: &PluginShared, store: &mut Store<StoreData>) -> anyhow::Result<()> {
+    let mut pending = std::mem::take(&mut store.data_mut().pending);
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let _shared = shared.commit_lock.read().unwrap_or_else(|p| p.into_inner());
+    pending.commit(shared.kv.storage())
+}
+
+fn init(
+    guest: &GuestInstance,
+    store: &mut Store<StoreData>,
+    timeout: u64,
+    meta: &VersionMeta,
+) -> Result<types::Ready, CallFailure> {
+    match guarded(store, timeout, |s| guest.init(s, &meta.config_json)) {
+        Ok(Ok(ready)) => Ok(ready),
         Ok(Err(msg)) => Err(CallFailure(format!("refused its config: {msg}"))),
         Err(f) => Err(CallFailure(format!("init {}", f.0))),
     }
@@ -244,10 +269,9 @@ fn init(guest: &Guest, store: &mut Store<StoreData>, timeout: u64, meta: &Versio
 impl VersionMeta {
     fn new(
         description: types::Description,
+        major: u64,
         cfg: &PluginConfig,
         domain: &str,
-        grants: Grants,
-        config_json: String,
         digest: [u8; 32],
     ) -> anyhow::Result<VersionMeta> {
         let name = &cfg.name;
@@ -260,19 +284,42 @@ impl VersionMeta {
         if description.version.trim().is_empty() {
             bail!("plugin {name} describes no version");
         }
+        let config_json = if major == 1 {
+            // 1.x declared no settings: its config goes as written.
+            serde_json::to_string(&cfg.config).context("turning the plugin's config into JSON")?
+        } else {
+            settings::check_declared(name, &description.settings)?;
+            settings::check(name, &description.settings, &cfg.config)?
+        };
         let service_domain = match &description.service_subdomain {
             None => None,
             Some(sub) => Some(service_domain(name, sub, domain)?),
         };
+        for d in description.publishes.iter().map(|d| &d.name).chain(description.reads.iter().map(|r| &r.dataset)) {
+            if d.is_empty() || d.contains('/') {
+                bail!("plugin {name} declares a dataset named {d:?}: names are non-empty and contain no '/'");
+            }
+        }
+        let grants = match &cfg.grants {
+            Some(names) => Grants::from_names(names),
+            None => Grants::by_default(&description.capabilities),
+        };
         let mut seen = HashSet::new();
         let events = description.events.iter().map(|k| EventKind::from(*k)).filter(|k| seen.insert(*k)).collect();
+        let declared = Arc::new(Declared {
+            service_domain: service_domain.clone(),
+            publishes: description.publishes.iter().map(|d| d.name.clone()).collect(),
+            reads: description.reads.iter().map(|r| (r.plugin.clone(), r.dataset.clone())).collect(),
+        });
         Ok(VersionMeta {
             routes: description.routes.iter().map(RouteSpec::from).collect(),
             filters: description.filters.iter().map(RouteSpec::from).collect(),
             events,
             service_domain,
+            declared,
             grants,
             config_json,
+            stream_features: Vec::new(),
             source: cfg.source.clone(),
             digest,
             description,

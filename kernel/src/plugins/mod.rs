@@ -18,13 +18,16 @@ mod bindings;
 pub mod builtin;
 mod engine;
 mod filter_scope;
+mod guest;
 mod host_calls;
 mod instance_pool;
 mod outgoing;
 mod pending_writes;
 mod plugin;
 mod plugin_host;
+mod requests;
 mod routes;
+mod settings;
 mod status;
 mod store;
 mod timers;
@@ -51,8 +54,10 @@ pub enum Address {
     Bare,
     /// A local full JID.
     Full,
-    /// A plugin's service subdomain, with or without node or resource.
+    /// The plugin's own service subdomain, with or without node or resource.
     Service,
+    /// Any other domain: another plugin's service or a remote server.
+    Elsewhere,
 }
 
 /// One online session, as plugins see it.
@@ -105,7 +110,8 @@ pub enum Verdict {
     Reject(waxwing_xml::StanzaError),
 }
 
-/// Events plugins can subscribe to (mirrors the WIT `event-kind`).
+/// Events plugins can subscribe to (mirrors the WIT `event-kind`). Timers
+/// and iq responses need no subscription: they reach the plugin that asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventKind {
     SessionStarted,
@@ -114,5 +120,4 @@ pub enum EventKind {
     UserCreated,
     UserDeleted,
     MessageUndeliverable,
-    TimerFired,
 }

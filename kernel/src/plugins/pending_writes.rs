@@ -1,13 +1,14 @@
-//! The `kv` writes of one plugin call, held until the call returns and then
-//! committed as one synced batch: one fsync per call instead of one per put,
-//! all or nothing, and durable before any reply of that call is routed. The
-//! call reads its own writes through this overlay; other calls see them only
-//! once committed.
+//! The writes of one plugin call (its `kv`, its datasets, its filter scope),
+//! held until the call returns and then committed as one synced batch: one
+//! fsync per call instead of one per put, all or nothing, and durable before
+//! any reply of that call is routed. The call reads its own writes through
+//! this overlay; other calls see them only once committed. Keys are whole
+//! database keys: each host call names its own scope's.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use crate::storage::{BatchOp, ScopedStorage};
+use crate::storage::{BatchOp, Storage};
 
 /// Bytes (keys plus values) one call may write before committing. Far above
 /// what any protocol write needs; it bounds the memory a runaway loop holds.
@@ -110,7 +111,7 @@ impl PendingWrites {
     }
 
     /// Commits every write as one synced batch and empties the overlay.
-    pub fn commit(&mut self, kv: &ScopedStorage) -> anyhow::Result<()> {
+    pub fn commit(&mut self, db: &Storage) -> anyhow::Result<()> {
         if self.ops.is_empty() {
             return Ok(());
         }
@@ -122,7 +123,7 @@ impl PendingWrites {
             })
             .collect();
         self.bytes = 0;
-        kv.batch(&ops)
+        db.batch(&ops)
     }
 }
 
@@ -182,10 +183,10 @@ mod tests {
         let scoped = s.scoped(b"plug/h/p/".to_vec());
         scoped.put(b"gone", b"1").unwrap();
         let mut p = PendingWrites::default();
-        put(&mut p, "k", Some("v"));
-        put(&mut p, "gone", None);
+        put(&mut p, "plug/h/p/k", Some("v"));
+        put(&mut p, "plug/h/p/gone", None);
         assert_eq!(scoped.get(b"k").unwrap(), None, "nothing is visible before the commit");
-        p.commit(&scoped).unwrap();
+        p.commit(&s).unwrap();
         assert!(p.is_empty());
         assert_eq!(scoped.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
         assert_eq!(scoped.get(b"gone").unwrap(), None);

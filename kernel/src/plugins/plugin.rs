@@ -10,10 +10,10 @@ use anyhow::{Context as _, anyhow};
 use arc_swap::ArcSwap;
 use wasmtime::Store;
 
-use super::EventKind;
-use super::bindings::waxwing::plugin::sessions::HostInfo;
-use super::bindings::{Guest, types};
+use super::bindings::types;
+use super::bindings::waxwing::plugin::disco::HostInfo;
 use super::builtin;
+use super::guest::GuestInstance;
 use super::instance_pool::{CallFailure, Version};
 use super::plugin_host::HostShared;
 use super::status::{PluginState, PluginStatus};
@@ -82,9 +82,16 @@ impl PluginEntry {
             kernel: host.kernel.clone(),
             host_info,
             entry: OnceLock::new(),
+            commit_lock: Default::default(),
+            filter_scope_store: host.storage.scoped(format!("fscope/{domain}/{}/", cfg.name)),
+            requests: host.requests.clone(),
         });
+        shared.filter_scope.load(&shared.filter_scope_store).with_context(|| {
+            format!("reading the filter scope of plugin {} on {domain}", cfg.name)
+        })?;
         let bytes = read_source(cfg)?;
         let version = Version::load(host.runtime, &shared, &host.limits, cfg, &bytes, None)?;
+        shared.filter_scope.follow(&version.meta.description, version.major());
         let entry = Arc::new(PluginEntry {
             name: cfg.name.clone(),
             shared: shared.clone(),
@@ -137,6 +144,7 @@ impl PluginEntry {
     /// old one, which is dropped with its last call. A plugin that was
     /// disabled serves again: the operator installed something new.
     pub fn install(&self, version: Arc<Version>, cfg: PluginConfig) {
+        self.shared.filter_scope.follow(&version.meta.description, version.major());
         self.current.store(version);
         *self.lock_config() = cfg;
         self.health.consecutive.store(0, Ordering::Relaxed);
@@ -168,7 +176,7 @@ impl PluginEntry {
     pub fn call<R>(
         &self,
         what: &str,
-        f: impl FnOnce(&Guest, &mut Store<StoreData>) -> wasmtime::Result<R>,
+        f: impl FnOnce(&GuestInstance, &mut Store<StoreData>) -> wasmtime::Result<R>,
     ) -> (Result<R, CallFailure>, Effects) {
         let version = self.version();
         let (result, effects) = off_worker(|| version.call(f));
@@ -218,23 +226,28 @@ impl PluginEntry {
     }
 
     /// Delivers one event; errors are logged and counted.
-    pub fn deliver(&self, kind: EventKind, jid: &str, data: &str) -> Effects {
-        let event = types::Event { kind: kind.into(), jid: jid.to_string(), data: data.to_string() };
-        let (result, effects) = self.call("handle-event", |g, s| g.call_handle_event(s, &event));
+    pub fn deliver(&self, event: &types::Event) -> Effects {
+        let (result, effects) = self.call("handle-event", |g, s| g.handle_event(s, event));
         if let Ok(Err(msg)) = result {
             self.reported("handle-event", &msg);
         }
         effects
     }
 
-    pub fn fire_timer(&self, data: &str) {
+    /// Delivers an event that needs no subscription (a timer, an iq's
+    /// answer) and acts on what the plugin did.
+    pub fn fire(&self, event: types::Event) {
         if !self.is_enabled() {
             return;
         }
-        let effects = self.deliver(EventKind::TimerFired, "", data);
+        let effects = self.deliver(&event);
         if let Some(v) = self.vhost.upgrade() {
             v.apply_effects(&self.name, effects);
         }
+    }
+
+    pub fn fire_timer(&self, id: u64, data: &str) {
+        self.fire(types::Event::TimerFired(types::TimerFired { id, data: data.to_string() }));
     }
 
     pub fn status(&self) -> PluginStatus {

@@ -9,6 +9,7 @@ use arc_swap::ArcSwap;
 
 use super::Kernel;
 use super::engine::{Runtime, runtime};
+use super::requests::Requests;
 use super::status::PluginStatus;
 use super::store::KernelSlot;
 use super::vhost::VhostPlugins;
@@ -24,6 +25,8 @@ pub(crate) struct HostShared {
     pub kernel: Arc<KernelSlot>,
     /// Read at every call, so a config reload applies to the next one.
     pub limits: Arc<ArcSwap<PluginLimits>>,
+    /// iq requests plugins sent, waiting for their answers.
+    pub requests: Arc<Requests>,
 }
 
 pub struct PluginHost {
@@ -40,12 +43,42 @@ impl PluginHost {
     /// half configured). Calls each plugin's `describe` then `init(config as JSON)`.
     pub fn start(cfg: &Config, storage: Storage, accounts: Accounts) -> anyhow::Result<Arc<PluginHost>> {
         super::engine::set_disk_cache(&cfg.plugin_cache_dir())?;
+        Self::load_all(cfg, storage, accounts)
+    }
+
+    /// Loads every plugin of every vhost exactly as [`start`](Self::start)
+    /// does (compile, ABI check, describe, settings, init) against a scratch
+    /// database, then lets them go: what `waxwing check-config` runs, so that
+    /// it refuses what `serve` would. Uses the compile cache only if it
+    /// exists already: a check creates nothing in the data directory.
+    pub fn check(cfg: &Config) -> anyhow::Result<()> {
+        let cache = cfg.plugin_cache_dir();
+        if cache.is_dir() {
+            super::engine::set_disk_cache(&cache)?;
+        }
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let scratch = std::env::temp_dir().join(format!("waxwing-check-{}-{nanos}", std::process::id()));
+        let result = (|| {
+            let storage = Storage::open(&scratch)?;
+            let accounts = Accounts::new(storage.clone(), cfg.sasl.scram_iterations);
+            let host = Self::load_all(cfg, storage, accounts)?;
+            for vp in host.vhosts.load().values() {
+                vp.retire();
+            }
+            Ok(())
+        })();
+        let _ = std::fs::remove_dir_all(&scratch);
+        result
+    }
+
+    fn load_all(cfg: &Config, storage: Storage, accounts: Accounts) -> anyhow::Result<Arc<PluginHost>> {
         let shared = Arc::new(HostShared {
             runtime: runtime()?,
             storage,
             accounts,
             kernel: Arc::new(KernelSlot::default()),
             limits: Arc::new(ArcSwap::from_pointee(cfg.plugin_limits.clone())),
+            requests: Arc::default(),
         });
         let mut vhosts = HashMap::new();
         for v in &cfg.vhosts {
@@ -69,6 +102,18 @@ impl PluginHost {
     pub fn attach(&self, kernel: Weak<dyn Kernel>) {
         if !self.shared.kernel.set(kernel) {
             tracing::warn!("PluginHost::attach was called again; the first kernel stays attached");
+        }
+    }
+
+    /// Takes an iq that answers a plugin's request out of routing and hands
+    /// it to that plugin. False when it answers no request.
+    pub fn take_answer(&self, stanza: &crate::xml::Stanza) -> bool {
+        match self.shared.requests.take_answer(stanza) {
+            Some(answer) => {
+                answer.entry.fire(answer.event);
+                true
+            }
+            None => false,
         }
     }
 

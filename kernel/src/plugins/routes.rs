@@ -13,11 +13,14 @@ use crate::xml::StanzaKind;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RouteSpec {
     pub kind: StanzaKind,
-    pub types: Vec<String>,
+    /// Empty: any type.
+    pub types: Vec<types::StanzaType>,
     pub payload_ns: String,
     pub payload_name: String,
     pub to: Address,
     pub priority: i32,
+    /// Also iqs from streams not authenticated yet (XEP-0077).
+    pub unauthenticated: bool,
 }
 
 impl From<&types::Route> for RouteSpec {
@@ -29,6 +32,7 @@ impl From<&types::Route> for RouteSpec {
             payload_name: r.payload_name.clone(),
             to: r.to.into(),
             priority: r.priority,
+            unauthenticated: r.unauthenticated,
         }
     }
 }
@@ -37,42 +41,56 @@ impl From<&types::Route> for RouteSpec {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Facts<'a> {
     pub kind: StanzaKind,
-    pub type_: &'a str,
+    /// `None` for a type no RFC defines: only "any type" routes take it.
+    pub type_: Option<types::StanzaType>,
+    /// `Elsewhere` for any domain not served here; each plugin's own service
+    /// subdomain among those is its `Service`.
     pub addressed: Address,
+    /// The domain of `to`.
+    pub domain: &'a str,
     pub payload_ns: &'a str,
     pub payload_name: &'a str,
+    /// From a stream that has not authenticated: only routes that say so.
+    pub unauthenticated: bool,
 }
 
-/// RFC 6121: presence without a type is "available" (§4.7.1), a message
-/// without one is "normal" (§5.2.2); routes may name either form.
-fn implied_type(kind: StanzaKind, t: &str) -> &str {
-    match (kind, t) {
-        (StanzaKind::Presence, "") => "available",
-        (StanzaKind::Message, "") => "normal",
-        _ => t,
+impl Facts<'_> {
+    /// The address as `plugin_service` (a plugin's own subdomain) sees it.
+    pub fn addressed_for(&self, plugin_service: Option<&str>) -> Address {
+        match self.addressed {
+            Address::Elsewhere | Address::Service if plugin_service == Some(self.domain) => Address::Service,
+            Address::Service => Address::Elsewhere,
+            a => a,
+        }
     }
 }
 
 impl RouteSpec {
-    pub fn matches(&self, f: &Facts<'_>) -> bool {
+    /// Whether a stanza with these facts matches, for a plugin serving
+    /// `service` (its own subdomain, if any). `handler` routes never take
+    /// `elsewhere`: only filters see stanzas bound for other domains.
+    pub fn matches(&self, f: &Facts<'_>, service: Option<&str>, handler: bool) -> bool {
+        let addressed = f.addressed_for(service);
         self.kind == f.kind
-            && self.to == f.addressed
+            && self.to == addressed
+            && !(handler && addressed == Address::Elsewhere)
+            && (!f.unauthenticated || self.unauthenticated)
             && (self.payload_ns.is_empty() || self.payload_ns == f.payload_ns)
             && (self.payload_name.is_empty() || self.payload_name == f.payload_name)
-            && (self.types.is_empty() || {
-                let implied = implied_type(f.kind, f.type_);
-                self.types.iter().any(|t| t == f.type_ || t == implied)
-            })
+            && (self.types.is_empty() || f.type_.is_some_and(|t| self.types.contains(&t)))
     }
 }
 
 /// Routes of every plugin on a vhost, highest priority first (ties keep the
 /// config's plugin order). Disabled plugins stay in the table and are
 /// skipped at lookup, so disabling needs no rebuild on the hot path.
+/// A route, the plugin it belongs to, and that plugin's service domain.
+type Entry = (RouteSpec, Arc<PluginEntry>, Option<String>);
+
 #[derive(Default)]
 pub(crate) struct RouteTable {
-    handlers: Vec<(RouteSpec, Arc<PluginEntry>)>,
-    filters: Vec<(RouteSpec, Arc<PluginEntry>)>,
+    handlers: Vec<Entry>,
+    filters: Vec<Entry>,
     events: HashMap<EventKind, Vec<Arc<PluginEntry>>>,
     services: Vec<(String, Arc<PluginEntry>)>,
 }
@@ -83,8 +101,9 @@ impl RouteTable {
         for p in plugins {
             let v = p.version();
             let meta = &v.meta;
-            t.handlers.extend(meta.routes.iter().map(|r| (r.clone(), p.clone())));
-            t.filters.extend(meta.filters.iter().map(|r| (r.clone(), p.clone())));
+            let service = &meta.service_domain;
+            t.handlers.extend(meta.routes.iter().map(|r| (r.clone(), p.clone(), service.clone())));
+            t.filters.extend(meta.filters.iter().map(|r| (r.clone(), p.clone(), service.clone())));
             for k in &meta.events {
                 let subs = t.events.entry(*k).or_default();
                 if !subs.iter().any(|s| Arc::ptr_eq(s, p)) {
@@ -96,15 +115,15 @@ impl RouteTable {
             }
         }
         // Stable: equal priorities keep plugin order.
-        t.handlers.sort_by_key(|(r, _)| std::cmp::Reverse(r.priority));
-        t.filters.sort_by_key(|(r, _)| std::cmp::Reverse(r.priority));
+        t.handlers.sort_by_key(|(r, _, _)| std::cmp::Reverse(r.priority));
+        t.filters.sort_by_key(|(r, _, _)| std::cmp::Reverse(r.priority));
         t
     }
 
-    fn select(list: &[(RouteSpec, Arc<PluginEntry>)], f: &Facts<'_>) -> Vec<Arc<PluginEntry>> {
+    fn select(list: &[Entry], f: &Facts<'_>, handler: bool) -> Vec<Arc<PluginEntry>> {
         let mut out: Vec<Arc<PluginEntry>> = Vec::new();
-        for (r, p) in list {
-            if p.is_enabled() && r.matches(f) && !out.iter().any(|o| Arc::ptr_eq(o, p)) {
+        for (r, p, service) in list {
+            if p.is_enabled() && r.matches(f, service.as_deref(), handler) && !out.iter().any(|o| Arc::ptr_eq(o, p)) {
                 out.push(p.clone());
             }
         }
@@ -112,20 +131,20 @@ impl RouteTable {
     }
 
     pub fn any_handler(&self, f: &Facts<'_>) -> bool {
-        self.handlers.iter().any(|(r, p)| r.matches(f) && p.is_enabled())
+        self.handlers.iter().any(|(r, p, service)| r.matches(f, service.as_deref(), true) && p.is_enabled())
     }
 
     /// Plugins to offer the stanza to, each once, at its best priority.
     pub fn handlers(&self, f: &Facts<'_>) -> Vec<Arc<PluginEntry>> {
-        Self::select(&self.handlers, f)
+        Self::select(&self.handlers, f, true)
     }
 
     pub fn has_filters(&self) -> bool {
-        self.filters.iter().any(|(_, p)| p.is_enabled())
+        self.filters.iter().any(|(_, p, _)| p.is_enabled())
     }
 
     pub fn filters(&self, f: &Facts<'_>) -> Vec<Arc<PluginEntry>> {
-        Self::select(&self.filters, f)
+        Self::select(&self.filters, f, false)
     }
 
     pub fn any_subscriber(&self, kind: EventKind) -> bool {
@@ -144,44 +163,61 @@ impl RouteTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use types::StanzaType as T;
 
-    fn route(kind: StanzaKind, types: &[&str], ns: &str, name: &str, to: Address) -> RouteSpec {
+    fn route(kind: StanzaKind, types: &[T], ns: &str, name: &str, to: Address) -> RouteSpec {
         RouteSpec {
             kind,
-            types: types.iter().map(|s| s.to_string()).collect(),
+            types: types.to_vec(),
             payload_ns: ns.into(),
             payload_name: name.into(),
             to,
             priority: 0,
+            unauthenticated: false,
         }
     }
 
-    fn facts<'a>(kind: StanzaKind, type_: &'a str, to: Address, ns: &'a str, name: &'a str) -> Facts<'a> {
-        Facts { kind, type_, addressed: to, payload_ns: ns, payload_name: name }
+    fn facts<'a>(kind: StanzaKind, type_: Option<T>, to: Address, ns: &'a str, name: &'a str) -> Facts<'a> {
+        Facts { kind, type_, addressed: to, domain: "h", payload_ns: ns, payload_name: name, unauthenticated: false }
     }
 
     #[test]
     fn ping_route_matches_only_ping() {
-        let r = route(StanzaKind::Iq, &["get"], "urn:xmpp:ping", "ping", Address::Host);
-        assert!(r.matches(&facts(StanzaKind::Iq, "get", Address::Host, "urn:xmpp:ping", "ping")));
-        assert!(!r.matches(&facts(StanzaKind::Iq, "set", Address::Host, "urn:xmpp:ping", "ping")));
-        assert!(!r.matches(&facts(StanzaKind::Iq, "get", Address::Bare, "urn:xmpp:ping", "ping")));
-        assert!(!r.matches(&facts(StanzaKind::Iq, "get", Address::Host, "urn:xmpp:time", "time")));
-        assert!(!r.matches(&facts(StanzaKind::Message, "get", Address::Host, "urn:xmpp:ping", "ping")));
+        let r = route(StanzaKind::Iq, &[T::Get], "urn:xmpp:ping", "ping", Address::Host);
+        let m = |f: Facts<'_>| r.matches(&f, None, true);
+        assert!(m(facts(StanzaKind::Iq, Some(T::Get), Address::Host, "urn:xmpp:ping", "ping")));
+        assert!(!m(facts(StanzaKind::Iq, Some(T::Set), Address::Host, "urn:xmpp:ping", "ping")));
+        assert!(!m(facts(StanzaKind::Iq, Some(T::Get), Address::Bare, "urn:xmpp:ping", "ping")));
+        assert!(!m(facts(StanzaKind::Iq, Some(T::Get), Address::Host, "urn:xmpp:time", "time")));
+        assert!(!m(facts(StanzaKind::Message, Some(T::Get), Address::Host, "urn:xmpp:ping", "ping")));
+        let mut pre_auth = facts(StanzaKind::Iq, Some(T::Get), Address::Host, "urn:xmpp:ping", "ping");
+        pre_auth.unauthenticated = true;
+        assert!(!m(pre_auth), "only routes that ask for them see unauthenticated iqs");
+        assert!(RouteSpec { unauthenticated: true, ..r.clone() }.matches(&pre_auth, None, true));
     }
 
     #[test]
-    fn empty_fields_are_wildcards_and_types_are_implied() {
+    fn empty_fields_are_wildcards() {
         let any = route(StanzaKind::Message, &[], "", "", Address::Full);
-        assert!(any.matches(&facts(StanzaKind::Message, "chat", Address::Full, "", "")));
-        assert!(any.matches(&facts(StanzaKind::Message, "", Address::Full, "urn:x", "x")));
-        let avail = route(StanzaKind::Presence, &["available"], "", "", Address::Bare);
-        assert!(avail.matches(&facts(StanzaKind::Presence, "", Address::Bare, "", "")));
-        assert!(!avail.matches(&facts(StanzaKind::Presence, "unavailable", Address::Bare, "", "")));
-        let normal = route(StanzaKind::Message, &["normal"], "", "", Address::Bare);
-        assert!(normal.matches(&facts(StanzaKind::Message, "", Address::Bare, "", "")));
+        assert!(any.matches(&facts(StanzaKind::Message, Some(T::Chat), Address::Full, "", ""), None, true));
+        assert!(any.matches(&facts(StanzaKind::Message, None, Address::Full, "urn:x", "x"), None, true));
+        let avail = route(StanzaKind::Presence, &[T::Available], "", "", Address::Bare);
+        assert!(avail.matches(&facts(StanzaKind::Presence, Some(T::Available), Address::Bare, "", ""), None, true));
+        assert!(!avail.matches(&facts(StanzaKind::Presence, None, Address::Bare, "", ""), None, true));
         let named = route(StanzaKind::Iq, &[], "", "query", Address::Host);
-        assert!(named.matches(&facts(StanzaKind::Iq, "get", Address::Host, "jabber:iq:version", "query")));
-        assert!(!named.matches(&facts(StanzaKind::Iq, "get", Address::Host, "urn:xmpp:ping", "ping")));
+        assert!(named.matches(&facts(StanzaKind::Iq, Some(T::Get), Address::Host, "jabber:iq:version", "query"), None, true));
+    }
+
+    #[test]
+    fn a_service_route_takes_only_its_own_subdomain() {
+        let muc = route(StanzaKind::Message, &[], "", "", Address::Service);
+        let mut f = facts(StanzaKind::Message, Some(T::Groupchat), Address::Elsewhere, "", "");
+        f.domain = "conference.h";
+        assert!(muc.matches(&f, Some("conference.h"), true));
+        assert!(!muc.matches(&f, Some("pubsub.h"), true), "another plugin's service");
+        assert_eq!(f.addressed_for(Some("pubsub.h")), Address::Elsewhere);
+        let outbound = route(StanzaKind::Message, &[], "", "", Address::Elsewhere);
+        assert!(outbound.matches(&f, Some("pubsub.h"), false), "a filter sees stanzas to other domains");
+        assert!(!outbound.matches(&f, Some("pubsub.h"), true), "a handler does not");
     }
 }

@@ -3,7 +3,7 @@
 //! effects a call queues for after it returns.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, Weak};
 
 use arc_swap::ArcSwap;
 use wasmtime::component::ResourceTable;
@@ -11,10 +11,12 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use waxwing_xml::Element;
 
+use super::bindings::capability_from_name;
 use super::bindings::types::Capability;
-use super::bindings::waxwing::plugin::sessions::HostInfo;
+use super::bindings::waxwing::plugin::disco::HostInfo;
 use super::filter_scope::FilterScope;
 use super::pending_writes::PendingWrites;
+use super::requests::{PendingRequest, Requests};
 use super::plugin::PluginEntry;
 use super::timers::Timers;
 use super::{EventKind, Kernel};
@@ -53,25 +55,24 @@ impl Grants {
             Capability::Sessions => 8,
             Capability::Accounts => 16,
             Capability::Timers => 32,
+            Capability::Disco => 64,
+            Capability::Datasets => 128,
         }
     }
 
     /// Unknown names are ignored here: config validation refuses them first.
     pub fn from_names(names: &[String]) -> Grants {
-        let mut g = Grants(0);
-        for n in names {
-            let cap = match n.as_str() {
-                "kv" => Capability::Kv,
-                "mem" => Capability::Mem,
-                "route" => Capability::Route,
-                "sessions" => Capability::Sessions,
-                "accounts" => Capability::Accounts,
-                "timers" => Capability::Timers,
-                _ => continue,
-            };
-            g.0 |= Self::bit(cap);
-        }
-        g
+        Grants::from_capabilities(names.iter().filter_map(|n| capability_from_name(n)))
+    }
+
+    pub fn from_capabilities(caps: impl IntoIterator<Item = Capability>) -> Grants {
+        Grants(caps.into_iter().fold(0, |g, c| g | Self::bit(c)))
+    }
+
+    /// What a plugin table without `grants` gets: what the plugin asks for,
+    /// except `accounts`, which an operator grants by name or not at all.
+    pub fn by_default(asked: &[Capability]) -> Grants {
+        Grants::from_capabilities(asked.iter().copied().filter(|c| *c != Capability::Accounts))
     }
 
     pub fn has(self, c: Capability) -> bool {
@@ -118,6 +119,24 @@ pub(crate) struct PluginShared {
     pub host_info: Arc<ArcSwap<HostInfo>>,
     /// For timers, which call the plugin back later; set once the entry exists.
     pub entry: OnceLock<Weak<PluginEntry>>,
+    /// Commits of this plugin's calls take it shared; a compare-and-swap
+    /// takes it exclusively, so nothing lands between its read and its write.
+    pub commit_lock: RwLock<()>,
+    /// Where the filter scope is kept across restarts (`fscope/<vhost>/<plugin>/`).
+    pub filter_scope_store: ScopedStorage,
+    /// iq requests of every plugin, waiting for their answers.
+    pub requests: Arc<Requests>,
+}
+
+/// What a version declared that its host calls check against.
+#[derive(Debug, Default)]
+pub(crate) struct Declared {
+    /// `sub.domain` when this version serves a service subdomain.
+    pub service_domain: Option<String>,
+    /// Datasets it publishes.
+    pub publishes: Vec<String>,
+    /// (plugin, dataset) pairs it reads.
+    pub reads: Vec<(String, String)>,
 }
 
 /// Side effects of one call, acted on after it returns so that no host call
@@ -126,11 +145,20 @@ pub(crate) struct PluginShared {
 pub(crate) struct Effects {
     pub outbox: Vec<Element>,
     pub events: Vec<(EventKind, String)>,
+    /// iq requests among the outbox, to wait for once it is routed.
+    pub requests: Vec<PendingRequest>,
 }
 
 impl Effects {
     pub fn is_empty(&self) -> bool {
-        self.outbox.is_empty() && self.events.is_empty()
+        self.outbox.is_empty() && self.events.is_empty() && self.requests.is_empty()
+    }
+
+    /// After a failed call: what it sent is not sent, what it did (an
+    /// account created) still counts.
+    pub fn keep_events_only(&mut self) {
+        self.outbox.clear();
+        self.requests.clear();
     }
 }
 
@@ -140,15 +168,14 @@ pub(crate) struct StoreData {
     pub limits: StoreLimits,
     pub shared: Arc<PluginShared>,
     pub grants: Grants,
-    /// `sub.domain` when this version serves a service subdomain.
-    pub service_domain: Option<String>,
+    pub declared: Arc<Declared>,
     pub effects: Effects,
     /// The current call's `kv` writes, committed when it returns.
     pub pending: PendingWrites,
 }
 
 impl StoreData {
-    pub fn new(shared: Arc<PluginShared>, grants: Grants, service_domain: Option<String>, memory_bytes: usize) -> Self {
+    pub fn new(shared: Arc<PluginShared>, grants: Grants, declared: Arc<Declared>, memory_bytes: usize) -> Self {
         // The defaults already close stdin, discard stdout/stderr and give no
         // env, args or preopens; sockets are switched off on top.
         let wasi = WasiCtxBuilder::new().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
@@ -163,7 +190,7 @@ impl StoreData {
             limits,
             shared,
             grants,
-            service_domain,
+            declared,
             effects: Effects::default(),
             pending: PendingWrites::default(),
         }
@@ -185,9 +212,16 @@ mod tests {
         let g = Grants::from_names(&["kv".into(), "timers".into(), "root".into()]);
         assert!(g.has(Capability::Kv));
         assert!(g.has(Capability::Timers));
-        for c in [Capability::Mem, Capability::Route, Capability::Sessions, Capability::Accounts] {
+        for c in [Capability::Mem, Capability::Route, Capability::Sessions, Capability::Accounts, Capability::Disco] {
             assert!(!g.has(c), "{c:?}");
         }
         assert_eq!(Grants::from_names(&[]), Grants::default());
+    }
+
+    #[test]
+    fn default_grants_never_include_accounts() {
+        let g = Grants::by_default(&[Capability::Accounts, Capability::Kv, Capability::Datasets]);
+        assert!(g.has(Capability::Kv) && g.has(Capability::Datasets));
+        assert!(!g.has(Capability::Accounts));
     }
 }

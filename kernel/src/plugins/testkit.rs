@@ -27,7 +27,7 @@ pub fn plugin(name: &str, file: &str, grants: &[&str]) -> PluginConfig {
         name: name.into(),
         source: wasm(file).to_string_lossy().into_owned(),
         config: toml::Table::new(),
-        grants: grants.iter().map(|g| g.to_string()).collect(),
+        grants: Some(grants.iter().map(|g| g.to_string()).collect()),
     }
 }
 

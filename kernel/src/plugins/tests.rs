@@ -326,7 +326,7 @@ fn no_key_leaves_the_plugin_prefix() {
     let storage = crate::storage::Storage::open(&dir).unwrap();
     storage.put(b"plug/h/other/k", b"theirs").unwrap();
     let shared = plugin_p_on_h(&storage, 1 << 20);
-    let mut d = StoreData::new(shared, Grants::from_names(&["kv".into()]), None, 1 << 20);
+    let mut d = StoreData::new(shared, Grants::from_names(&["kv".into()]), Default::default(), 1 << 20);
     let evil: Vec<Vec<u8>> = vec![
         b"../other/k".to_vec(),
         b"/../../other/k".to_vec(),
@@ -353,6 +353,8 @@ fn no_key_leaves_the_plugin_prefix() {
     let seen: Vec<Vec<u8>> = d.scan(vec![], vec![], 1000).unwrap().into_iter().map(|(k, _)| k).collect();
     // The batch deleted the plugin's own "../other/k" and added "../../x".
     assert_eq!(seen.len(), evil.len(), "{seen:?}");
+    assert_eq!(storage.get(b"plug/h/p/k").unwrap(), None, "nothing is committed before the call ends");
+    std::mem::take(&mut d.pending).commit(&storage).unwrap();
 
     for (k, _) in storage.scan(b"", b"", 10_000).unwrap() {
         let ok = k.starts_with(b"plug/h/p/") || k == b"plug/h/other/k" || !k.starts_with(b"plug/");
@@ -371,7 +373,7 @@ fn mem_is_capped_and_counts() {
     let dir = crate::testutil::tempdir("mem");
     let storage = crate::storage::Storage::open(&dir).unwrap();
     let shared = plugin_p_on_h(&storage, 100);
-    let mut d = StoreData::new(shared.clone(), Grants::from_names(&["mem".into()]), None, 1 << 20);
+    let mut d = StoreData::new(shared.clone(), Grants::from_names(&["mem".into()]), Default::default(), 1 << 20);
     assert_eq!(d.incr("n".into(), 5).unwrap(), 5);
     assert_eq!(d.incr("n".into(), -7).unwrap(), -2);
     d.put("a".into(), vec![0; 80]).unwrap();
@@ -384,21 +386,123 @@ fn mem_is_capped_and_counts() {
     d.delete("a".into()).unwrap();
     assert_eq!(d.get("a".into()).unwrap(), None);
     assert_eq!(shared.mem.lock().bytes, 1 + 8 + 1 + 20 + 3 + 8);
-    let mut other = StoreData::new(shared, Grants::default(), None, 1 << 20);
+    assert!(!d.put_if_absent("b".into(), vec![1]).unwrap(), "b is there");
+    assert!(d.put_if_absent("c".into(), vec![1]).unwrap());
+    assert!(!d.compare_and_swap("c".into(), Some(vec![2]), None).unwrap());
+    assert!(d.compare_and_swap("c".into(), Some(vec![1]), None).unwrap());
+    assert_eq!(d.get("c".into()).unwrap(), None);
+    let mut other = StoreData::new(shared, Grants::default(), Default::default(), 1 << 20);
     assert!(matches!(other.get("b".into()), Err(HostError::NotGranted(_))));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Two calls that read the same value and swap: one wins, the other is told
+/// so and sees the winner's value: the roster's concurrent edits lose nothing.
+#[test]
+fn kv_compare_and_swap_lets_one_of_two_racers_win() {
+    use super::bindings::waxwing::plugin::kv::Host as _;
+    use super::store::{Grants, StoreData};
+
+    let dir = crate::testutil::tempdir("cas");
+    let storage = crate::storage::Storage::open(&dir).unwrap();
+    let shared = plugin_p_on_h(&storage, 1 << 20);
+    let grants = Grants::from_names(&["kv".into()]);
+    let mut a = StoreData::new(shared.clone(), grants, Default::default(), 1 << 20);
+    let mut b = StoreData::new(shared.clone(), grants, Default::default(), 1 << 20);
+    a.put(b"roster".to_vec(), b"v1".to_vec()).unwrap();
+    std::mem::take(&mut a.pending).commit(&storage).unwrap();
+    let seen_a = a.get(b"roster".to_vec()).unwrap();
+    let seen_b = b.get(b"roster".to_vec()).unwrap();
+    assert!(a.compare_and_swap(b"roster".to_vec(), seen_a, Some(b"v1+a".to_vec())).unwrap());
+    assert_eq!(storage.get(b"plug/h/p/roster").unwrap().as_deref(), Some(&b"v1+a"[..]), "committed at once");
+    assert!(!b.compare_and_swap(b"roster".to_vec(), seen_b, Some(b"v1+b".to_vec())).unwrap());
+    let again = b.get(b"roster".to_vec()).unwrap();
+    assert!(b.compare_and_swap(b"roster".to_vec(), again, Some(b"v1+a+b".to_vec())).unwrap());
+    assert_eq!(storage.get(b"plug/h/p/roster").unwrap().as_deref(), Some(&b"v1+a+b"[..]));
+    // Absent means absent; a call's own write is what it compares with.
+    assert!(a.compare_and_swap(b"new".to_vec(), None, Some(b"1".to_vec())).unwrap());
+    a.put(b"mine".to_vec(), b"x".to_vec()).unwrap();
+    assert!(!a.compare_and_swap(b"mine".to_vec(), None, None).unwrap());
+    assert!(a.compare_and_swap(b"mine".to_vec(), Some(b"x".to_vec()), None).unwrap());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A dataset is written by its publisher with its call, read by a plugin
+/// that declared it and holds the grant, and by no other.
+#[test]
+fn datasets_are_shared_by_declaration_only() {
+    use super::bindings::types::HostError;
+    use super::bindings::waxwing::plugin::datasets::Host as _;
+    use super::store::{Declared, Grants, StoreData};
+
+    let dir = crate::testutil::tempdir("datasets");
+    let storage = crate::storage::Storage::open(&dir).unwrap();
+    let roster = plugin_p_on_h(&storage, 1 << 20);
+    let publishes = Declared { publishes: vec!["subs".into()], ..Default::default() };
+    let mut publisher = StoreData::new(roster, Grants::default(), std::sync::Arc::new(publishes), 1 << 20);
+    publisher.put("subs".into(), "a@h\nb@h".into(), b"both".to_vec()).unwrap();
+    assert!(matches!(publisher.put("other".into(), "k".into(), vec![]), Err(HostError::Invalid(_))));
+    assert_eq!(publisher.get("p".into(), "subs".into(), "a@h\nb@h".into()).unwrap().as_deref(), Some(&b"both"[..]));
+    std::mem::take(&mut publisher.pending).commit(&storage).unwrap();
+
+    let blocking = plugin_named(&storage, "blocking");
+    let reads = Declared { reads: vec![("p".into(), "subs".into())], ..Default::default() };
+    let reads = std::sync::Arc::new(reads);
+    let mut reader = StoreData::new(blocking.clone(), Grants::from_names(&["datasets".into()]), reads.clone(), 1 << 20);
+    assert_eq!(reader.get("p".into(), "subs".into(), "a@h\nb@h".into()).unwrap().as_deref(), Some(&b"both"[..]));
+    let rows = reader.scan("p".into(), "subs".into(), "a@h\n".into(), String::new(), 10).unwrap();
+    assert_eq!(rows, vec![("a@h\nb@h".to_string(), b"both".to_vec())]);
+    assert!(matches!(reader.get("p".into(), "private".into(), "k".into()), Err(HostError::Invalid(_))));
+    let mut ungranted = StoreData::new(blocking, Grants::default(), reads, 1 << 20);
+    assert!(matches!(ungranted.get("p".into(), "subs".into(), "k".into()), Err(HostError::NotGranted(_))));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The filter scope a plugin watches is written with its call and read
+/// back at the next start.
+#[test]
+fn the_filter_scope_survives_a_restart() {
+    use super::store::{Grants, StoreData};
+
+    let dir = crate::testutil::tempdir("fscope");
+    let storage = crate::storage::Storage::open(&dir).unwrap();
+    let shared = plugin_p_on_h(&storage, 1 << 20);
+    let mut d = StoreData::new(shared.clone(), Grants::default(), Default::default(), 1 << 20);
+    d.watch("a@h", true).unwrap();
+    d.watch("b@h", true).unwrap();
+    d.watch("b@h", false).unwrap();
+    assert!(d.watch("a@elsewhere", true).is_err());
+    std::mem::take(&mut d.pending).commit(&storage).unwrap();
+    let restarted = plugin_p_on_h(&storage, 1 << 20);
+    restarted.filter_scope.load(&restarted.filter_scope_store).unwrap();
+    restarted.filter_scope.restrict();
+    assert!(restarted.filter_scope.admits(Some("a@h"), None));
+    assert!(!restarted.filter_scope.admits(Some("b@h"), None));
     let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Plugin `p` on host `h` as its host calls see it, with a `mem` budget of
 /// `mem_cap` bytes: for calling host functions directly, without wasm.
 fn plugin_p_on_h(storage: &crate::storage::Storage, mem_cap: usize) -> std::sync::Arc<super::store::PluginShared> {
-    use super::bindings::waxwing::plugin::sessions::HostInfo;
+    plugin_shared(storage, "p", mem_cap)
+}
+
+fn plugin_named(storage: &crate::storage::Storage, name: &str) -> std::sync::Arc<super::store::PluginShared> {
+    plugin_shared(storage, name, 1 << 20)
+}
+
+fn plugin_shared(
+    storage: &crate::storage::Storage,
+    name: &str,
+    mem_cap: usize,
+) -> std::sync::Arc<super::store::PluginShared> {
+    use super::bindings::waxwing::plugin::disco::HostInfo;
     use super::store::{KernelSlot, MemMap, PluginShared};
     let info = HostInfo { domain: "h".into(), features: vec![], identities: vec![], items: vec![], extensions: vec![] };
     std::sync::Arc::new(PluginShared {
-        name: "p".into(),
+        name: name.into(),
         domain: "h".into(),
-        kv: storage.scoped("plug/h/p/"),
+        kv: storage.scoped(format!("plug/h/{name}/")),
         mem: MemMap::new(mem_cap),
         filter_scope: Default::default(),
         timers: Default::default(),
@@ -406,5 +510,8 @@ fn plugin_p_on_h(storage: &crate::storage::Storage, mem_cap: usize) -> std::sync
         kernel: std::sync::Arc::new(KernelSlot::default()),
         host_info: std::sync::Arc::new(arc_swap::ArcSwap::from_pointee(info)),
         entry: Default::default(),
+        commit_lock: Default::default(),
+        filter_scope_store: storage.scoped(format!("fscope/h/{name}/")),
+        requests: Default::default(),
     })
 }

@@ -150,7 +150,7 @@ fn apply_config_adds_removes_reconfigures_and_swaps() {
 
     std::fs::copy(wasm("echo_v2"), &path).unwrap();
     let mut reconfigured_ping = ping.clone();
-    reconfigured_ping.grants = vec!["kv".into()];
+    reconfigured_ping.grants = Some(vec!["kv".into()]);
     let next = config(
         vec![
             ("localhost", vec![echo.clone(), reconfigured_ping, plugin("trap", "trap", &[])]),

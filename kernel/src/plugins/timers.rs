@@ -62,7 +62,7 @@ impl Timers {
             tokio::time::sleep(Duration::from_millis(delay_ms)).await;
             let Some(entry) = entry.upgrade() else { return };
             if entry.shared.timers.take(id) {
-                entry.fire_timer(&data);
+                entry.fire_timer(id, &data);
             }
         });
         inner.live.insert(id, task.abort_handle());

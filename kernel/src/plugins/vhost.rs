@@ -7,8 +7,9 @@ use anyhow::anyhow;
 use arc_swap::ArcSwap;
 use waxwing_xml::{Element, StanzaError, StanzaErrorCondition, ns};
 
-use super::bindings::waxwing::plugin::sessions::HostInfo;
-use super::bindings::{stanza_error, types};
+use super::bindings::waxwing::plugin::disco::HostInfo;
+use super::bindings::{stanza_error, stanza_type, types};
+use super::guest::StanzaArg;
 use super::instance_pool::{Version, digest_of};
 use super::outgoing;
 use super::plugin::{PluginEntry, read_source};
@@ -40,9 +41,25 @@ fn internal_error() -> StanzaError {
     StanzaError::new(StanzaErrorCondition::InternalServerError)
 }
 
-fn facts(stanza: &Stanza, addressed: Address) -> Facts<'_> {
+fn facts<'a>(stanza: &'a Stanza, addressed: Address, host: &'a str) -> Facts<'a> {
     let (payload_ns, payload_name) = stanza.payload().map_or(("", ""), |p| (p.ns.as_str(), p.name.as_str()));
-    Facts { kind: stanza.kind, type_: stanza.type_attr(), addressed, payload_ns, payload_name }
+    Facts {
+        kind: stanza.kind,
+        type_: stanza_type(stanza.kind, stanza.type_attr()),
+        addressed,
+        domain: stanza.to.as_ref().map_or(host, |j| j.domain().as_str()),
+        payload_ns,
+        payload_name,
+        unauthenticated: false,
+    }
+}
+
+/// The stanza as `plugin` sees it: the address is its own `service` or
+/// `elsewhere` depending on whose subdomain the stanza is for.
+fn arg_for(base: &StanzaArg, f: &Facts<'_>, plugin: &PluginEntry) -> StanzaArg {
+    let service = plugin.version().meta.service_domain.clone();
+    let addressed = f.addressed_for(service.as_deref()).into();
+    StanzaArg { record: types::Stanza { addressed, ..base.record.clone() }, raw_type: base.raw_type.clone() }
 }
 
 /// A change `apply_config` prepared for one vhost; nothing serves it yet.
@@ -137,18 +154,21 @@ impl VhostPlugins {
             .with_attr("to", self.domain.as_str())
             .with_child(query);
         let stanza = Stanza::parse(iq).ok()?;
-        let Captured::Reply(reply) = self.handle_captured(&stanza, Address::Host) else { return None };
+        let Captured::Reply(reply) = self.handle_captured(&stanza, Address::Host, false) else { return None };
         waxwing_xml::caps::info_ver(reply.child("query", ns::DISCO_INFO)?).ok()
     }
 
     /// Like [`handle_stanza`](Self::handle_stanza), but a reply comes back to
     /// the caller instead of being routed: for stanzas from a stream that has
-    /// no address yet (in-band registration) and for the kernel's own questions.
-    pub fn handle_captured(&self, stanza: &Stanza, addressed: Address) -> Captured {
-        let candidates = self.table.load().handlers(&facts(stanza, addressed));
-        let record = self.wit_stanza(stanza, addressed);
+    /// no address yet (`unauthenticated`: in-band registration, only to routes
+    /// that take such iqs) and for the kernel's own questions.
+    pub fn handle_captured(&self, stanza: &Stanza, addressed: Address, unauthenticated: bool) -> Captured {
+        let f = Facts { unauthenticated, ..facts(stanza, addressed, &self.domain) };
+        let candidates = self.table.load().handlers(&f);
+        let base = self.wit_stanza(stanza, addressed);
         for plugin in candidates {
-            let (result, effects) = plugin.call("handle-stanza", |g, s| g.call_handle_stanza(s, &record));
+            let arg = arg_for(&base, &f, &plugin);
+            let (result, effects) = plugin.call("handle-stanza", |g, s| g.handle_stanza(s, &plugin.name, &arg));
             self.apply_effects(&plugin.name, effects);
             match result {
                 Err(_) => return Captured::Error(internal_error()),
@@ -179,6 +199,22 @@ impl VhostPlugins {
 
     /// Cheap pre-filter, no wasm: does any enabled plugin have a route
     /// matching these facts?
+    /// Whether a route takes this iq from a stream that has not
+    /// authenticated (an iq to the host, with an empty `from`).
+    pub fn takes_unauthenticated(&self, iq: &Element) -> bool {
+        let payload = iq.elements().next();
+        let f = Facts {
+            kind: StanzaKind::Iq,
+            type_: stanza_type(StanzaKind::Iq, iq.attr("type").unwrap_or("")),
+            addressed: Address::Host,
+            domain: &self.domain,
+            payload_ns: payload.map_or("", |p| p.ns.as_str()),
+            payload_name: payload.map_or("", |p| p.name.as_str()),
+            unauthenticated: true,
+        };
+        self.table.load().any_handler(&f)
+    }
+
     pub fn wants(
         &self,
         kind: StanzaKind,
@@ -187,15 +223,26 @@ impl VhostPlugins {
         payload_ns: &str,
         payload_name: &str,
     ) -> bool {
-        self.table.load().any_handler(&Facts { kind, type_, addressed, payload_ns, payload_name })
+        let type_ = stanza_type(kind, type_);
+        let f = Facts { kind, type_, addressed, domain: &self.domain, payload_ns, payload_name, unauthenticated: false };
+        self.table.load().any_handler(&f)
     }
 
-    fn wit_stanza(&self, stanza: &Stanza, addressed: Address) -> types::Stanza {
+    /// The record every plugin gets (its `addressed` adjusted per plugin by
+    /// [`arg_for`]). A type no RFC defines reads as `normal`/`available`
+    /// there; routes never matched it, so only "any type" handlers see it.
+    fn wit_stanza(&self, stanza: &Stanza, addressed: Address) -> StanzaArg {
         let (payload_ns, payload_name) =
             stanza.payload().map_or((String::new(), String::new()), |p| (p.ns.clone(), p.name.clone()));
-        types::Stanza {
+        let raw_type = stanza.el.attr("type").unwrap_or("");
+        let type_ = stanza_type(stanza.kind, raw_type).unwrap_or(match stanza.kind {
+            StanzaKind::Presence => types::StanzaType::Available,
+            StanzaKind::Message => types::StanzaType::Normal,
+            StanzaKind::Iq => types::StanzaType::Error,
+        });
+        let record = types::Stanza {
             kind: stanza.kind.into(),
-            type_: stanza.el.attr("type").unwrap_or("").to_string(),
+            type_,
             id: stanza.id().unwrap_or("").to_string(),
             from: stanza.from.as_ref().map(|j| j.to_string()).unwrap_or_default(),
             to: stanza.to.as_ref().map_or_else(|| self.domain.clone(), |j| j.to_string()),
@@ -203,20 +250,24 @@ impl VhostPlugins {
             payload_ns,
             payload_name,
             xml: stanza.el.to_xml(),
-        }
+        };
+        StanzaArg { record, raw_type: raw_type.to_string() }
     }
 
     /// Offers the stanza to matching handlers, highest priority first, until
     /// one does not pass.
     pub fn handle_stanza(&self, stanza: &Stanza, addressed: Address) -> Handling {
-        let candidates = self.table.load().handlers(&facts(stanza, addressed));
+        let f = facts(stanza, addressed, &self.domain);
+        let candidates = self.table.load().handlers(&f);
         if candidates.is_empty() {
             return Handling::NotHandled;
         }
-        let record = self.wit_stanza(stanza, addressed);
+        let base = self.wit_stanza(stanza, addressed);
         for plugin in candidates {
-            let (result, effects) = plugin.call("handle-stanza", |g, s| g.call_handle_stanza(s, &record));
+            let arg = arg_for(&base, &f, &plugin);
+            let (result, effects) = plugin.call("handle-stanza", |g, s| g.handle_stanza(s, &plugin.name, &arg));
             let service = plugin.version().meta.service_domain.clone();
+            self.register_requests(effects.requests);
             self.route(&plugin.name, effects.outbox);
             let handling = match result {
                 Err(_) => Handling::Error(internal_error()),
@@ -254,7 +305,8 @@ impl VhostPlugins {
     /// plugin that sent the stanza: its own sends are not put to its own
     /// filters, which would see them as a client's and act twice.
     pub fn filter(&self, stanza: &Stanza, addressed: Address, skip: Option<&str>) -> Verdict {
-        let mut candidates = self.table.load().filters(&facts(stanza, addressed));
+        let f = facts(stanza, addressed, &self.domain);
+        let mut candidates = self.table.load().filters(&f);
         if candidates.is_empty() {
             return Verdict::Pass;
         }
@@ -265,9 +317,10 @@ impl VhostPlugins {
         if candidates.is_empty() {
             return Verdict::Pass;
         }
-        let record = self.wit_stanza(stanza, addressed);
+        let base = self.wit_stanza(stanza, addressed);
         for plugin in candidates {
-            let (result, effects) = plugin.call("filter", |g, s| g.call_filter(s, &record));
+            let arg = arg_for(&base, &f, &plugin);
+            let (result, effects) = plugin.call("filter", |g, s| g.filter(s, &plugin.name, &arg));
             let service = plugin.version().meta.service_domain.clone();
             self.apply_effects(&plugin.name, effects);
             match result {
@@ -291,10 +344,15 @@ impl VhostPlugins {
     }
 
     /// Delivers to every enabled plugin that subscribed to this event kind.
+    /// `data` is the presence or message of the kinds that carry one.
     pub fn emit(&self, kind: EventKind, jid: &str, data: &str) {
         let subscribers = self.table.load().subscribers(kind);
+        if subscribers.is_empty() {
+            return;
+        }
+        let event = event_of(kind, jid, data);
         for plugin in subscribers {
-            let effects = plugin.deliver(kind, jid, data);
+            let effects = plugin.deliver(&event);
             self.apply_effects(&plugin.name, effects);
         }
     }
@@ -334,8 +392,16 @@ impl VhostPlugins {
         if effects.is_empty() {
             return;
         }
+        self.register_requests(effects.requests);
         self.route(plugin, effects.outbox);
         self.account_effects(effects.events);
+    }
+
+    /// Before their iqs are routed, so that no answer can come first.
+    fn register_requests(&self, requests: Vec<super::requests::PendingRequest>) {
+        for r in requests {
+            self.host.requests.register(r);
+        }
     }
 
     fn account_effects(&self, events: Vec<(EventKind, String)>) {
@@ -452,25 +518,33 @@ pub struct StreamFeatures {
     pub after_auth: Vec<String>,
 }
 
-/// The one stream feature offered before authentication: XEP-0077's.
-const REGISTER_FEATURE_NS: &str = "http://jabber.org/features/iq-register";
-
-/// A declared feature that is a serialized element is a stream feature
-/// (the WIT's convention). What goes on the wire is the element as parsed
-/// and serialized again, never the plugin's text.
-fn stream_feature(feature: &str) -> Option<(Element, String)> {
-    if !feature.starts_with('<') {
-        return None;
-    }
+/// A stream feature as it goes on the wire: the element as parsed and
+/// serialized again, never the plugin's text.
+fn stream_feature(feature: &str) -> Option<String> {
     match Element::parse(feature) {
-        Ok(el) => {
-            let xml = el.to_xml();
-            Some((el, xml))
-        }
+        Ok(el) => Some(el.to_xml()),
         Err(e) => {
             tracing::warn!("ignoring a declared stream feature that is not XML ({e}): {feature}");
             None
         }
+    }
+}
+
+/// An event of a subscribed kind as the contract carries it.
+fn event_of(kind: EventKind, jid: &str, data: &str) -> types::Event {
+    let jid = jid.to_string();
+    match kind {
+        EventKind::SessionStarted => types::Event::SessionStarted(jid),
+        EventKind::SessionEnded => types::Event::SessionEnded(types::SessionEnded {
+            jid,
+            last_presence: (!data.is_empty()).then(|| data.to_string()),
+        }),
+        EventKind::PresenceChanged => {
+            types::Event::PresenceChanged(types::PresenceChanged { jid, presence: data.to_string() })
+        }
+        EventKind::UserCreated => types::Event::UserCreated(jid),
+        EventKind::UserDeleted => types::Event::UserDeleted(jid),
+        EventKind::MessageUndeliverable => types::Event::MessageUndeliverable(data.to_string()),
     }
 }
 
@@ -498,18 +572,15 @@ fn aggregate(domain: &str, plugins: &[Arc<PluginEntry>]) -> (HostInfo, StreamFea
     for p in plugins.iter().filter(|p| p.is_enabled()) {
         let v = p.version();
         let d = &v.meta.description;
-        for f in &d.features {
-            match stream_feature(f) {
-                None => {
-                    features.insert(f.clone());
-                }
-                Some((el, xml)) => {
-                    let list =
-                        if el.ns == REGISTER_FEATURE_NS { &mut stream.before_auth } else { &mut stream.after_auth };
-                    if !list.contains(&xml) {
-                        list.push(xml);
-                    }
-                }
+        features.extend(d.features.iter().cloned());
+        for f in &v.meta.stream_features {
+            let Some(xml) = stream_feature(&f.xml) else { continue };
+            let list = match f.stage {
+                types::StreamStage::BeforeAuth => &mut stream.before_auth,
+                types::StreamStage::AfterAuth => &mut stream.after_auth,
+            };
+            if !list.contains(&xml) {
+                list.push(xml);
             }
         }
         for i in &d.identities {
@@ -544,10 +615,17 @@ mod stream_feature_tests {
 
     #[test]
     fn only_well_formed_elements_are_stream_features() {
-        assert!(stream_feature("urn:xmpp:ping").is_none(), "a disco feature");
+        assert!(stream_feature("urn:xmpp:ping").is_none());
         assert!(stream_feature("<ver xmlns='urn:xmpp:features:rosterver'").is_none(), "not XML");
-        let (el, xml) = stream_feature("<ver xmlns='urn:xmpp:features:rosterver'/>").unwrap();
-        assert_eq!((el.name.as_str(), el.ns.as_str()), ("ver", "urn:xmpp:features:rosterver"));
+        let xml = stream_feature("<ver xmlns=\"urn:xmpp:features:rosterver\"/>").unwrap();
         assert_eq!(xml, "<ver xmlns='urn:xmpp:features:rosterver'/>");
+    }
+
+    #[test]
+    fn events_carry_their_data() {
+        let ended = event_of(EventKind::SessionEnded, "u@h/r", "");
+        assert_eq!(ended, types::Event::SessionEnded(types::SessionEnded { jid: "u@h/r".into(), last_presence: None }));
+        let m = event_of(EventKind::MessageUndeliverable, "u@h", "<message/>");
+        assert_eq!(m, types::Event::MessageUndeliverable("<message/>".into()));
     }
 }

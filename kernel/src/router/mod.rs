@@ -173,7 +173,7 @@ impl Router {
     fn addressed(&self, stanza: &Stanza) -> Address {
         match &stanza.to {
             None => Address::Host,
-            Some(to) if !self.serves(to.domain().as_str()) => Address::Service,
+            Some(to) if !self.serves(to.domain().as_str()) => Address::Elsewhere,
             Some(to) => match (to.node(), to.resource()) {
                 (None, _) => Address::Host,
                 (Some(_), None) => Address::Bare,
@@ -187,6 +187,13 @@ impl Router {
             tracing::debug!("dropping a stanza with no addressee: {}", stanza.el);
             return;
         };
+        // The answer to an iq a plugin sent goes to that plugin, whatever its address.
+        if stanza.kind == StanzaKind::Iq
+            && matches!(stanza.type_attr(), "result" | "error")
+            && self.plugins.take_answer(&stanza)
+        {
+            return;
+        }
         let domain = to.domain().as_str();
         if let Some(table) = self.hosts.get(domain) {
             let addressed = self.addressed(&stanza);
@@ -194,14 +201,15 @@ impl Router {
                 return;
             }
             match addressed {
-                Address::Host | Address::Service => self.to_host(&stanza),
+                Address::Host | Address::Service | Address::Elsewhere => self.to_host(&stanza),
                 Address::Bare => self.to_bare(table, &to, &stanza),
                 Address::Full => self.to_full(table, &to, &stanza),
             }
             return;
         }
         if let Some(vhost) = self.service_owner(domain) {
-            if !self.offer_to_plugins(vhost, &stanza, Address::Service) {
+            // The plugin whose subdomain it is sees it as its own `service`.
+            if !self.offer_to_plugins(vhost, &stanza, Address::Elsewhere) {
                 self.reply_error(&stanza, StanzaError::new(Cond::ServiceUnavailable));
             }
             return;

@@ -124,7 +124,17 @@ pub struct ScopedStorage {
 }
 
 impl ScopedStorage {
-    fn full(&self, key: &[u8]) -> Vec<u8> {
+    /// The whole database, for writes committed together across scopes.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    pub fn prefix(&self) -> &[u8] {
+        &self.prefix
+    }
+
+    /// The database key behind a key of this scope.
+    pub fn full(&self, key: &[u8]) -> Vec<u8> {
         let mut k = Vec::with_capacity(self.prefix.len() + key.len());
         k.extend_from_slice(&self.prefix);
         k.extend_from_slice(key);

@@ -14,6 +14,25 @@ use rustls::sign::CertifiedKey;
 
 /// Reads a PEM certificate chain (leaf first) and its private key, and checks
 /// that they belong together. Errors name the file at fault.
+/// A configured pair that must be for `domain`: clients check the name, so a
+/// certificate for another name would only fail later, at every handshake.
+pub fn load_for(domain: &str, cert: &Path, key: &Path, provider: &CryptoProvider) -> anyhow::Result<CertifiedKey> {
+    let pair = load_pair(cert, key, provider)?;
+    let name = rustls::pki_types::ServerName::try_from(domain.to_string())
+        .map_err(|e| anyhow!("{domain:?} cannot be checked against a certificate: {e}"))?;
+    let leaf = pair.cert.first().ok_or_else(|| anyhow!("certificate file {} holds no certificate", cert.display()))?;
+    let parsed = webpki::EndEntityCert::try_from(leaf)
+        .map_err(|e| anyhow!("certificate file {}: the first certificate cannot be parsed: {e}", cert.display()))?;
+    parsed.verify_is_valid_for_subject_name(&name).map_err(|_| {
+        anyhow!(
+            "certificate file {} does not name {domain} (nor a wildcard covering it): \
+             use a certificate issued for this vhost",
+            cert.display()
+        )
+    })?;
+    Ok(pair)
+}
+
 pub fn load_pair(cert: &Path, key: &Path, provider: &CryptoProvider) -> anyhow::Result<CertifiedKey> {
     let chain = read_chain(cert)?;
     let key_der = read_key(key)?;
@@ -158,6 +177,17 @@ mod tests {
             let err = format!("{:#}", load_pair(crt, key, &provider()).unwrap_err());
             assert!(err.contains(want), "{crt:?} {key:?}: {err}");
         }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_configured_certificate_must_name_its_vhost() {
+        let dir = tempdir("tls-name");
+        development(&dir, "good.org", &provider()).unwrap();
+        let (crt, key) = dev_paths(&dir, "good.org");
+        assert!(load_for("good.org", &crt, &key, &provider()).is_ok());
+        let err = format!("{:#}", load_for("other.org", &crt, &key, &provider()).unwrap_err());
+        assert!(err.contains("does not name other.org") && err.contains("good.org.crt"), "{err}");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

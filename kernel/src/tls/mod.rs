@@ -49,7 +49,7 @@ pub fn load(cfg: &Config) -> anyhow::Result<TlsConfigs> {
     let mut resolver = SniResolver::default();
     for v in &cfg.vhosts {
         let key = match (&v.cert, &v.key) {
-            (Some(cert), Some(key)) => certs::load_pair(cert, key, &provider),
+            (Some(cert), Some(key)) => certs::load_for(&v.domain, cert, key, &provider),
             _ => certs::development(&cfg.server.data_dir.join("tls"), &v.domain, &provider),
         }
         .with_context(|| format!("TLS certificate for vhost {:?}", v.domain))?;
@@ -68,7 +68,7 @@ pub fn check_configured(cfg: &Config) -> anyhow::Result<()> {
     let provider = provider();
     for v in &cfg.vhosts {
         if let (Some(cert), Some(key)) = (&v.cert, &v.key) {
-            certs::load_pair(cert, key, &provider)
+            certs::load_for(&v.domain, cert, key, &provider)
                 .with_context(|| format!("TLS certificate for vhost {:?}", v.domain))?;
         }
     }

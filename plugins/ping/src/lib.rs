@@ -10,8 +10,7 @@ impl Plugin for Ping {
     fn describe() -> Describe {
         Describe::new("ping", env!("CARGO_PKG_VERSION"))
             .feature(ns::PING)
-            .iq_get_host(ns::PING, "ping")
-            .route(Route::iq().of_type("get").payload(ns::PING, "ping").to(Address::Bare))
+            .route(Route::iq_get().payload(ns::PING, "ping").to_each([Address::Host, Address::Bare]))
     }
 
     fn on_iq(iq: Iq) -> Handled {
@@ -31,6 +30,8 @@ mod tests {
         let iq = Iq(Stanza::from_xml(xml, Address::Host, "h").unwrap());
         let Ok(Outcome::Reply(reply)) = Ping::on_iq(iq) else { panic!("expected a reply") };
         assert_eq!(reply.to_xml_in(ns::CLIENT), "<iq from='h' to='u@h/r' id='p' type='result'/>");
-        assert_eq!(Ping::describe().description().routes[0].payload_name, "ping");
+        let routes = Ping::describe().into_wit().routes;
+        assert_eq!(routes.iter().map(|r| r.to).collect::<Vec<_>>(), vec![Address::Host, Address::Bare]);
+        assert!(routes.iter().all(|r| r.payload_name == "ping" && r.types == [StanzaType::Get]));
     }
 }

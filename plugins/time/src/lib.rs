@@ -28,6 +28,18 @@ waxwing_sdk::export_plugin!(Time);
 mod tests {
     use super::*;
 
+    use waxwing_sdk::testing::FakeHost;
+
+    #[test]
+    fn answers_with_the_host_clock() {
+        FakeHost::set_now_ms(1_166_551_115_000);
+        let xml = "<iq xmlns='jabber:client' type='get' id='t' from='u@h/r'><time xmlns='urn:xmpp:time'/></iq>";
+        let iq = Iq(Stanza::from_xml(xml, Address::Host, "h").unwrap());
+        let Ok(Outcome::Reply(reply)) = Time::on_iq(iq) else { panic!("expected a reply") };
+        let utc = reply.child("time", NS).and_then(|t| t.child("utc", NS)).map(Element::text);
+        assert_eq!(utc.as_deref(), Some("2006-12-19T17:58:35.000Z"));
+    }
+
     #[test]
     fn answers_in_utc() {
         assert_eq!(

@@ -7,19 +7,30 @@ use super::bad_request;
 /// XEP-0004 §3.3 field types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldType {
+    /// `boolean`: "0"/"1" or "false"/"true".
     Boolean,
+    /// `fixed`: text for the reader, no value to give.
     Fixed,
+    /// `hidden`: carried back unchanged.
     Hidden,
+    /// `jid-multi`: several JIDs.
     JidMulti,
+    /// `jid-single`: one JID.
     JidSingle,
+    /// `list-multi`: several of the options.
     ListMulti,
+    /// `list-single`: one of the options.
     ListSingle,
+    /// `text-multi`: lines of text.
     TextMulti,
+    /// `text-private`: a password or the like.
     TextPrivate,
+    /// `text-single`: one line of text.
     TextSingle,
 }
 
 impl FieldType {
+    /// The `type` attribute value.
     pub fn as_str(self) -> &'static str {
         match self {
             FieldType::Boolean => "boolean",
@@ -35,6 +46,7 @@ impl FieldType {
         }
     }
 
+    /// The type whose `type` attribute value is `s`.
     pub fn from_name(s: &str) -> Option<Self> {
         Some(match s {
             "boolean" => FieldType::Boolean,
@@ -55,7 +67,9 @@ impl FieldType {
 /// A choice of a list field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldOption {
+    /// What the reader sees, if not the value.
     pub label: Option<String>,
+    /// What a submission carries.
     pub value: String,
 }
 
@@ -63,16 +77,24 @@ pub struct FieldOption {
 /// submitted forms may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Field {
+    /// The field's name; `None` for a `fixed` line.
     pub var: Option<String>,
+    /// The field's type, if given.
     pub kind: Option<FieldType>,
+    /// What the reader sees as its name.
     pub label: Option<String>,
+    /// `<desc/>`: a longer explanation.
     pub desc: Option<String>,
+    /// `<required/>`.
     pub required: bool,
+    /// Each `<value/>`, in order.
     pub values: Vec<String>,
+    /// The choices of a list field.
     pub options: Vec<FieldOption>,
 }
 
 impl Field {
+    /// An empty field `var` of `kind`.
     pub fn new(var: &str, kind: FieldType) -> Self {
         Field {
             var: Some(var.to_string()),
@@ -85,22 +107,27 @@ impl Field {
         }
     }
 
+    /// A `text-single` field with `value`.
     pub fn text_single(var: &str, value: &str) -> Self {
         Field::new(var, FieldType::TextSingle).value(value)
     }
 
+    /// A `hidden` field with `value`.
     pub fn hidden(var: &str, value: &str) -> Self {
         Field::new(var, FieldType::Hidden).value(value)
     }
 
+    /// A `boolean` field with `value`.
     pub fn boolean(var: &str, value: bool) -> Self {
         Field::new(var, FieldType::Boolean).value(if value { "1" } else { "0" })
     }
 
+    /// A `list-single` field with `value` chosen; add the options.
     pub fn list_single(var: &str, value: &str) -> Self {
         Field::new(var, FieldType::ListSingle).value(value)
     }
 
+    /// A `jid-multi` field with `jids`.
     pub fn jid_multi<S: AsRef<str>>(var: &str, jids: &[S]) -> Self {
         jids.iter().fold(Field::new(var, FieldType::JidMulti), |f, j| f.value(j.as_ref()))
     }
@@ -117,26 +144,31 @@ impl Field {
         f
     }
 
+    /// Sets the label.
     pub fn label(mut self, label: &str) -> Self {
         self.label = Some(label.to_string());
         self
     }
 
+    /// Sets the description.
     pub fn desc(mut self, desc: &str) -> Self {
         self.desc = Some(desc.to_string());
         self
     }
 
+    /// Marks the field required.
     pub fn required(mut self) -> Self {
         self.required = true;
         self
     }
 
+    /// Adds a value.
     pub fn value(mut self, value: &str) -> Self {
         self.values.push(value.to_string());
         self
     }
 
+    /// Adds a choice: its label and value.
     pub fn option(mut self, label: &str, value: &str) -> Self {
         let label = (!label.is_empty()).then(|| label.to_string());
         self.options.push(FieldOption { label, value: value.to_string() });
@@ -152,6 +184,7 @@ impl Field {
         }
     }
 
+    /// The `<field/>` element.
     pub fn to_element(&self) -> Element {
         let mut el = Element::new("field", ns::DATA_FORMS);
         if let Some(v) = &self.var {
@@ -182,6 +215,7 @@ impl Field {
         el
     }
 
+    /// Reads a `<field/>`; `bad-request` when it is malformed.
     pub fn from_element(el: &Element) -> Result<Field, StanzaError> {
         let kind = match el.attr("type") {
             None => None,

@@ -4,6 +4,7 @@ use waxwing_xml::{Element, StanzaError};
 
 use super::bad_request;
 
+/// The XEP-0141 namespace.
 pub const LAYOUT_NS: &str = "http://jabber.org/protocol/xdata-layout";
 
 /// Sections nest; this bounds it so a hostile form cannot recurse deeply.
@@ -12,39 +13,51 @@ const MAX_NESTING: usize = 16;
 /// A page (at the top) or a section (inside one): a label and content in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
+    /// The page's or section's label.
     pub label: Option<String>,
+    /// What it shows, in order.
     pub content: Vec<LayoutItem>,
 }
 
+/// One thing a page or section shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LayoutItem {
+    /// A paragraph of text.
     Text(String),
+    /// The field with this var.
     FieldRef(String),
+    /// The multi-item result's table.
     ReportedRef,
+    /// A nested section.
     Section(Layout),
 }
 
 impl Layout {
+    /// An empty page or section; "" for no label.
     pub fn new(label: &str) -> Self {
         let label = (!label.is_empty()).then(|| label.to_string());
         Layout { label, content: Vec::new() }
     }
 
+    /// Adds a paragraph.
     pub fn text(mut self, text: &str) -> Self {
         self.content.push(LayoutItem::Text(text.to_string()));
         self
     }
 
+    /// Shows the field `var` here.
     pub fn fieldref(mut self, var: &str) -> Self {
         self.content.push(LayoutItem::FieldRef(var.to_string()));
         self
     }
 
+    /// Shows the multi-item table here.
     pub fn reportedref(mut self) -> Self {
         self.content.push(LayoutItem::ReportedRef);
         self
     }
 
+    /// Adds a nested section.
     pub fn section(mut self, section: Layout) -> Self {
         self.content.push(LayoutItem::Section(section));
         self

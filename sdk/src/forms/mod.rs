@@ -11,13 +11,18 @@ use waxwing_xml::{Element, StanzaError, StanzaErrorCondition, ns};
 /// The `type` of a form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FormKind {
+    /// A form to fill in.
     Form,
+    /// A filled-in form.
     Submit,
+    /// The filler declined.
     Cancel,
+    /// Data, not to be filled in.
     Result,
 }
 
 impl FormKind {
+    /// The `type` attribute value.
     pub fn as_str(self) -> &'static str {
         match self {
             FormKind::Form => "form",
@@ -27,6 +32,7 @@ impl FormKind {
         }
     }
 
+    /// The kind whose `type` attribute value is `s`.
     pub fn from_name(s: &str) -> Option<Self> {
         Some(match s {
             "form" => FormKind::Form,
@@ -44,11 +50,15 @@ pub const FORM_TYPE: &str = "FORM_TYPE";
 /// A data form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataForm {
+    /// The form's `type`.
     pub kind: FormKind,
+    /// `<title/>`, if any.
     pub title: Option<String>,
+    /// Each `<instructions/>`, in order.
     pub instructions: Vec<String>,
     /// XEP-0141 pages.
     pub pages: Vec<Layout>,
+    /// The fields, in order.
     pub fields: Vec<Field>,
     /// Column headers of a multi-item result.
     pub reported: Option<Vec<Field>>,
@@ -61,6 +71,7 @@ pub(crate) fn bad_request(text: impl Into<String>) -> StanzaError {
 }
 
 impl DataForm {
+    /// An empty form of `kind`.
     pub fn new(kind: FormKind) -> Self {
         DataForm {
             kind,
@@ -73,14 +84,17 @@ impl DataForm {
         }
     }
 
+    /// An empty form to fill in.
     pub fn form() -> Self {
         DataForm::new(FormKind::Form)
     }
 
+    /// An empty submission.
     pub fn submit() -> Self {
         DataForm::new(FormKind::Submit)
     }
 
+    /// An empty result.
     pub fn result() -> Self {
         DataForm::new(FormKind::Result)
     }
@@ -92,31 +106,37 @@ impl DataForm {
         self
     }
 
+    /// Sets the title.
     pub fn title(mut self, title: &str) -> Self {
         self.title = Some(title.to_string());
         self
     }
 
+    /// Adds a paragraph of instructions.
     pub fn instructions(mut self, text: &str) -> Self {
         self.instructions.push(text.to_string());
         self
     }
 
+    /// Adds a field.
     pub fn field(mut self, field: Field) -> Self {
         self.fields.push(field);
         self
     }
 
+    /// Adds an XEP-0141 page.
     pub fn page(mut self, page: Layout) -> Self {
         self.pages.push(page);
         self
     }
 
+    /// Sets the column headers of a multi-item result.
     pub fn reported(mut self, columns: Vec<Field>) -> Self {
         self.reported = Some(columns);
         self
     }
 
+    /// Adds a row to a multi-item result.
     pub fn item(mut self, row: Vec<Field>) -> Self {
         self.items.push(row);
         self
@@ -127,6 +147,7 @@ impl DataForm {
         self.value(FORM_TYPE)
     }
 
+    /// The field `var`.
     pub fn get(&self, var: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.var.as_deref() == Some(var))
     }

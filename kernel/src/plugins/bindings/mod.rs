@@ -1,24 +1,31 @@
 //! Rust types generated from the plugin contract, and conversions between
-//! them and the kernel's own types.
+//! them and the kernel's own types. The current major (2.x) is the kernel's
+//! vocabulary; a 1.x component is adapted at the boundary (`v1`).
 
 use waxwing_xml::{Element, ErrorType, StanzaError, StanzaErrorCondition};
 
 use super::{Address, EventKind};
 use crate::xml::StanzaKind;
 
+pub(crate) mod v1;
+
 wasmtime::component::bindgen!({
     path: "../plugin-abi/wit",
     world: "plugin",
+    additional_derives: [PartialEq],
 });
 
 pub(crate) use self::exports::waxwing::plugin::guest::Guest;
 pub(crate) use self::waxwing::plugin::types;
 
-/// The version of `waxwing:plugin` this kernel provides. Components naming
-/// another major are refused before linking; an older minor links, because
-/// wasmtime resolves names semver-compatibly and minors only add.
-pub(crate) const ABI_MAJOR: u64 = 1;
-pub(crate) const ABI_VERSION: &str = "1.1.0";
+/// The version of `waxwing:plugin` this kernel provides. An older minor
+/// links, because wasmtime resolves names semver-compatibly and minors only
+/// add; the previous major links through the `v1` adapter
+/// (plugin-abi/COMPATIBILITY.md); any other major is refused before linking.
+pub(crate) const ABI_MAJOR: u64 = 2;
+pub(crate) const ABI_VERSION: &str = "2.0.0";
+/// Majors this kernel loads.
+pub(crate) const ABI_MAJORS: &[u64] = &[1, 2];
 
 impl From<StanzaKind> for types::StanzaKind {
     fn from(k: StanzaKind) -> Self {
@@ -47,6 +54,7 @@ impl From<Address> for types::Address {
             Address::Bare => types::Address::Bare,
             Address::Full => types::Address::Full,
             Address::Service => types::Address::Service,
+            Address::Elsewhere => types::Address::Elsewhere,
         }
     }
 }
@@ -58,6 +66,7 @@ impl From<types::Address> for Address {
             types::Address::Bare => Address::Bare,
             types::Address::Full => Address::Full,
             types::Address::Service => Address::Service,
+            types::Address::Elsewhere => Address::Elsewhere,
         }
     }
 }
@@ -71,7 +80,6 @@ impl From<EventKind> for types::EventKind {
             EventKind::UserCreated => types::EventKind::UserCreated,
             EventKind::UserDeleted => types::EventKind::UserDeleted,
             EventKind::MessageUndeliverable => types::EventKind::MessageUndeliverable,
-            EventKind::TimerFired => types::EventKind::TimerFired,
         }
     }
 }
@@ -85,7 +93,6 @@ impl From<types::EventKind> for EventKind {
             types::EventKind::UserCreated => EventKind::UserCreated,
             types::EventKind::UserDeleted => EventKind::UserDeleted,
             types::EventKind::MessageUndeliverable => EventKind::MessageUndeliverable,
-            types::EventKind::TimerFired => EventKind::TimerFired,
         }
     }
 }
@@ -98,6 +105,81 @@ pub(crate) fn capability_name(c: types::Capability) -> &'static str {
         types::Capability::Sessions => "sessions",
         types::Capability::Accounts => "accounts",
         types::Capability::Timers => "timers",
+        types::Capability::Disco => "disco",
+        types::Capability::Datasets => "datasets",
+    }
+}
+
+pub(crate) fn capability_from_name(name: &str) -> Option<types::Capability> {
+    use types::Capability as C;
+    Some(match name {
+        "kv" => C::Kv,
+        "mem" => C::Mem,
+        "route" => C::Route,
+        "sessions" => C::Sessions,
+        "accounts" => C::Accounts,
+        "timers" => C::Timers,
+        "disco" => C::Disco,
+        "datasets" => C::Datasets,
+        _ => return None,
+    })
+}
+
+/// The WIT stanza type of a stanza's `type` attribute (RFC 6121: none means
+/// `available` for presence, `normal` for a message, as does a message type
+/// the RFC does not know). `None` for a presence or iq type no RFC defines.
+pub(crate) fn stanza_type(kind: StanzaKind, attr: &str) -> Option<types::StanzaType> {
+    use types::StanzaType as T;
+    Some(match (kind, attr) {
+        (_, "error") => T::Error,
+        (StanzaKind::Message, "chat") => T::Chat,
+        (StanzaKind::Message, "groupchat") => T::Groupchat,
+        (StanzaKind::Message, "headline") => T::Headline,
+        (StanzaKind::Message, _) => T::Normal,
+        (StanzaKind::Presence, "") => T::Available,
+        (StanzaKind::Presence, "unavailable") => T::Unavailable,
+        (StanzaKind::Presence, "subscribe") => T::Subscribe,
+        (StanzaKind::Presence, "subscribed") => T::Subscribed,
+        (StanzaKind::Presence, "unsubscribe") => T::Unsubscribe,
+        (StanzaKind::Presence, "unsubscribed") => T::Unsubscribed,
+        (StanzaKind::Presence, "probe") => T::Probe,
+        (StanzaKind::Iq, "get") => T::Get,
+        (StanzaKind::Iq, "set") => T::Set,
+        (StanzaKind::Iq, "result") => T::Result,
+        _ => return None,
+    })
+}
+
+/// The attribute value a stanza type is written as ("" for none).
+#[cfg(test)]
+fn stanza_type_name(t: types::StanzaType) -> &'static str {
+    use types::StanzaType as T;
+    match t {
+        T::Normal => "normal",
+        T::Chat => "chat",
+        T::Groupchat => "groupchat",
+        T::Headline => "headline",
+        T::Available => "",
+        T::Unavailable => "unavailable",
+        T::Subscribe => "subscribe",
+        T::Subscribed => "subscribed",
+        T::Unsubscribe => "unsubscribe",
+        T::Unsubscribed => "unsubscribed",
+        T::Probe => "probe",
+        T::Get => "get",
+        T::Set => "set",
+        T::Result => "result",
+        T::Error => "error",
+    }
+}
+
+fn error_type(t: types::ErrorType) -> ErrorType {
+    match t {
+        types::ErrorType::Auth => ErrorType::Auth,
+        types::ErrorType::Cancel => ErrorType::Cancel,
+        types::ErrorType::Continue => ErrorType::Continue,
+        types::ErrorType::Modify => ErrorType::Modify,
+        types::ErrorType::Wait => ErrorType::Wait,
     }
 }
 
@@ -130,22 +212,19 @@ fn condition(c: types::ErrorCondition) -> StanzaErrorCondition {
     }
 }
 
-/// A plugin's stanza error as the kernel's. Parts the plugin got wrong (an
-/// unknown error type, an app condition that is not XML) are dropped with a
-/// warning rather than failing the stanza: the condition itself is always valid.
+/// A plugin's stanza error as the kernel's. An app condition that is not XML
+/// is dropped with a warning rather than failing the stanza: the condition
+/// itself is always valid.
 pub(crate) fn stanza_error(plugin: &str, e: &types::StanzaError) -> StanzaError {
     let mut out = StanzaError::new(condition(e.condition));
-    if !e.error_type.is_empty() {
-        match ErrorType::from_name(&e.error_type) {
-            Some(t) => out.error_type = t,
-            None => tracing::warn!(plugin, error_type = %e.error_type, "plugin returned an unknown error type"),
-        }
+    if let Some(t) = e.error_type {
+        out.error_type = error_type(t);
     }
-    if !e.text.is_empty() {
-        out.text = Some(e.text.clone());
+    if let Some(text) = e.text.as_ref().filter(|t| !t.is_empty()) {
+        out.text = Some(text.clone());
     }
-    if !e.app_condition.is_empty() {
-        match Element::parse(&e.app_condition) {
+    if let Some(app) = e.app_condition.as_ref().filter(|a| !a.is_empty()) {
+        match Element::parse(app) {
             Ok(el) => out.app_condition = Some(el),
             Err(err) => tracing::warn!(plugin, "plugin returned an app-condition that is not XML: {err}"),
         }
@@ -161,9 +240,9 @@ mod tests {
     fn stanza_error_keeps_every_part() {
         let e = types::StanzaError {
             condition: types::ErrorCondition::NotAcceptable,
-            error_type: "cancel".into(),
-            text: "no".into(),
-            app_condition: "<too-many xmlns='urn:x'/>".into(),
+            error_type: Some(types::ErrorType::Cancel),
+            text: Some("no".into()),
+            app_condition: Some("<too-many xmlns='urn:x'/>".into()),
         };
         let k = stanza_error("p", &e);
         assert_eq!(k.condition, StanzaErrorCondition::NotAcceptable);
@@ -173,12 +252,31 @@ mod tests {
     }
 
     #[test]
+    fn stanza_types_follow_rfc_6121() {
+        use types::StanzaType as T;
+        assert_eq!(stanza_type(StanzaKind::Message, ""), Some(T::Normal));
+        assert_eq!(stanza_type(StanzaKind::Message, "bogus"), Some(T::Normal), "RFC 6121 §5.2.2");
+        assert_eq!(stanza_type(StanzaKind::Presence, ""), Some(T::Available));
+        assert_eq!(stanza_type(StanzaKind::Presence, "bogus"), None);
+        assert_eq!(stanza_type(StanzaKind::Iq, "result"), Some(T::Result));
+        assert_eq!(stanza_type(StanzaKind::Iq, "chat"), None);
+        for t in [T::Chat, T::Unavailable, T::Get, T::Error] {
+            let kind = match t {
+                T::Chat | T::Error => StanzaKind::Message,
+                T::Unavailable => StanzaKind::Presence,
+                _ => StanzaKind::Iq,
+            };
+            assert_eq!(stanza_type(kind, stanza_type_name(t)), Some(t));
+        }
+    }
+
+    #[test]
     fn stanza_error_defaults_and_drops_garbage() {
         let e = types::StanzaError {
             condition: types::ErrorCondition::Forbidden,
-            error_type: "sideways".into(),
-            text: String::new(),
-            app_condition: "<not xml".into(),
+            error_type: None,
+            text: Some(String::new()),
+            app_condition: Some("<not xml".into()),
         };
         let k = stanza_error("p", &e);
         assert_eq!(k.error_type, ErrorType::Auth);

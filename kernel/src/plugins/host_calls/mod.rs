@@ -1,0 +1,101 @@
+//! The host functions of the plugin contract. Each checks the operator's
+//! grant first (a call without it touches nothing) and then its arguments;
+//! limits are refused with text that names the limit. `v1` adapts these for
+//! components built against the previous major.
+
+mod accounts;
+mod datasets;
+mod kv;
+mod mem;
+mod misc;
+mod route;
+mod sessions;
+mod v1;
+
+use super::bindings::types::{self, Capability, HostError};
+use super::store::StoreData;
+
+pub(crate) const MAX_KEY_BYTES: usize = 1024;
+pub(crate) const MAX_VALUE_BYTES: usize = 1 << 20;
+pub(crate) const MAX_SCAN_LIMIT: u32 = 1000;
+/// A scan stops early (returning at least one entry) past this many bytes,
+/// so that one call cannot pull a gigabyte through the host.
+pub(crate) const MAX_SCAN_BYTES: usize = 8 << 20;
+pub(crate) const MAX_BATCH_OPS: usize = 1000;
+pub(crate) const MAX_BATCH_BYTES: usize = 16 << 20;
+/// Stanzas one call may queue through `route`.
+pub(crate) const MAX_QUEUED_STANZAS: usize = 10_000;
+pub(crate) const MAX_RANDOM_BYTES: u32 = 1024;
+const MAX_LOG_BYTES: usize = 4096;
+const SCAN_PAGE: usize = 100;
+
+impl StoreData {
+    fn need(&self, c: Capability) -> Result<(), HostError> {
+        if self.grants.has(c) { Ok(()) } else { Err(HostError::NotGranted(c)) }
+    }
+
+    fn internal(&self, what: &str, e: impl std::fmt::Display) -> HostError {
+        tracing::warn!(plugin = %self.shared.name, domain = %self.shared.domain, "{what} failed: {e}");
+        HostError::Internal(format!("{what} failed: {e}"))
+    }
+
+    /// Entries under `full_prefix` (a whole database key) after `after`
+    /// (whole too, or empty), merged with this call's own writes, with
+    /// `strip` bytes cut from each key: the one scan behind `kv.scan` and
+    /// `datasets.scan`.
+    fn scan_merged(
+        &self,
+        full_prefix: &[u8],
+        after: Vec<u8>,
+        limit: usize,
+        strip: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, HostError> {
+        let db = self.shared.kv.storage();
+        // A cursor before the prefix means "from the start of the prefix".
+        let mut after = if after.as_slice() < full_prefix { Vec::new() } else { after };
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        while out.len() < limit {
+            let page = db.scan(full_prefix, &after, SCAN_PAGE).map_err(|e| self.internal("scan", format!("{e:#}")))?;
+            let complete = page.len() < SCAN_PAGE;
+            let next_after = page.last().map(|(k, _)| k.clone());
+            // The call's own uncommitted writes, in their place among the stored ones.
+            for (k, v) in self.pending.merge_page(full_prefix, &after, page, complete) {
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+                bytes += k.len() + v.len();
+                out.push((k[strip..].to_vec(), v));
+                if bytes >= MAX_SCAN_BYTES {
+                    return Ok(out);
+                }
+            }
+            match next_after {
+                Some(k) if !complete => after = k,
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// A value as this call sees it: its own write, else the committed one.
+    fn read_through(&self, full_key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
+        if let Some(mine) = self.pending.get(full_key) {
+            return Ok(mine.map(<[u8]>::to_vec));
+        }
+        self.shared.kv.storage().get(full_key).map_err(|e| self.internal("read", format!("{e:#}")))
+    }
+
+    fn write(&mut self, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<(), HostError> {
+        self.pending.record(writes).map_err(HostError::Quota)
+    }
+}
+
+fn check_len(what: &str, len: usize, max: usize) -> Result<(), HostError> {
+    if len > max {
+        return Err(HostError::Invalid(format!("{what} is {len} bytes; the maximum is {max}")));
+    }
+    Ok(())
+}
+
+impl types::Host for StoreData {}

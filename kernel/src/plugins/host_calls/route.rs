@@ -1,0 +1,84 @@
+//! `route`: stanzas a call queues, routed in order once it returns; iq
+//! requests whose answers come back as events.
+
+use jid::Jid;
+
+use super::super::bindings::waxwing::plugin::route;
+use super::super::outgoing;
+use super::super::requests::{MAX_REQUEST_TIMEOUT_MS, PendingRequest};
+use super::MAX_QUEUED_STANZAS;
+use crate::plugins::bindings::types::{Capability, HostError};
+use crate::plugins::store::StoreData;
+
+impl StoreData {
+    fn queue_room(&self, n: usize) -> Result<(), HostError> {
+        let queued = self.effects.outbox.len();
+        if queued + n > MAX_QUEUED_STANZAS {
+            return Err(HostError::Quota(format!(
+                "{queued} stanzas are already queued by this call; one call may send at most {MAX_QUEUED_STANZAS}"
+            )));
+        }
+        Ok(())
+    }
+
+    fn prepare(&self, xml: &str) -> Result<waxwing_xml::Element, HostError> {
+        outgoing::prepare(xml, &self.shared.domain, self.declared.service_domain.as_deref()).map_err(HostError::Invalid)
+    }
+}
+
+impl route::Host for StoreData {
+    fn send(&mut self, xml: String) -> Result<(), HostError> {
+        self.need(Capability::Route)?;
+        self.queue_room(1)?;
+        let el = self.prepare(&xml)?;
+        self.effects.outbox.push(el);
+        Ok(())
+    }
+
+    fn send_many(&mut self, xml: String, recipients: Vec<String>) -> Result<(), HostError> {
+        self.need(Capability::Route)?;
+        self.queue_room(recipients.len())?;
+        let el = self.prepare(&xml)?;
+        // All recipients are checked before any is queued: all or nothing.
+        for r in &recipients {
+            Jid::new(r).map_err(|e| HostError::Invalid(format!("recipient {r:?} is not a JID: {e}")))?;
+        }
+        for r in recipients {
+            let mut one = el.clone();
+            one.set_attr("to", r);
+            self.effects.outbox.push(one);
+        }
+        Ok(())
+    }
+
+    fn request(&mut self, xml: String, timeout_ms: u32, context: String) -> Result<u64, HostError> {
+        self.need(Capability::Route)?;
+        self.queue_room(1)?;
+        if u64::from(timeout_ms) > MAX_REQUEST_TIMEOUT_MS || timeout_ms == 0 {
+            return Err(HostError::Invalid(format!(
+                "timeout {timeout_ms} ms is outside 1..={MAX_REQUEST_TIMEOUT_MS}"
+            )));
+        }
+        let mut el = self.prepare(&xml)?;
+        if el.name != "iq" || !matches!(el.attr("type"), Some("get" | "set")) || el.elements().count() != 1 {
+            return Err(HostError::Invalid("a request is an iq of type get or set with exactly one child".into()));
+        }
+        let to = match el.attr("to") {
+            Some(t) => Jid::new(t).map_err(|e| HostError::Invalid(format!("'to' {t:?} is not a JID: {e}")))?,
+            None => return Err(HostError::Invalid("a request needs a 'to'".into())),
+        };
+        if self.shared.requests.is_full() {
+            return Err(HostError::Quota("too many requests are waiting for answers on this server".into()));
+        }
+        let entry = self.shared.entry.get().cloned().unwrap_or_default();
+        if entry.strong_count() == 0 {
+            return Err(HostError::Internal("requests cannot be sent before the plugin has loaded".into()));
+        }
+        let pending = PendingRequest::new(entry, to, context, timeout_ms)?;
+        el.set_attr("id", pending.stanza_id());
+        let id = pending.id;
+        self.effects.requests.push(pending);
+        self.effects.outbox.push(el);
+        Ok(id)
+    }
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Builds every C plugin, plugins/c/<name>/ (the directory holding <name>.c),
+# into target/plugins/c/<name>.wasm:
+#   1. plugins/c/bindgen, a small Rust tool on wit-bindgen's C generator, is
+#      built into target/c-tools (cargo, pinned by its own Cargo.lock);
+#   2. it generates the C bindings of plugin-abi/wit into
+#      target/plugins/c/bindings/ (plugin.h: read it for the API);
+#   3. Debian's clang-19 compiles the plugin's .c files with them into a core
+#      wasm module (wasm32-wasi, reactor: no main, exports called at will);
+#   4. the tool makes that a component, adding the WASI adapter only if the
+#      module calls WASI (stdio, clocks, files): a plugin that does not
+#      imports nothing but what it calls of plugin-abi/wit.
+# Installs nothing: ./dev setup installs the compiler. Does nothing when the
+# sources, the WIT, this script and the compiler are what the last build used.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+wit=plugin-abi/wit
+out=target/plugins/c
+bindings=$out/bindings
+tool=target/c-tools/debug/c-bindgen
+stamp=$out/.inputs.sha256
+
+# What ./dev setup installs, by a file each Debian package ships.
+missing=()
+command -v clang-19 >/dev/null || missing+=(clang-19)
+[ -x /usr/lib/llvm-19/bin/wasm-ld ] || missing+=(lld-19)
+[ -f /usr/lib/wasm32-wasi/crt1-reactor.o ] || missing+=(wasi-libc)
+[ -f /usr/lib/llvm-19/lib/clang/19/lib/wasi/libclang_rt.builtins-wasm32.a ] || missing+=(libclang-rt-19-dev-wasm32)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "error: the C plugins need ${missing[*]}: run ./dev setup as root (it installs them with apt)," \
+        "or apt-get install ${missing[*]}" >&2
+    exit 1
+fi
+if ! command -v cargo >/dev/null; then
+    echo "error: cargo is missing: the C plugins' binding generator (plugins/c/bindgen) is built with it" >&2
+    exit 1
+fi
+
+plugins=()
+for dir in plugins/c/*/; do
+    name=$(basename "$dir")
+    [ -f "$dir/$name.c" ] && plugins+=("$name")
+done
+
+inputs=$(
+    {
+        clang-19 --version
+        find plugins/c "$wit" -name target -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+    } | sha256sum | cut -d' ' -f1
+)
+up_to_date=1
+[ -f "$stamp" ] && [ "$(cat "$stamp")" = "$inputs" ] && [ -x "$tool" ] || up_to_date=0
+for name in "${plugins[@]}"; do
+    [ -f "$out/$name.wasm" ] || up_to_date=0
+done
+if [ "$up_to_date" = 1 ]; then
+    echo "c plugins: up to date (${plugins[*]})"
+    exit 0
+fi
+
+cargo build --locked --quiet --manifest-path plugins/c/bindgen/Cargo.toml --target-dir target/c-tools
+mkdir -p "$out/core"
+rm -f "$stamp"
+rm -rf "$bindings"
+"$tool" gen "$wit" plugin "$bindings"
+for name in "${plugins[@]}"; do
+    core=$out/core/$name.wasm
+    # -mexec-model=reactor: crt1-reactor.o, whose _initialize (run constructors)
+    # the component calls once at instantiation; the exports are the entry points.
+    # --strip-debug: Debian's wasi-libc carries DWARF, three times the code's size.
+    clang-19 --target=wasm32-wasi --sysroot=/usr -mexec-model=reactor -std=c17 -O2 -Wall -Wextra -Werror \
+        -I "$bindings" "plugins/c/$name"/*.c "$bindings/plugin.c" "$bindings/plugin_component_type.o" \
+        -Wl,--strip-debug -o "$core"
+    # Into a temporary file first: a failed build never leaves a wasm behind
+    # that looks current.
+    "$tool" new "$core" "$out/$name.wasm.tmp"
+    mv "$out/$name.wasm.tmp" "$out/$name.wasm"
+    imports=$("$tool" wit "$out/$name.wasm" | sed -n 's/^ *import \(.*\);$/\1/p' | paste -sd' ')
+    echo "c plugins: built $out/$name.wasm ($(du -k "$out/$name.wasm" | cut -f1) KiB; imports ${imports:-nothing})"
+done
+echo "$inputs" >"$stamp"

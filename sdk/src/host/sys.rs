@@ -1,0 +1,13 @@
+//! Where host calls go: the kernel's imports in wasm, the thread-local fake
+//! host everywhere else. Both sides have the generated signatures, so the
+//! wrappers cannot tell them apart.
+
+#[cfg(target_arch = "wasm32")]
+pub(crate) use crate::bindings::waxwing::plugin::{
+    accounts, datasets, disco, filter_scope, host, jid, kv, mem, route, sessions, timers,
+};
+
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) use crate::testing::calls::{
+    accounts, datasets, disco, filter_scope, host, jid, kv, mem, route, sessions, timers,
+};
