@@ -21,9 +21,15 @@ const QUESTION: &str = "What colour is a clear daytime sky?";
 /// A server with the register plugin (its `[vhost.plugin.config]` body in
 /// `plugin_config`) and disco, plus `extra` top-level TOML. Registration is
 /// opened unless the test says otherwise: the plugin's own default is closed.
+/// The plugin table names its grants: without them a plugin gets what it
+/// asks for except `accounts`, which only the operator grants.
 fn config(plugin_config: &str, extra: &str) -> String {
     let open = if plugin_config.contains("allow_registration") { "" } else { "allow_registration = true" };
-    format!("{extra}\n{}", vhost_with_plugins(&[("disco", ""), ("register", &format!("{open}\n{plugin_config}"))]))
+    format!(
+        "{extra}\n{}[[vhost.plugin]]\nname = \"register\"\ngrants = [\"mem\", \"route\", \"timers\", \"accounts\"]\n\
+         [vhost.plugin.config]\n{open}\n{plugin_config}\n",
+        vhost_with_plugins(&[("disco", "")])
+    )
 }
 
 fn start(plugin_config: &str, extra: &str, users: &[&str]) -> Server {
@@ -248,6 +254,10 @@ async fn registration_switched_off_still_lets_accounts_change_passwords() {
     let s = start("allow_registration = false", "", &["alice"]);
     let _log = s.log_on_panic();
     let mut c = RawClient::connect_tls(&s).await;
+    // A closed server does not offer registration on the stream...
+    let features = c.features.clone().expect("features");
+    assert!(features.child("register", NS_FEATURE).is_none(), "<register/> offered while closed: {features}");
+    // ...and refuses it, saying why, to a client that asks anyway.
     let text = assert_error(&c.iq("get", None, &query("")).await, "not-allowed");
     assert!(!text.is_empty(), "the refusal says why");
     let text = assert_error(&c.iq("set", None, &legacy("newbie", PW)).await, "not-allowed");

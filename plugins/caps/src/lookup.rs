@@ -8,8 +8,8 @@
 //! everyone to collect.
 
 use waxwing_sdk::jid::{self, Jid};
+use waxwing_sdk::mem;
 use waxwing_sdk::prelude::*;
-use waxwing_sdk::{kv, mem};
 
 use crate::advertised::{self, Advertised};
 use crate::verified;
@@ -41,11 +41,7 @@ pub fn answer(iq: &Iq, admins: &[String]) -> Handled {
         return Err(Condition::ItemNotFound.into());
     };
     let recorded = Advertised::decode(&bytes).ok_or(Condition::InternalServerError)?;
-    let stored = kv::get(verified::key(&recorded.ver))?;
-    // What `verified` stored it parsed itself; should it not read back, the
-    // answer just says the caps are not verified.
-    let info = stored.and_then(|b| String::from_utf8(b).ok()).and_then(|x| Element::parse(&x).ok());
-    iq.reply_with(describe_record(&full, &recorded, info))
+    iq.reply_with(describe_record(&full, &recorded, verified::load(&recorded.ver)?))
 }
 
 fn describe_record(full: &str, recorded: &Advertised, info: Option<Element>) -> Element {

@@ -1,60 +1,128 @@
-//! The disco#info queries this plugin has in flight: at most one per `ver`,
-//! so a thousand clients of one release cost one round trip. A query the
-//! client never answers stops blocking its `ver` after `STALE_AFTER_MS`.
+//! The disco#info queries in flight: at most one per `ver`, so a thousand
+//! clients of one release cost one round trip. The kernel pairs each answer
+//! with its query and delivers it, or its timeout, as an `iq-response`; what
+//! is kept here, in `mem` under `asking/<ver>`, is that a `ver` is being
+//! asked about and which sessions advertised it meanwhile, so that one
+//! verified answer publishes them all.
 
-/// How long an unanswered query keeps others for the same `ver` from going out.
-pub const STALE_AFTER_MS: u64 = 60_000;
+use waxwing_sdk::prelude::*;
+use waxwing_sdk::{kv, log, mem, new_iq, now_ms, parse_client_xml, route};
 
-/// Ids of our queries start with this, so results meant for other plugins
-/// are passed on untouched.
-pub const ID_PREFIX: &str = "caps-";
+use crate::advertised::Advertised;
+use crate::{published, verified};
 
-/// A query sent and not yet answered.
+/// How long a client has to answer.
+const TIMEOUT_MS: u32 = 60_000;
+/// A query whose answer or timeout never reached us (a trap, a disabled
+/// plugin) stops blocking its `ver` after this; every other one is settled
+/// by its `iq-response` well before.
+const ABANDONED_AFTER_MS: u64 = 2 * TIMEOUT_MS as u64;
+/// Sessions remembered per query; past that, a session of a release being
+/// asked about is published at its next change of caps.
+const MAX_WAITING: usize = 1000;
+
+/// A `ver` being asked about.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Pending {
-    /// The full JID asked; only its answer counts.
-    pub asked: String,
-    pub ver: String,
-    pub sent_ms: u64,
+struct InFlight {
+    sent_ms: u64,
+    /// Full JIDs that advertised the `ver`, the one asked first.
+    waiting: Vec<String>,
 }
 
-impl Pending {
-    /// `sent_ms\nasked\nver`; a full JID may hold no newline, a `ver` we keep
-    /// holds none either (`Advertised::from_presence`).
-    pub fn encode(&self) -> String {
-        format!("{}\n{}\n{}", self.sent_ms, self.asked, self.ver)
+impl InFlight {
+    /// `sent_ms`, then one full JID per line (a JID holds no line break).
+    fn encode(&self) -> String {
+        std::iter::once(self.sent_ms.to_string()).chain(self.waiting.iter().cloned()).collect::<Vec<_>>().join("\n")
     }
 
-    pub fn decode(bytes: &[u8]) -> Option<Pending> {
-        let text = std::str::from_utf8(bytes).ok()?;
-        let mut parts = text.splitn(3, '\n');
-        let sent_ms = parts.next()?.parse().ok()?;
-        let (asked, ver) = (parts.next()?, parts.next()?);
-        Some(Pending { asked: asked.to_owned(), ver: ver.to_owned(), sent_ms })
-    }
-
-    pub fn is_stale(&self, now_ms: u64) -> bool {
-        now_ms.saturating_sub(self.sent_ms) >= STALE_AFTER_MS
+    fn decode(bytes: &[u8]) -> Option<InFlight> {
+        let mut lines = std::str::from_utf8(bytes).ok()?.split('\n');
+        let sent_ms = lines.next()?.parse().ok()?;
+        Some(InFlight { sent_ms, waiting: lines.map(str::to_owned).collect() })
     }
 }
 
-/// `mem` key: the query in flight for a `ver`, holding its id.
-pub fn by_ver_key(ver: &str) -> String {
+fn key(ver: &str) -> String {
     format!("asking/{ver}")
 }
 
-/// `mem` key: a query by its iq id.
-pub fn by_id_key(id: &str) -> String {
-    format!("query/{id}")
+/// Asks `full_jid` about `caps`, unless a query for its `ver` is already
+/// out: then it waits for that one's answer.
+pub fn ask(full_jid: &str, caps: &Advertised) -> Result<(), HostError> {
+    let key = key(&caps.ver);
+    let now = now_ms();
+    loop {
+        let old = mem::get(&key)?;
+        let out =
+            old.as_deref().and_then(InFlight::decode).filter(|q| now.saturating_sub(q.sent_ms) < ABANDONED_AFTER_MS);
+        let first = out.is_none();
+        let mut next = out.unwrap_or(InFlight { sent_ms: now, waiting: Vec::new() });
+        if next.waiting.iter().any(|j| j == full_jid) || next.waiting.len() >= MAX_WAITING {
+            return Ok(());
+        }
+        next.waiting.push(full_jid.to_owned());
+        // Another session of the same release may be doing this right now.
+        if mem::compare_and_swap(&key, old.as_deref(), Some(next.encode().as_bytes()))? {
+            return if first { send(full_jid, caps) } else { Ok(()) };
+        }
+    }
 }
 
-/// A fresh iq id from random bytes.
-pub fn new_id(random: &[u8]) -> String {
-    let mut id = String::from(ID_PREFIX);
-    for b in random {
-        id.push_str(&format!("{b:02x}"));
+fn send(full_jid: &str, caps: &Advertised) -> Result<(), HostError> {
+    let query = Element::new("query", ns::DISCO_INFO).with_attr("node", caps.query_node());
+    // Without a `from` the kernel sends it from the host, with an id of its own.
+    let iq = new_iq(StanzaType::Get, "").with_attr("to", full_jid).with_child(query);
+    // A `ver` holds no line break (`Advertised::from_presence`).
+    let context = format!("{}\n{full_jid}", caps.ver);
+    if let Err(e) = route::request(&iq, TIMEOUT_MS, &context) {
+        // Nothing will come back: the next session with this `ver` asks.
+        mem::delete(&key(&caps.ver))?;
+        return Err(e);
     }
-    id
+    Ok(())
+}
+
+/// The answer to a query, or its timeout: the `ver` is free again, and a
+/// result that hashes to it is kept and published for every session that
+/// waited for it. Only the session asked can have answered: the kernel
+/// hands over no one else's iq with the query's id.
+pub fn answered(context: &str, outcome: &IqOutcome) -> Result<(), EventError> {
+    let (ver, asked) = context.split_once('\n').ok_or("an iq-response to a query this plugin never sent")?;
+    let mut waiting = settle(ver)?;
+    let xml = match outcome {
+        IqOutcome::Result(xml) => xml,
+        IqOutcome::Error(_) => {
+            log::debug(&format!("{asked} refused the caps query for {ver}"));
+            return Ok(());
+        }
+        IqOutcome::Timeout => {
+            log::debug(&format!("{asked} did not answer the caps query for {ver}"));
+            return Ok(());
+        }
+    };
+    let info = match verified::check_answer(&parse_client_xml(xml)?, ver) {
+        Ok(info) => info,
+        Err(why) => {
+            log::warn(&format!("caps of {asked} not recorded: it advertised {ver} but its answer: {why}"));
+            return Ok(());
+        }
+    };
+    kv::put(verified::key(ver), info.to_xml())?;
+    if !waiting.iter().any(|j| j == asked) {
+        waiting.push(asked.to_owned());
+    }
+    Ok(published::put_where_current(&waiting, ver, &info)?)
+}
+
+/// Ends the query for `ver`, returning who waited for it.
+fn settle(ver: &str) -> Result<Vec<String>, HostError> {
+    let key = key(ver);
+    loop {
+        let Some(old) = mem::get(&key)? else { return Ok(Vec::new()) };
+        if mem::compare_and_swap(&key, Some(&old), None)? {
+            return Ok(InFlight::decode(&old).map(|q| q.waiting).unwrap_or_default());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -62,18 +130,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pending_round_trips_and_goes_stale() {
-        let p = Pending { asked: "a@h/r".into(), ver: "v=".into(), sent_ms: 1000 };
-        assert_eq!(Pending::decode(p.encode().as_bytes()), Some(p.clone()));
-        assert!(!p.is_stale(1000 + STALE_AFTER_MS - 1));
-        assert!(p.is_stale(1000 + STALE_AFTER_MS));
-        assert!(!p.is_stale(0), "a clock going backwards does not free the ver");
-        assert_eq!(Pending::decode(b"notanumber\na\nb"), None);
-        assert_eq!(Pending::decode(b"1\na"), None);
-    }
-
-    #[test]
-    fn ids_are_prefixed_hex() {
-        assert_eq!(new_id(&[0, 0xab, 0x10]), "caps-00ab10");
+    fn in_flight_round_trips() {
+        let q = InFlight { sent_ms: 1000, waiting: vec!["a@h/r".into(), "b@h/my phone".into()] };
+        assert_eq!(InFlight::decode(q.encode().as_bytes()), Some(q));
+        let empty = InFlight { sent_ms: 5, waiting: Vec::new() };
+        assert_eq!(InFlight::decode(b"5"), Some(empty));
+        assert_eq!(InFlight::decode(b"notanumber\na@h/r"), None);
+        assert_eq!(InFlight::decode(&[0xff]), None);
     }
 }

@@ -2,8 +2,8 @@
 //! features for every client that advertises it, so one verified answer
 //! serves them all, across restarts.
 
-use waxwing_sdk::caps;
 use waxwing_sdk::prelude::*;
+use waxwing_sdk::{caps, kv};
 
 /// A client's answer larger than this is not kept: no honest feature list
 /// comes near it.
@@ -11,6 +11,12 @@ pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 pub fn key(ver: &str) -> String {
     format!("ver/{ver}")
+}
+
+/// The verified disco#info `<query/>` of `ver`, if one was kept. This module
+/// parsed what it stored; should it not read back, the `ver` is unverified.
+pub fn load(ver: &str) -> Result<Option<Element>, HostError> {
+    Ok(kv::get(key(ver))?.and_then(|b| String::from_utf8(b).ok()).and_then(|x| Element::parse(&x).ok()))
 }
 
 /// Why an answer is not stored.

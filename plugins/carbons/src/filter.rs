@@ -11,9 +11,6 @@ use crate::eligibility::{self, CARBONS};
 use crate::state;
 
 pub fn filter(stanza: &Stanza) -> Verdict {
-    if let Err(e) = state::scope_filters() {
-        log::warn(&format!("cannot narrow the carbons filter: {e}"));
-    }
     let host = waxwing_sdk::domain();
     let from = stanza.from();
     let to = stanza.to();
@@ -23,8 +20,8 @@ pub fn filter(stanza: &Stanza) -> Verdict {
     let recipient = local_account(to, &host);
     let copy_sent = sender.is_some_and(enabled_somewhere);
     let copy_received = recipient.is_some_and(enabled_somewhere);
-    // `<private/>` is stripped from what this filter sees (once scoped: the
-    // messages of accounts with carbons on at either end; the current
+    // `<private/>` is stripped from what this filter sees (the filter scope:
+    // the messages of accounts with carbons on at either end; the current
     // XEP-0280 no longer asks for stripping at all); a substring check keeps
     // that off the fast path's cost.
     let maybe_private = sender.is_some() && stanza.xml().contains(CARBONS);

@@ -26,32 +26,34 @@ struct Carbons;
 
 impl Plugin for Carbons {
     fn describe() -> Describe {
-        let mut d = Describe::new("carbons", env!("CARGO_PKG_VERSION"))
+        Describe::new("carbons", env!("CARGO_PKG_VERSION"))
             .feature(CARBONS)
-            .route(Route::iq().of_type("set").payload(CARBONS, "enable").to(Address::Bare))
-            .route(Route::iq().of_type("set").payload(CARBONS, "disable").to(Address::Bare))
+            .route(Route::iq_set().payload(CARBONS, "enable").to(Address::Bare))
+            .route(Route::iq_set().payload(CARBONS, "disable").to(Address::Bare))
+            // To an account or one of its sessions, or out to another domain:
+            // the sent side matters for all three.
+            .filter(
+                Route::message()
+                    .of_types([StanzaType::Chat, StanzaType::Normal])
+                    .to_each([Address::Bare, Address::Full, Address::Elsewhere])
+                    .priority(FILTER_PRIORITY),
+            )
+            // Only accounts with a session that enabled carbons: everyone
+            // else's messages skip wasm. The kernel keeps the set.
+            .filter_scope(FilterScope::WatchedAccounts)
             .event(EventKind::SessionEnded)
-            .capability(Capability::Mem)
-            .capability(Capability::Route)
-            .capability(Capability::Sessions);
-        // To an account or one of its sessions, or out to another server
-        // (what the kernel calls a service address): the sent side matters
-        // for all three.
-        for address in [Address::Bare, Address::Full, Address::Service] {
-            d = d.filter(Route::message().of_type("chat").of_type("normal").to(address).priority(FILTER_PRIORITY));
-        }
-        d
+            .capabilities([Capability::Mem, Capability::Route, Capability::Sessions])
     }
 
     fn on_iq(iq: Iq) -> Handled {
         enable::handle(&iq)
     }
 
-    fn on_event(event: Event) -> Result<(), String> {
-        match event.kind {
-            EventKind::SessionEnded => state::disable(&event.jid).map_err(|e| e.to_string()),
-            other => Err(format!("an event this plugin did not subscribe to: {other:?}")),
+    fn on_event(event: Event) -> Result<(), EventError> {
+        if let Event::SessionEnded { jid, .. } = event {
+            state::disable(&jid)?;
         }
+        Ok(())
     }
 
     fn filter(stanza: Stanza) -> Verdict {
@@ -62,16 +64,4 @@ impl Plugin for Carbons {
 waxwing_sdk::export_plugin!(Carbons);
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn describes_feature_routes_and_filters() {
-        let d = Carbons::describe().into_wit();
-        assert_eq!(d.features, vec![CARBONS.to_string()]);
-        assert_eq!(d.routes.len(), 2);
-        assert_eq!(d.filters.len(), 3);
-        assert!(d.filters.iter().all(|f| f.kind == Kind::Message && f.priority == FILTER_PRIORITY));
-        assert_eq!(d.events, vec![EventKind::SessionEnded]);
-    }
-}
+mod tests;

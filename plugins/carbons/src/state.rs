@@ -19,9 +19,6 @@ fn count_key(bare_jid: &str) -> String {
     format!("count/{bare_jid}")
 }
 
-/// Set once the kernel's filter scope is restricted (see [`scope_filters`]).
-const SCOPED: &str = "scoped";
-
 pub fn enable(full_jid: &str) -> Result<(), HostError> {
     let key = flag_key(full_jid);
     if mem::get(&key)?.is_none() {
@@ -42,18 +39,6 @@ pub fn disable(full_jid: &str) -> Result<(), HostError> {
         if mem::incr(&count_key(bare), -1)? <= 0 {
             filter_scope::watch(bare, false)?;
         }
-    }
-    Ok(())
-}
-
-/// Narrows the message filter to accounts with an enabled session, the
-/// only ones it copies for: everyone else's messages then skip wasm. Both
-/// this flag and the kernel's scope outlive hot swaps and end at a restart,
-/// when no session has carbons on yet, so the first filter call sets it.
-pub fn scope_filters() -> Result<(), HostError> {
-    if mem::get(SCOPED)?.is_none() {
-        filter_scope::restrict();
-        mem::put(SCOPED, b"1")?;
     }
     Ok(())
 }

@@ -1,21 +1,21 @@
 //! XEP-0030 Service Discovery for the virtual host, answered from what every
-//! plugin on it declared (`sessions::host()`), plus XEP-0157 contact
-//! addresses from this plugin's config, and disco#info on behalf of accounts.
+//! plugin on it declared (`disco::host()`), plus XEP-0157 contact addresses
+//! from this plugin's settings, and disco#info on behalf of accounts.
 //!
 //! The host's own XEP-0115 node, `https://waxwing.im#<ver>`, is answered
 //! like the node-less query while `ver` is the hash of that answer, so a
 //! client can check the caps the stream features advertised.
 //!
-//! Config (all optional): `name` names the server identity; each XEP-0157
-//! field (`admin-addresses`, `abuse-addresses`, ...) takes a URI or a list.
+//! Settings: `name` names the server identity; each XEP-0157 field
+//! (`admin-addresses`, `abuse-addresses`, ...) takes a URI or a list.
 
 use waxwing_sdk::caps;
+use waxwing_sdk::disco::{self, HostInfo};
 use waxwing_sdk::prelude::*;
-use waxwing_sdk::sessions::{self, HostInfo};
 
 const SERVERINFO: &str = "http://jabber.org/network/serverinfo";
 
-/// The XEP-0157 registry's fields; other config keys are not contact info.
+/// The XEP-0157 registry's fields, each a setting of its own.
 const CONTACT_FIELDS: &[&str] = &[
     "abuse-addresses",
     "admin-addresses",
@@ -30,19 +30,21 @@ struct Disco;
 
 impl Plugin for Disco {
     fn describe() -> Describe {
-        Describe::new("disco", env!("CARGO_PKG_VERSION"))
+        let d = Describe::new("disco", env!("CARGO_PKG_VERSION"))
             .feature(ns::DISCO_INFO)
             .feature(ns::DISCO_ITEMS)
-            .iq_get_host(ns::DISCO_INFO, "query")
+            .route(Route::iq_get().payload(ns::DISCO_INFO, "query").to_each([Address::Host, Address::Bare]))
             .iq_get_host(ns::DISCO_ITEMS, "query")
-            .route(Route::iq().of_type("get").payload(ns::DISCO_INFO, "query").to(Address::Bare))
-            .capability(Capability::Sessions)
+            .setting_text("name", "", "The name of the server identity in disco#info")
+            .capability(Capability::Disco);
+        // "A URI or a list" is no setting type of its own: declared as any
+        // value, checked in `init`.
+        CONTACT_FIELDS.iter().fold(d, |d, field| {
+            d.setting_any(field, Json::Array(Vec::new()), "XEP-0157 contact addresses: a URI or a list of URIs")
+        })
     }
 
-    fn init(config: &Json) -> Result<(), String> {
-        if !matches!(config.get("name"), Json::Null | Json::String(_)) {
-            return Err("config 'name' must be a string".into());
-        }
+    fn init(config: &Json) -> Result<Ready, String> {
         for field in CONTACT_FIELDS {
             match config.get(field) {
                 Json::Null | Json::String(_) => {}
@@ -50,7 +52,7 @@ impl Plugin for Disco {
                 _ => return Err(format!("config '{field}' must be a URI or a list of URIs")),
             }
         }
-        Ok(())
+        Ok(Ready::new())
     }
 
     fn on_iq(iq: Iq) -> Handled {
@@ -59,10 +61,9 @@ impl Plugin for Disco {
         let reply = match (iq.addressed(), query.ns.as_str()) {
             (Address::Bare, ns::DISCO_INFO) if node.is_empty() => account_info(),
             (Address::Host, ns::DISCO_INFO) if node.is_empty() || caps_ver_of(node).is_some() => {
-                let info = host_info(&sessions::host(), &waxwing_sdk::config());
-                answer_host_node(info, node)?
+                answer_host_node(host_info(&disco::host()?, &waxwing_sdk::config()), node)?
             }
-            (Address::Host, ns::DISCO_ITEMS) if node.is_empty() => host_items(&sessions::host()),
+            (Address::Host, ns::DISCO_ITEMS) if node.is_empty() => host_items(&disco::host()?),
             // Plugins that publish nodes route them at a higher priority;
             // whatever reaches here is a node nobody serves.
             (Address::Bare | Address::Host, ns::DISCO_INFO | ns::DISCO_ITEMS) => {
@@ -195,6 +196,7 @@ waxwing_sdk::export_plugin!(Disco);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use waxwing_sdk::testing::FakeHost;
     use waxwing_sdk::{DiscoItem, Identity};
 
     fn host() -> HostInfo {
@@ -237,9 +239,9 @@ mod tests {
     }
 
     #[test]
-    fn contact_addresses_come_from_config() {
+    fn contact_addresses_come_from_settings() {
         let config = cfg(
-            r#"{"admin-addresses": ["xmpp:admin@example.org", "mailto:a@example.org"], "abuse-addresses": "mailto:abuse@example.org", "other": "x"}"#,
+            r#"{"admin-addresses": ["xmpp:admin@example.org", "mailto:a@example.org"], "abuse-addresses": "mailto:abuse@example.org", "sales-addresses": []}"#,
         );
         let q = host_info(&host(), &config);
         let form = q
@@ -249,10 +251,24 @@ mod tests {
             .expect("serverinfo form");
         assert_eq!(form.values("admin-addresses"), ["xmpp:admin@example.org", "mailto:a@example.org"]);
         assert_eq!(form.values("abuse-addresses"), ["mailto:abuse@example.org"]);
-        assert!(form.get("other").is_none());
+        assert!(form.get("sales-addresses").is_none());
         assert!(Disco::init(&config).is_ok());
-        assert!(Disco::init(&cfg(r#"{"admin-addresses": [1]}"#)).is_err());
-        assert!(Disco::init(&cfg(r#"{"name": false}"#)).is_err());
+        let err = Disco::init(&cfg(r#"{"admin-addresses": [1]}"#)).unwrap_err();
+        assert!(err.contains("'admin-addresses'"), "{err}");
+        assert!(Disco::init(&cfg(r#"{"abuse-addresses": {"a": "b"}}"#)).is_err());
+    }
+
+    #[test]
+    fn settings_default_to_no_name_and_no_addresses() {
+        let settings = Disco::describe().into_wit().settings;
+        assert_eq!(settings.len(), 1 + CONTACT_FIELDS.len());
+        assert!(settings.iter().skip(1).all(|s| s.default == "[]"));
+        let defaults =
+            Json::Object(settings.iter().map(|s| (s.key.clone(), Json::parse(&s.default).unwrap())).collect());
+        assert!(Disco::init(&defaults).is_ok());
+        let q = host_info(&host(), &defaults);
+        assert_eq!(vars(&q, "identity", "name"), Vec::<String>::new());
+        assert!(contact_form(&defaults).is_none());
     }
 
     /// A host whose plugins declared two forms of one FORM_TYPE.
@@ -297,14 +313,32 @@ mod tests {
         assert_eq!(vars(&q, "item", "node"), ["n"]);
     }
 
+    fn host_iq(query: &str) -> Iq {
+        let xml = format!("<iq xmlns='jabber:client' type='get' id='1' from='a@example.org/r'>{query}</iq>");
+        Iq(Stanza::from_xml(&xml, Address::Host, "example.org").unwrap())
+    }
+
+    #[test]
+    fn the_host_is_answered_from_the_disco_aggregate() {
+        FakeHost::set_host_info(host());
+        let Ok(Outcome::Reply(reply)) = Disco::on_iq(host_iq(&format!("<query xmlns='{}'/>", ns::DISCO_INFO))) else {
+            panic!("expected a reply")
+        };
+        let q = reply.child("query", ns::DISCO_INFO).unwrap();
+        assert_eq!(vars(q, "feature", "var"), [ns::DISCO_INFO, ns::DISCO_ITEMS, "urn:xmpp:ping"]);
+        let Ok(Outcome::Reply(reply)) = Disco::on_iq(host_iq(&format!("<query xmlns='{}'/>", ns::DISCO_ITEMS))) else {
+            panic!("expected a reply")
+        };
+        assert_eq!(vars(reply.child("query", ns::DISCO_ITEMS).unwrap(), "item", "node"), ["n"]);
+
+        FakeHost::revoke(Capability::Disco);
+        let err = Disco::on_iq(host_iq(&format!("<query xmlns='{}'/>", ns::DISCO_INFO))).unwrap_err();
+        assert_eq!(err.condition, Condition::InternalServerError);
+    }
+
     #[test]
     fn unknown_nodes_are_item_not_found() {
-        let iq = Iq(Stanza::from_xml(
-            "<iq xmlns='jabber:client' type='get' id='1' from='a@example.org/r'><query xmlns='http://jabber.org/protocol/disco#info' node='x'/></iq>",
-            Address::Host,
-            "example.org",
-        )
-        .unwrap());
+        let iq = host_iq(&format!("<query xmlns='{}' node='x'/>", ns::DISCO_INFO));
         assert_eq!(Disco::on_iq(iq).unwrap_err().condition, Condition::ItemNotFound);
     }
 

@@ -8,14 +8,12 @@
 //! counts as becoming available again, as in Prosody.
 //!
 //! Two sessions of one account becoming available at the very same moment
-//! could both read the backlog before either deletes it and both get it;
-//! `mem` has no compare-and-swap to rule that out cheaply, and a duplicate
-//! is the lesser evil next to a loss.
+//! could both read the backlog before either deletes it and both get it: a
+//! duplicate is the lesser evil next to a loss.
 
-use waxwing_sdk::{Element, domain, format_utc, jid, log, mem, route};
+use waxwing_sdk::{Element, EventError, HostError, domain, format_utc, jid, log, mem, parse_client_xml, route};
 
 use crate::storage::{self, Record};
-use waxwing_sdk::parse_client_xml;
 
 /// What a session's own presence means for its stored messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,45 +42,45 @@ fn live_key(full_jid: &str) -> String {
 }
 
 /// `presence-changed`: `data` is what the session `full_jid` just sent.
-pub fn on_presence_changed(full_jid: &str, data: &str) -> Result<(), String> {
-    let presence = parse_client_xml(data).map_err(|e| e.to_string())?;
+pub fn on_presence_changed(full_jid: &str, data: &str) -> Result<(), EventError> {
+    let presence = parse_client_xml(data)?;
     let key = live_key(full_jid);
     match presence_step(&presence) {
-        PresenceStep::NotReady => mem::delete(&key).map_err(|e| e.to_string()),
+        PresenceStep::NotReady => Ok(mem::delete(&key)?),
         PresenceStep::Ready => {
-            if mem::get(&key).map_err(|e| e.to_string())?.is_some() {
+            if mem::get(&key)?.is_some() {
                 return Ok(());
             }
-            mem::put(&key, b"1").map_err(|e| e.to_string())?;
-            deliver(full_jid)
+            mem::put(&key, b"1")?;
+            Ok(deliver(full_jid)?)
         }
     }
 }
 
-pub fn on_session_ended(full_jid: &str) -> Result<(), String> {
-    mem::delete(&live_key(full_jid)).map_err(|e| e.to_string())
+pub fn on_session_ended(full_jid: &str) -> Result<(), HostError> {
+    mem::delete(&live_key(full_jid))
 }
 
 /// Sends the account's backlog to `full_jid` in arrival order, then deletes
 /// it. The sends leave after this call returns, so a crash in between could
 /// lose them; deleting first would be no safer and deleting later is not
 /// possible from a plugin.
-fn deliver(full_jid: &str) -> Result<(), String> {
+fn deliver(full_jid: &str) -> Result<(), HostError> {
     let bare = jid::bare(full_jid);
-    let entries = storage::load_all(bare).map_err(|e| e.to_string())?;
+    let entries = storage::load_all(bare)?;
     if entries.is_empty() {
         return Ok(());
     }
     let host = domain();
     for (key, value) in &entries {
         match Record::decode(value).and_then(|r| redelivery(&r, full_jid, &host)) {
-            Ok(message) => route::send(&message).map_err(|e| e.to_string())?,
+            Ok(message) => route::send(&message)?,
             // Unreadable entries would block nothing but would sit there
             // forever: they go with the rest, and the log says so.
             Err(why) => log::warn(&format!("dropping stored message {}: {why}", String::from_utf8_lossy(key))),
         }
     }
-    storage::remove(bare, entries.into_iter().map(|(k, _)| k)).map_err(|e| e.to_string())
+    storage::remove(bare, entries.into_iter().map(|(k, _)| k))
 }
 
 /// The stored message as it goes out: to the session, from its original

@@ -12,8 +12,6 @@
 use waxwing_sdk::kv::{self, Entry, Op};
 use waxwing_sdk::{HostError, mem};
 
-/// Entries read per `kv.scan`.
-const PAGE: u32 = 200;
 /// The `mem` counter behind the sequence part of keys.
 const SEQUENCE_KEY: &str = "sequence";
 
@@ -69,19 +67,9 @@ pub fn append(bare: &str, record: &Record, count_before: u64) -> Result<(), Host
     ])
 }
 
-/// Every stored entry of the account, oldest first. Only an empty page ends
-/// the scan: the kernel may cut a page short when values are large.
+/// Every stored entry of the account, oldest first.
 pub fn load_all(bare: &str) -> Result<Vec<Entry>, HostError> {
-    let prefix = messages_prefix(bare);
-    let mut entries: Vec<Entry> = Vec::new();
-    loop {
-        let after = entries.last().map(|(k, _)| k.clone()).unwrap_or_default();
-        let page = kv::scan(&prefix, after, PAGE)?;
-        if page.is_empty() {
-            return Ok(entries);
-        }
-        entries.extend(page);
-    }
+    kv::scan_all(messages_prefix(bare))
 }
 
 /// Removes the given entries and resets the count, in one batch.
@@ -91,17 +79,11 @@ pub fn remove(bare: &str, keys: impl Iterator<Item = Vec<u8>>) -> Result<(), Hos
     kv::batch(&ops)
 }
 
-/// Removes everything stored for the account, page by page so that a huge
-/// backlog never has to fit in one call's memory.
+/// Removes everything stored for the account. Only the keys are held: the
+/// messages are read a page at a time and let go.
 pub fn purge(bare: &str) -> Result<(), HostError> {
-    let prefix = messages_prefix(bare);
-    loop {
-        let page = kv::scan(&prefix, b"", PAGE)?;
-        if page.is_empty() {
-            return kv::delete(count_key(bare));
-        }
-        kv::batch(&page.into_iter().map(|(k, _)| Op::Delete(k)).collect::<Vec<_>>())?;
-    }
+    let keys = kv::scan_iter(messages_prefix(bare)).map(|entry| entry.map(|(k, _)| k));
+    remove(bare, keys.collect::<Result<Vec<_>, _>>()?.into_iter())
 }
 
 #[cfg(test)]

@@ -62,6 +62,7 @@ pub fn serialize_within(element: &Element, max_bytes: usize) -> Result<String, S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use waxwing_sdk::testing::FakeHost;
 
     fn query(inner: &str) -> Element {
         Element::parse(&format!("<query xmlns='{NS}'>{inner}</query>")).unwrap()
@@ -108,5 +109,25 @@ mod tests {
         assert!(is_empty(&Element::new("s", "urn:s")));
         assert!(!is_empty(&small));
         assert!(!is_empty(&Element::new("s", "urn:s").with_attr("a", "1")));
+    }
+
+    fn stored(reply: Handled) -> Element {
+        let Ok(Outcome::Reply(r)) = reply else { panic!("expected a reply: {reply:?}") };
+        r.child("query", NS).and_then(Element::first_element).cloned().expect("one element in the query")
+    }
+
+    #[test]
+    fn set_get_and_clear_through_storage() {
+        assert!(handle(&iq("a@h/r", "a@h", "set", "<s xmlns='urn:s'><x/></s>"), 100).is_ok());
+        // Another resource reads it; the same name in another namespace is another element.
+        assert!(stored(handle(&iq("a@h/o", "a@h", "get", "<s xmlns='urn:s'/>"), 100)).child("x", "urn:s").is_some());
+        assert!(stored(handle(&iq("a@h/o", "a@h", "get", "<s xmlns='urn:t'/>"), 100)).children.is_empty());
+
+        let big = format!("<s xmlns='urn:s'>{}</s>", "y".repeat(100));
+        assert_eq!(handle(&iq("a@h/r", "a@h", "set", &big), 100).unwrap_err().condition, Condition::NotAcceptable);
+        assert!(stored(handle(&iq("a@h/o", "a@h", "get", "<s xmlns='urn:s'/>"), 100)).child("x", "urn:s").is_some());
+
+        assert!(handle(&iq("a@h/r", "a@h", "set", "<s xmlns='urn:s'/>"), 100).is_ok());
+        assert!(FakeHost::kv_entries().is_empty(), "the empty element clears the entry");
     }
 }

@@ -4,9 +4,6 @@
 use waxwing_sdk::kv::{self, Op};
 use waxwing_sdk::prelude::*;
 
-/// Entries deleted per batch when an account goes.
-const DELETE_PAGE: u32 = 200;
-
 fn account_prefix(bare_jid: &str) -> String {
     // A bare JID holds no '/', so one account's prefix never covers another's.
     format!("p/{bare_jid}/")
@@ -33,26 +30,35 @@ pub fn remove(key: &str) -> Result<(), HostError> {
     kv::delete(key)
 }
 
+/// Every element of the account, deleted with one batch: the scan keeps
+/// only the keys, a page of values at a time.
 pub fn delete_account(bare_jid: &str) -> Result<(), HostError> {
-    let prefix = account_prefix(bare_jid);
-    loop {
-        let page = kv::scan(&prefix, "", DELETE_PAGE)?;
-        if page.is_empty() {
-            return Ok(());
-        }
-        let ops: Vec<Op> = page.into_iter().map(|(k, _)| Op::Delete(k)).collect();
-        kv::batch(&ops)?;
-    }
+    let ops = kv::scan_iter(account_prefix(bare_jid))
+        .map(|e| e.map(|(k, _)| Op::Delete(k)))
+        .collect::<Result<Vec<_>, _>>()?;
+    kv::batch(&ops)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use waxwing_sdk::testing::FakeHost;
 
     #[test]
     fn keys_separate_accounts_names_and_namespaces() {
         assert_eq!(key("a@h", "storage", "storage:bookmarks"), "p/a@h/storage<storage:bookmarks");
         assert!(!key("ab@h", "x", "y").starts_with(&account_prefix("a@h")));
         assert_ne!(key("a@h", "x", "y:z"), key("a@h", "x:y", "z"));
+    }
+
+    #[test]
+    fn deleting_an_account_leaves_others_alone() {
+        for (owner, ns) in [("a@h", "urn:a"), ("a@h", "urn:b"), ("ab@h", "urn:a")] {
+            save(&key(owner, "x", ns), "<x/>").unwrap();
+        }
+        delete_account("a@h").unwrap();
+        let left: Vec<Vec<u8>> = FakeHost::kv_entries().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(left, [key("ab@h", "x", "urn:a").into_bytes()]);
+        assert_eq!(load(&key("ab@h", "x", "urn:a")).unwrap(), Some(Element::new("x", "")));
     }
 }

@@ -4,12 +4,8 @@
 //! kernel hands those iqs over with an empty `from` and limits successful
 //! registrations per address); once logged in, an account changes its
 //! password or cancels its registration, after which the kernel closes its
-//! sessions.
-//!
-//! Config (all optional): `allow_registration` (default false; password
-//! changes and cancellation work either way), `min_password_length` (default
-//! 6), `captcha = [{question = "...", answer = "..." or [...]}]`,
-//! `captcha_lifetime_seconds` (default 300), `instructions`.
+//! sessions. The settings are in `settings`; the `accounts` capability is
+//! the operator's to grant.
 
 mod captcha;
 mod challenges;
@@ -25,47 +21,49 @@ use waxwing_sdk::prelude::*;
 use query::NS_REGISTER;
 use settings::Settings;
 
-/// XEP-0077 §8: advertised before authentication (the kernel knows this
-/// namespace), so a client can register on a fresh stream.
+/// XEP-0077 §8: offered before authentication, so a client can register on
+/// a fresh stream; not offered at all while registration is closed.
 const STREAM_FEATURE: &str = "<register xmlns='http://jabber.org/features/iq-register'/>";
 
 struct Register;
 
 impl Plugin for Register {
     fn describe() -> Describe {
-        let query = |to: Address| Route::iq().of_type("get").of_type("set").payload(NS_REGISTER, "query").to(to);
-        Describe::new("register", env!("CARGO_PKG_VERSION"))
+        let query = Route::iq().of_types([StanzaType::Get, StanzaType::Set]).payload(NS_REGISTER, "query");
+        let describe = Describe::new("register", env!("CARGO_PKG_VERSION"))
             .feature(NS_REGISTER)
-            .feature(STREAM_FEATURE)
-            // Unauthenticated streams and `to='domain'` arrive for the host; a
-            // logged-in client's iq without `to` arrives for its own bare JID.
-            .route(query(Address::Host))
-            .route(query(Address::Bare))
-            .event(EventKind::TimerFired)
-            .capability(Capability::Accounts)
-            .capability(Capability::Mem)
-            .capability(Capability::Route)
-            .capability(Capability::Timers)
+            // Streams not yet authenticated and `to='domain'` arrive for the
+            // host; a logged-in client's iq without `to` arrives for its own
+            // bare JID.
+            .route(query.clone().unauthenticated())
+            .route(query.to(Address::Bare))
+            .capabilities([Capability::Accounts, Capability::Mem, Capability::Route, Capability::Timers]);
+        settings::declare(describe)
     }
 
-    fn init(config: &Json) -> Result<(), String> {
-        Settings::parse(config).map(|_| ())
+    fn init(config: &Json) -> Result<Ready, String> {
+        let ready = Ready::new();
+        let open = Settings::from_config(config)?.allow_registration;
+        Ok(if open { ready.stream_feature(STREAM_FEATURE, Stage::BeforeAuth) } else { ready })
     }
 
     fn on_iq(iq: Iq) -> Handled {
-        let settings = Settings::parse(&waxwing_sdk::config()).map_err(|e| {
+        let settings = Settings::from_config(&waxwing_sdk::config()).map_err(|e| {
             log::error(&format!("config refused after init accepted it: {e}"));
             StanzaError::new(Condition::InternalServerError)
         })?;
         handlers::handle(&iq, &settings)
     }
 
-    fn on_event(event: Event) -> Result<(), String> {
-        if event.kind == EventKind::TimerFired {
-            challenges::on_timer(&event.data).map_err(|e| e.to_string())?;
+    fn on_event(event: Event) -> Result<(), EventError> {
+        if let Event::TimerFired { data, .. } = event {
+            challenges::on_timer(&data)?;
         }
         Ok(())
     }
 }
 
 waxwing_sdk::export_plugin!(Register);
+
+#[cfg(test)]
+mod tests;

@@ -1,20 +1,11 @@
-//! The operator's config for this plugin, read strictly: a key that is not
-//! known, or a value of the wrong shape, refuses the load with a message that
-//! names the key, because a typo in a security setting (`alow_registration`)
-//! must not silently leave registration open.
+//! The operator's config for this plugin. The kernel checks every key and
+//! type against what [`declare`] states (so a typo like `alow_registration`
+//! refuses the load, naming the key); what is left here is what a setting
+//! type cannot say: the shape of the `captcha` questions and a non-empty
+//! `instructions`.
 
-use waxwing_sdk::Json;
+use waxwing_sdk::{Describe, Json};
 
-/// Every key the config table may hold.
-const KEYS: &[&str] =
-    &["allow_registration", "min_password_length", "captcha", "captcha_lifetime_seconds", "instructions"];
-
-const DEFAULT_MIN_PASSWORD_LENGTH: usize = 6;
-const DEFAULT_CAPTCHA_LIFETIME_SECONDS: u64 = 300;
-/// A day: a challenge older than that is not a human filling in a form.
-const MAX_CAPTCHA_LIFETIME_SECONDS: u64 = 24 * 3600;
-/// Longer than any sensible password rule; bounds what a typo can demand.
-const MAX_MIN_PASSWORD_LENGTH: usize = 1024;
 const DEFAULT_INSTRUCTIONS: &str = "Choose a username and password to register with this server.";
 
 /// One XEP-0158 question with the answers that pass it.
@@ -38,76 +29,50 @@ pub struct Settings {
     pub instructions: String,
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            // Closed unless the operator opens it: an open server is a
-            // spam relay's first find.
-            allow_registration: false,
-            min_password_length: DEFAULT_MIN_PASSWORD_LENGTH,
-            captcha: Vec::new(),
-            captcha_lifetime_ms: DEFAULT_CAPTCHA_LIFETIME_SECONDS * 1000,
-            instructions: DEFAULT_INSTRUCTIONS.to_string(),
-        }
-    }
+/// The settings, with their defaults and the bounds the kernel enforces.
+pub fn declare(describe: Describe) -> Describe {
+    describe
+        // Closed unless the operator opens it: an open server is a spam relay's first find.
+        .setting_bool("allow_registration", false, "Whether anyone may create an account in band")
+        // Longer than any sensible password rule; bounds what a typo can demand.
+        .setting_int("min_password_length", 0, 1024, 6, "Shortest password accepted, in characters")
+        .setting_any(
+            "captcha",
+            Json::Array(Vec::new()),
+            "XEP-0158 questions, [{question = \"...\", answer = \"...\" or [\"...\"]}]; empty: no CAPTCHA",
+        )
+        // A day: a challenge older than that is not a human filling in a form.
+        .setting_int("captcha_lifetime_seconds", 1, 24 * 3600, 300, "How long a CAPTCHA question stays answerable")
+        .setting_text("instructions", DEFAULT_INSTRUCTIONS, "Shown with the registration form")
 }
 
 impl Settings {
-    /// Reads the plugin's config table; `Err` is the message the operator sees.
-    pub fn parse(config: &Json) -> Result<Settings, String> {
-        let members = match config {
-            Json::Null => return Ok(Settings::default()),
-            Json::Object(members) => members,
-            _ => return Err("the register plugin's config must be a table".into()),
-        };
-        if let Some((key, _)) = members.iter().find(|(k, _)| !KEYS.contains(&k.as_str())) {
-            return Err(format!("unknown register config key '{key}'; allowed keys: {}", KEYS.join(", ")));
+    /// Reads the checked config; `Err` is the message the operator sees.
+    pub fn from_config(config: &Json) -> Result<Settings, String> {
+        let instructions = config.require_str("instructions")?;
+        if instructions.trim().is_empty() {
+            return Err("register config 'instructions' must not be empty".into());
         }
-        let mut settings = Settings::default();
-        match config.get("allow_registration") {
-            Json::Null => {}
-            Json::Bool(b) => settings.allow_registration = *b,
-            _ => return Err("register config 'allow_registration' must be true or false".into()),
-        }
-        if let Some(n) = optional_count(config, "min_password_length", MAX_MIN_PASSWORD_LENGTH as u64)? {
-            settings.min_password_length = n as usize;
-        }
-        if let Some(n) = optional_count(config, "captcha_lifetime_seconds", MAX_CAPTCHA_LIFETIME_SECONDS)? {
-            if n == 0 {
-                return Err("register config 'captcha_lifetime_seconds' must be at least 1".into());
-            }
-            settings.captcha_lifetime_ms = n * 1000;
-        }
-        match config.get("instructions") {
-            Json::Null => {}
-            Json::String(s) if !s.trim().is_empty() => settings.instructions = s.clone(),
-            _ => return Err("register config 'instructions' must be a non-empty string".into()),
-        }
-        settings.captcha = questions(config.get("captcha"))?;
-        Ok(settings)
+        Ok(Settings {
+            allow_registration: config.require_bool("allow_registration")?,
+            min_password_length: whole(config, "min_password_length")? as usize,
+            captcha: questions(config.get("captcha"))?,
+            captcha_lifetime_ms: whole(config, "captcha_lifetime_seconds")?.saturating_mul(1000),
+            instructions: instructions.to_string(),
+        })
     }
 }
 
-/// A whole number from 0 to `max`, or `None` when the key is absent.
-fn optional_count(config: &Json, key: &str, max: u64) -> Result<Option<u64>, String> {
-    let value = config.get(key);
-    if value.is_null() {
-        return Ok(None);
-    }
-    match value.as_i64() {
-        Some(n) if (0..=max as i64).contains(&n) => Ok(Some(n as u64)),
-        _ => Err(format!("register config '{key}' must be a whole number from 0 to {max}")),
-    }
+/// A declared integer setting; its declared range has no negatives.
+fn whole(config: &Json, key: &str) -> Result<u64, String> {
+    let n = config.require_i64(key)?;
+    u64::try_from(n).map_err(|_| format!("register config '{key}' is negative: {n}"))
 }
 
 /// `captcha = [{question = "...", answer = "..."}]`; `answer` may also be a
 /// list of accepted answers.
 fn questions(value: &Json) -> Result<Vec<Question>, String> {
-    let items = match value {
-        Json::Null => return Ok(Vec::new()),
-        Json::Array(items) => items,
-        _ => return Err(captcha_shape()),
-    };
+    let items = value.as_array().ok_or_else(captcha_shape)?;
     items.iter().enumerate().map(|(i, item)| question(i, item)).collect()
 }
 
@@ -143,32 +108,44 @@ fn captcha_shape() -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
 
-    fn parse(json: &str) -> Result<Settings, String> {
-        Settings::parse(&Json::parse(json).unwrap())
+    /// The config as the kernel hands it over: every key, `overrides`
+    /// (JSON members, without braces) replacing defaults.
+    pub fn config(overrides: &str) -> String {
+        let defaults = r#""allow_registration": false, "min_password_length": 6, "captcha": [],
+            "captcha_lifetime_seconds": 300, "instructions": "Choose a username and password to register with this server.""#;
+        if overrides.is_empty() { format!("{{{defaults}}}") } else { format!("{{{defaults}, {overrides}}}") }
+    }
+
+    fn parse(overrides: &str) -> Result<Settings, String> {
+        Settings::from_config(&Json::parse(&config(overrides)).unwrap())
     }
 
     #[test]
-    fn no_config_means_open_registration_without_captcha() {
-        let s = parse("{}").unwrap();
-        assert_eq!(s, Settings::default());
+    fn the_declared_defaults_are_what_the_kernel_hands_over() {
+        let declared = declare(Describe::new("register", "1")).into_wit().settings;
+        let defaults = Json::parse(&config("")).unwrap();
+        for s in &declared {
+            assert_eq!(Json::parse(&s.default).unwrap(), *defaults.get(&s.key), "{}", s.key);
+        }
+        assert_eq!(defaults.as_object().map(<[_]>::len), Some(declared.len()));
+        let s = parse("").unwrap();
         assert!(!s.allow_registration, "registration is closed by default");
-        assert_eq!(s.min_password_length, 6);
+        assert_eq!((s.min_password_length, s.captcha_lifetime_ms), (6, 300_000));
         assert!(s.captcha.is_empty());
-        assert_eq!(Settings::parse(&Json::Null).unwrap(), Settings::default());
     }
 
     #[test]
     fn reads_every_key() {
         let s = parse(
-            r#"{"allow_registration": false, "min_password_length": 10, "captcha_lifetime_seconds": 60,
+            r#""allow_registration": true, "min_password_length": 10, "captcha_lifetime_seconds": 60,
                 "instructions": "Hi", "captcha": [{"question": "2+2?", "answer": " Four "},
-                {"question": "Colour of the sky?", "answer": ["blue", "Azure"]}]}"#,
+                {"question": "Colour of the sky?", "answer": ["blue", "Azure"]}]"#,
         )
         .unwrap();
-        assert!(!s.allow_registration);
+        assert!(s.allow_registration);
         assert_eq!(s.min_password_length, 10);
         assert_eq!(s.captcha_lifetime_ms, 60_000);
         assert_eq!(s.instructions, "Hi");
@@ -177,36 +154,19 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_are_named_with_the_allowed_ones() {
-        let err = parse(r#"{"alow_registration": false}"#).unwrap_err();
-        assert!(
-            err.contains("'alow_registration'") && err.contains("allow_registration, min_password_length"),
-            "{err}"
-        );
-        let err = parse(r#"{"captcha": [{"question": "q", "answer": "a", "hint": "h"}]}"#).unwrap_err();
-        assert!(err.contains("'hint'") && err.contains("question, answer"), "{err}");
-    }
-
-    #[test]
-    fn mistyped_values_are_refused_naming_the_key() {
-        for (json, key) in [
-            (r#"{"allow_registration": "no"}"#, "allow_registration"),
-            (r#"{"min_password_length": -1}"#, "min_password_length"),
-            (r#"{"min_password_length": 6.5}"#, "min_password_length"),
-            (r#"{"min_password_length": "6"}"#, "min_password_length"),
-            (r#"{"captcha_lifetime_seconds": 0}"#, "captcha_lifetime_seconds"),
-            (r#"{"captcha_lifetime_seconds": 100000}"#, "captcha_lifetime_seconds"),
-            (r#"{"instructions": ""}"#, "instructions"),
-            (r#"{"captcha": {"question": "q", "answer": "a"}}"#, "captcha"),
-            (r#"{"captcha": ["q"]}"#, "captcha"),
-            (r#"{"captcha": [{"answer": "a"}]}"#, "question"),
-            (r#"{"captcha": [{"question": "q"}]}"#, "answer"),
-            (r#"{"captcha": [{"question": "q", "answer": "  "}]}"#, "answer"),
-            (r#"{"captcha": [{"question": "q", "answer": [1]}]}"#, "answer"),
+    fn what_the_setting_types_cannot_check_is_refused_naming_the_key() {
+        for (overrides, key) in [
+            (r#""instructions": "  ""#, "instructions"),
+            (r#""captcha": {"question": "q", "answer": "a"}"#, "captcha"),
+            (r#""captcha": ["q"]"#, "captcha"),
+            (r#""captcha": [{"answer": "a"}]"#, "question"),
+            (r#""captcha": [{"question": "q"}]"#, "answer"),
+            (r#""captcha": [{"question": "q", "answer": "  "}]"#, "answer"),
+            (r#""captcha": [{"question": "q", "answer": [1]}]"#, "answer"),
+            (r#""captcha": [{"question": "q", "answer": "a", "hint": "h"}]"#, "'hint'"),
         ] {
-            let err = parse(json).unwrap_err();
-            assert!(err.contains(key), "{json}: {err}");
+            let err = parse(overrides).unwrap_err();
+            assert!(err.contains(key), "{overrides}: {err}");
         }
-        assert!(Settings::parse(&Json::Bool(true)).is_err());
     }
 }

@@ -1,9 +1,9 @@
 //! XEP-0092: the server's software name and version, and its OS only where
 //! the operator opted in.
 //!
-//! Config: `version` overrides the version reported (default: this plugin's
-//! own); `show_os = true` adds `<os/>`, with the text of `os` (default "WASI":
-//! a sandboxed plugin cannot see the host's OS, so the operator names it).
+//! Settings: `version` overrides the version reported ("": this plugin's
+//! own); `show_os` adds `<os/>`, with the text of `os` (default "WASI": a
+//! sandboxed plugin cannot see the host's OS, so the operator names it).
 
 use waxwing_sdk::prelude::*;
 
@@ -13,38 +13,33 @@ struct Version;
 
 impl Plugin for Version {
     fn describe() -> Describe {
-        Describe::new("version", env!("CARGO_PKG_VERSION")).feature(NS).iq_get_host(NS, "query")
-    }
-
-    fn init(config: &Json) -> Result<(), String> {
-        answer(config).map(|_| ())
+        Describe::new("version", env!("CARGO_PKG_VERSION"))
+            .feature(NS)
+            .iq_get_host(NS, "query")
+            .setting_text("version", "", "The version reported; empty reports the plugin's own")
+            .setting_bool("show_os", false, "Whether to report an operating system")
+            .setting_text("os", "WASI", "The operating system reported when show_os is on")
     }
 
     fn on_iq(iq: Iq) -> Handled {
+        // The kernel hands over every declared setting, checked: an error
+        // here means the settings above and `answer` disagree.
         let query = answer(&waxwing_sdk::config())
             .map_err(|e| StanzaError::new(Condition::InternalServerError).with_text(e))?;
         iq.reply_with(query)
     }
 }
 
-/// The `<query/>` to answer with; an `Err` names the config key that is wrong.
+/// The `<query/>` to answer with, from the declared settings.
 fn answer(config: &Json) -> Result<Element, String> {
-    let version = match config.get("version") {
-        Json::Null => env!("CARGO_PKG_VERSION"),
-        v => v.as_str().ok_or("config 'version' must be a string")?,
-    };
-    let show_os = match config.get("show_os") {
-        Json::Null => false,
-        v => v.as_bool().ok_or("config 'show_os' must be true or false")?,
+    let version = match config.require_str("version")? {
+        "" => env!("CARGO_PKG_VERSION"),
+        v => v,
     };
     let text = |name: &str, value: &str| Element::new(name, NS).with_text(value.to_string());
     let mut query = Element::new("query", NS).with_child(text("name", "Waxwing")).with_child(text("version", version));
-    if show_os {
-        let os = match config.get("os") {
-            Json::Null => "WASI",
-            v => v.as_str().ok_or("config 'os' must be a string")?,
-        };
-        query.push_child(text("os", os));
+    if config.require_bool("show_os")? {
+        query.push_child(text("os", config.require_str("os")?));
     }
     Ok(query)
 }
@@ -55,31 +50,49 @@ waxwing_sdk::export_plugin!(Version);
 mod tests {
     use super::*;
 
-    fn cfg(json: &str) -> Json {
-        Json::parse(json).unwrap()
+    /// The config as the kernel hands it over: every declared setting, its
+    /// default unless overridden.
+    fn cfg(overrides: &[(&str, Json)]) -> Json {
+        let settings = Version::describe().into_wit().settings;
+        Json::Object(
+            settings
+                .into_iter()
+                .map(|s| {
+                    let given = overrides.iter().find(|(k, _)| *k == s.key).map(|(_, v)| v.clone());
+                    let value = given.unwrap_or_else(|| Json::parse(&s.default).unwrap());
+                    (s.key, value)
+                })
+                .collect(),
+        )
+    }
+
+    fn text(q: &Element, name: &str) -> Option<String> {
+        q.child(name, NS).map(Element::text)
     }
 
     #[test]
     fn defaults_to_own_version_without_os() {
-        let q = answer(&cfg("{}")).unwrap();
-        assert_eq!(q.child("name", NS).map(Element::text).as_deref(), Some("Waxwing"));
-        assert_eq!(q.child("version", NS).map(Element::text).as_deref(), Some(env!("CARGO_PKG_VERSION")));
+        let q = answer(&cfg(&[])).unwrap();
+        assert_eq!(text(&q, "name").as_deref(), Some("Waxwing"));
+        assert_eq!(text(&q, "version").as_deref(), Some(env!("CARGO_PKG_VERSION")));
         assert!(q.child("os", NS).is_none());
     }
 
     #[test]
-    fn config_sets_version_and_os() {
-        let q = answer(&cfg(r#"{"version": "9.9", "show_os": true, "os": "Linux"}"#)).unwrap();
-        assert_eq!(q.child("version", NS).map(Element::text).as_deref(), Some("9.9"));
-        assert_eq!(q.child("os", NS).map(Element::text).as_deref(), Some("Linux"));
-        let q = answer(&cfg(r#"{"show_os": true}"#)).unwrap();
-        assert_eq!(q.child("os", NS).map(Element::text).as_deref(), Some("WASI"));
+    fn settings_set_version_and_os() {
+        let q = answer(&cfg(&[("version", "9.9".into()), ("show_os", true.into()), ("os", "Linux".into())])).unwrap();
+        assert_eq!(text(&q, "version").as_deref(), Some("9.9"));
+        assert_eq!(text(&q, "os").as_deref(), Some("Linux"));
+        let q = answer(&cfg(&[("show_os", true.into())])).unwrap();
+        assert_eq!(text(&q, "os").as_deref(), Some("WASI"));
     }
 
     #[test]
-    fn wrong_types_refuse_the_load() {
-        assert!(answer(&cfg(r#"{"version": 3}"#)).is_err());
-        assert!(answer(&cfg(r#"{"show_os": "yes"}"#)).is_err());
-        assert!(Version::init(&cfg(r#"{"show_os": 1}"#)).is_err());
+    fn answers_a_get() {
+        waxwing_sdk::testing::init::<Version>(&cfg(&[]).to_string()).unwrap();
+        let xml = "<iq xmlns='jabber:client' type='get' id='v' from='u@h/r'><query xmlns='jabber:iq:version'/></iq>";
+        let iq = Iq(Stanza::from_xml(xml, Address::Host, "h").unwrap());
+        let Ok(Outcome::Reply(reply)) = Version::on_iq(iq) else { panic!("expected a reply") };
+        assert_eq!(reply.child("query", NS).and_then(|q| text(q, "name")).as_deref(), Some("Waxwing"));
     }
 }

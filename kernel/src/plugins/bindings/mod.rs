@@ -136,7 +136,8 @@ pub(crate) fn stanza_type(kind: StanzaKind, attr: &str) -> Option<types::StanzaT
         (StanzaKind::Message, "groupchat") => T::Groupchat,
         (StanzaKind::Message, "headline") => T::Headline,
         (StanzaKind::Message, _) => T::Normal,
-        (StanzaKind::Presence, "") => T::Available,
+        // The kernel's own reading of a presence without a type.
+        (StanzaKind::Presence, "" | "available") => T::Available,
         (StanzaKind::Presence, "unavailable") => T::Unavailable,
         (StanzaKind::Presence, "subscribe") => T::Subscribe,
         (StanzaKind::Presence, "subscribed") => T::Subscribed,
@@ -257,6 +258,7 @@ mod tests {
         assert_eq!(stanza_type(StanzaKind::Message, ""), Some(T::Normal));
         assert_eq!(stanza_type(StanzaKind::Message, "bogus"), Some(T::Normal), "RFC 6121 §5.2.2");
         assert_eq!(stanza_type(StanzaKind::Presence, ""), Some(T::Available));
+        assert_eq!(stanza_type(StanzaKind::Presence, "available"), Some(T::Available), "Stanza::type_attr");
         assert_eq!(stanza_type(StanzaKind::Presence, "bogus"), None);
         assert_eq!(stanza_type(StanzaKind::Iq, "result"), Some(T::Result));
         assert_eq!(stanza_type(StanzaKind::Iq, "chat"), None);

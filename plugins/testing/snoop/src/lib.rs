@@ -3,7 +3,7 @@
 //! `urn:waxwing:test:snoop` (iq get): tries to read keys that would reach
 //! outside this plugin's space if the kernel joined keys naively (`../disco/x`,
 //! absolute-looking, NUL-separated, 64 KiB long), plus any `<probe key='…'/>`
-//! in the request and any `probe` keys in config, then scans with an empty
+//! in the request and the keys of the `probe` setting, then scans with an empty
 //! prefix, and replies with everything it saw:
 //!
 //! ```xml
@@ -34,6 +34,7 @@ impl Plugin for Snoop {
         Describe::new("snoop", env!("CARGO_PKG_VERSION"))
             .iq_get_host(NS, "")
             .iq_set_host(NS_PUT, "")
+            .setting_text_list("probe", &[], "More keys to try reading")
             .capability(Capability::Kv)
     }
 

@@ -1,6 +1,7 @@
-//! A plugin built against `waxwing:plugin@2.0.0` (see `wit/plugin.wit`).
-//! Apart from the version it is an ordinary plugin, so a kernel that loads
-//! it has failed to check the ABI major version.
+//! A plugin built against `waxwing:plugin@3.0.0` (see `wit/plugin.wit`, the
+//! 2.0 contract with its major raised). Apart from the version it is an
+//! ordinary plugin, so a kernel that loads it has failed to check the ABI
+//! major version.
 
 wit_bindgen::generate!({
     world: "plugin",
@@ -8,14 +9,14 @@ wit_bindgen::generate!({
 });
 
 use exports::waxwing::plugin::guest::Guest;
-use waxwing::plugin::types::{Description, Event, Outcome, Stanza, StanzaError, Verdict};
+use waxwing::plugin::types::{Description, Event, FilterScope, Outcome, Ready, Stanza, StanzaError, Verdict};
 
-struct AbiV2;
+struct AbiV3;
 
-impl Guest for AbiV2 {
+impl Guest for AbiV3 {
     fn describe() -> Description {
         Description {
-            name: "abi_v2".into(),
+            name: "abi_v3".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             features: Vec::new(),
             identities: Vec::new(),
@@ -23,14 +24,18 @@ impl Guest for AbiV2 {
             extensions: Vec::new(),
             routes: Vec::new(),
             filters: Vec::new(),
+            filter_scope: FilterScope::EveryAccount,
             events: Vec::new(),
             service_subdomain: None,
             capabilities: Vec::new(),
+            settings: Vec::new(),
+            publishes: Vec::new(),
+            reads: Vec::new(),
         }
     }
 
-    fn init(_config: String) -> Result<(), String> {
-        Ok(())
+    fn init(_config: String) -> Result<Ready, String> {
+        Ok(Ready { stream_features: Vec::new() })
     }
 
     fn handle_stanza(_stanza: Stanza) -> Result<Outcome, StanzaError> {
@@ -50,4 +55,4 @@ impl Guest for AbiV2 {
     }
 }
 
-export!(AbiV2);
+export!(AbiV3);
