@@ -328,29 +328,38 @@ async fn a_deleted_account_takes_its_blocklist_along() {
     assert_eq!(body(&alice.next_message().await), "hello, new alice");
 }
 
+/// Logged in on `resource`, with the roster asked for (RFC 6121 §2.2: the
+/// resources that did are the ones that take part in subscriptions) and
+/// available.
+async fn with_roster(s: &Server, user: &str, resource: &str) -> RawClient {
+    let mut c = RawClient::login_with(s, &format!("{user}@localhost"), PW, Mech::ScramSha256, Some(resource)).await;
+    assert_result(&c.iq("get", None, "<query xmlns='jabber:iq:roster'/>").await);
+    c.available(0).await;
+    c
+}
+
+/// `from` asks for `to`'s presence and `to` approves.
+async fn subscribe(from: &mut RawClient, from_user: &str, to: &mut RawClient, to_user: &str) {
+    from.send(&format!("<presence type='subscribe' to='{to_user}@localhost'/>")).await;
+    to.next_where("a subscription request", |e| e.attr("type") == Some("subscribe")).await;
+    to.send(&format!("<presence type='subscribed' to='{from_user}@localhost'/>")).await;
+    from.next_where("the approval", |e| e.name == "presence" && e.attr("type") == Some("subscribed")).await;
+}
+
+fn status(e: &Element) -> Option<String> {
+    e.child("status", "jabber:client").map(Element::text)
+}
+
 /// With the roster plugin loaded too, its presence broadcast (a plugin's
 /// send, not a client's) passes this filter like anything else.
 #[tokio::test]
 async fn a_blocked_subscriber_gets_no_presence_broadcast() {
     let s = start_with(&[("ping", ""), ("roster", ""), ("blocking", "")]);
-    let mut clients = Vec::new();
-    for user in USERS {
-        // RFC 6121 §2.2: resources that asked for the roster are the ones
-        // that take part in subscriptions.
-        let mut c =
-            RawClient::login_with(&s, &format!("{user}@localhost"), PW, Mech::ScramSha256, Some(&user[..1])).await;
-        assert_result(&c.iq("get", None, "<query xmlns='jabber:iq:roster'/>").await);
-        c.available(0).await;
-        clients.push(c);
-    }
-    let [mut alice, mut bob, mut carol]: [RawClient; 3] =
-        clients.try_into().unwrap_or_else(|_| panic!("one client per user"));
-    for (c, user) in [(&mut bob, "bob"), (&mut carol, "carol")] {
-        c.send("<presence type='subscribe' to='alice@localhost'/>").await;
-        alice.next_where("a subscription request", |e| e.attr("type") == Some("subscribe")).await;
-        alice.send(&format!("<presence type='subscribed' to='{user}@localhost'/>")).await;
-        c.next_where("the approval", |e| e.name == "presence" && e.attr("type") == Some("subscribed")).await;
-    }
+    let mut alice = with_roster(&s, "alice", "a").await;
+    let mut bob = with_roster(&s, "bob", "b").await;
+    let mut carol = with_roster(&s, "carol", "c").await;
+    subscribe(&mut bob, "bob", &mut alice, "alice").await;
+    subscribe(&mut carol, "carol", &mut alice, "alice").await;
     up_to_marker(&mut carol, &mut bob, "before").await;
 
     assert_result(&block(&mut alice, &["bob@localhost"]).await);
@@ -361,17 +370,55 @@ async fn a_blocked_subscriber_gets_no_presence_broadcast() {
     assert_result(&alice.iq("get", Some("localhost"), "<ping xmlns='urn:xmpp:ping'/>").await);
     bob.send("<iq type='get' id='bob-sync' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>").await;
     let mut seen = bob.until("bob's ping", |e| e.attr("id") == Some("bob-sync")).await;
-    let status = |e: &Element| e.child("status", "jabber:client").map(Element::text);
     let got = carol.until("alice's new presence", |e| status(e).as_deref() == Some("blocked bob")).await;
     assert_eq!(got.last().and_then(|e| e.attr("from")), Some("alice@localhost/a"));
     seen.extend(up_to_marker(&mut carol, &mut bob, "after").await);
-    assert!(from_user(&seen, "alice").is_empty(), "alice's presence reached bob: {:?}", from_user(&seen, "alice"));
+    // All bob heard of her is that she went away (XEP-0191 §3.3).
+    let from_alice = from_user(&seen, "alice");
+    assert_eq!(from_alice.len(), 1, "alice's presence reached bob: {from_alice:?}");
+    assert!(seen.iter().any(|e| e.attr("from") == Some("alice@localhost/a") && e.attr("type") == Some("unavailable")));
 
-    // Unblocked, he hears her next presence again.
+    // Unblocked, he gets her current presence back, then her next one.
     assert_result(&unblock(&mut alice, &["bob@localhost"]).await);
     alice.send("<presence><status>unblocked bob</status></presence>").await;
+    for expected in ["blocked bob", "unblocked bob"] {
+        let p = bob
+            .next_where("alice's presence", |e| e.name == "presence" && e.attr("from") == Some("alice@localhost/a"))
+            .await;
+        assert_eq!(status(&p).as_deref(), Some(expected), "{p}");
+    }
+}
+
+/// XEP-0191 §3.3 and §3.4: a contact subscribed to the user's presence sees
+/// the user go offline when blocked and come back when unblocked, from the
+/// blocking plugin itself (the roster's dataset says who is subscribed).
+#[tokio::test]
+async fn blocking_a_subscribed_contact_sends_unavailable_and_unblocking_restores_presence() {
+    let s = start_with(&[("ping", ""), ("roster", ""), ("blocking", "")]);
+    let mut alice = with_roster(&s, "alice", "a").await;
+    let mut bob = with_roster(&s, "bob", "b").await;
+    subscribe(&mut alice, "alice", &mut bob, "bob").await;
+    subscribe(&mut bob, "bob", &mut alice, "alice").await;
+    alice.send("<presence><show>away</show><status>reading</status></presence>").await;
+    bob.next_where("alice's presence", |e| status(e).as_deref() == Some("reading")).await;
+    alice.drain().await;
+
+    assert_result(&block(&mut alice, &["bob@localhost"]).await);
     let p = bob
-        .next_where("alice's presence", |e| e.name == "presence" && e.attr("from") == Some("alice@localhost/a"))
+        .next_where("alice's presence after the block", |e| {
+            e.name == "presence" && e.attr("from") == Some("alice@localhost/a")
+        })
         .await;
-    assert_eq!(status(&p).as_deref(), Some("unblocked bob"), "{p}");
+    assert_eq!(p.attr("type"), Some("unavailable"), "{p}");
+
+    assert_result(&unblock(&mut alice, &["bob@localhost"]).await);
+    let p = bob
+        .next_where("alice's presence after the unblock", |e| {
+            e.name == "presence" && e.attr("from") == Some("alice@localhost/a")
+        })
+        .await;
+    assert_eq!(p.attr("type"), None, "available again: {p}");
+    assert_eq!(p.child("show", "jabber:client").map(Element::text).as_deref(), Some("away"), "{p}");
+    assert_eq!(status(&p).as_deref(), Some("reading"), "{p}");
+    s.assert_no_plugin_failures();
 }

@@ -77,10 +77,19 @@ fn check_config_refuses_what_serve_refuses() {
     let plugin = |body: &str| format!("[[vhost]]\ndomain = \"localhost\"\n[[vhost.plugin]]\n{body}\n");
     let cases = [
         (plugin("name = \"pnig\""), vec!["pnig", "no builtin plugin"]),
-        (plugin(&format!("name = \"bad\"\nsource = {:?}", not_wasm.display().to_string())), vec!["bad", "not a loadable component"]),
+        (
+            plugin(&format!("name = \"bad\"\nsource = {:?}", not_wasm.display().to_string())),
+            vec!["bad", "not a loadable component"],
+        ),
         (plugin(&format!("name = \"pong\"\nsource = {ping:?}")), vec!["pong", "describes itself as \"ping\""]),
-        (plugin("name = \"register\"\n[vhost.plugin.config]\nallow_registraton = true"), vec!["register", "allow_registraton", "allow_registration"]),
-        (plugin("name = \"offline\"\n[vhost.plugin.config]\nmax_messages_per_user = \"lots\""), vec!["offline", "max_messages_per_user"]),
+        (
+            plugin("name = \"register\"\n[vhost.plugin.config]\nallow_registraton = true"),
+            vec!["register", "allow_registraton", "allow_registration"],
+        ),
+        (
+            plugin("name = \"offline\"\n[vhost.plugin.config]\nmax_messages_per_user = \"lots\""),
+            vec!["offline", "max_messages_per_user"],
+        ),
         (
             format!(
                 "[[vhost]]\ndomain = \"localhost\"\ncert = {:?}\nkey = {:?}\n",
@@ -91,15 +100,19 @@ fn check_config_refuses_what_serve_refuses() {
         ),
     ];
     // A real certificate and key, for another name.
-    let mut gen_server = Server::configure("[[vhost]]\ndomain = \"other.example\"\n[[vhost.plugin]]\nname = \"ping\"\n");
+    let mut gen_server =
+        Server::configure("[[vhost]]\ndomain = \"other.example\"\n[[vhost.plugin]]\nname = \"ping\"\n");
     gen_server.launch();
     std::fs::copy(gen_server.data_dir().join("tls/other.example.crt"), &other_cert).expect("copying the certificate");
     std::fs::copy(gen_server.data_dir().join("tls/other.example.key"), &other_key).expect("copying the key");
     gen_server.terminate();
     for (i, (toml, wants)) in cases.iter().enumerate() {
         let file = dir.join(format!("case{i}.toml"));
-        std::fs::write(&file, format!("[server]\ndata_dir = {:?}\n{toml}", dir.join(format!("data{i}")).display().to_string()))
-            .expect("writing a case");
+        std::fs::write(
+            &file,
+            format!("[server]\ndata_dir = {:?}\n{toml}", dir.join(format!("data{i}")).display().to_string()),
+        )
+        .expect("writing a case");
         let err = fails(&waxwing(&["check-config", file.to_str().expect("utf-8 path")]));
         for want in wants {
             assert!(err.contains(want), "case {i}: check-config does not say {want:?}: {err}");

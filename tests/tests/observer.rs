@@ -145,8 +145,6 @@ async fn expect_log(c: &mut RawClient, want: &[String]) {
     }
 }
 
-
-
 /// (jid, priority, available) of each session, sorted by JID.
 fn sessions(r: &Element) -> Vec<(String, i8, bool)> {
     let list = r.child("sessions", NS).unwrap_or_else(|| panic!("no <sessions/>: {r}"));
@@ -171,11 +169,6 @@ fn sessions(r: &Element) -> Vec<(String, i8, bool)> {
 async fn sessions_of(c: &mut RawClient, bare: &str) -> Element {
     c.iq("get", Some("localhost"), &format!("<sessions xmlns='{NS}' jid='{bare}'/>")).await
 }
-
-
-
-
-
 
 fn is_answered(e: &Element) -> bool {
     e.name == "message" && e.child("answered", NS).is_some()
@@ -564,7 +557,11 @@ mod checks {
             gus.send(&format!("<message to='{to}' type='chat' id='d1'><body>drop me</body></message>")).await;
             gus.send(&format!("<message to='{to}' type='chat' id='m1'><body>marker after drop</body></message>")).await;
             let m = hal.next_message().await;
-            assert_eq!((m.attr("id"), waxwing_tests::body(&m).as_str()), (Some("m1"), "marker after drop"), "to {to}: {m}");
+            assert_eq!(
+                (m.attr("id"), waxwing_tests::body(&m).as_str()),
+                (Some("m1"), "marker after drop"),
+                "to {to}: {m}"
+            );
 
             // Rewritten: same envelope, new body.
             gus.send(&format!("<message to='{to}' type='chat' id='w1'><body>rewrite me</body></message>")).await;
@@ -584,7 +581,8 @@ mod checks {
             assert_eq!(stanza_error_type(&e).as_deref(), Some("modify"), "{e}");
 
             // Anything else passes untouched, and proves the rejected one never came.
-            gus.send(&format!("<message to='{to}' type='chat' id='p1'><body>rewrite me, please</body></message>")).await;
+            gus.send(&format!("<message to='{to}' type='chat' id='p1'><body>rewrite me, please</body></message>"))
+                .await;
             let m = hal.next_message().await;
             assert_eq!(
                 (m.attr("id"), waxwing_tests::body(&m).as_str()),
@@ -648,10 +646,12 @@ mod checks {
         let mut kim = login(&s, "kim", "k1").await;
         let mut lee = login(&s, "lee", "l1").await;
         let mut max = login(&s, "max", "m1").await;
-        let say = |id: &str| format!("<message to='max@localhost/m1' type='chat' id='{id}'><body>drop me</body></message>");
+        let say =
+            |id: &str| format!("<message to='max@localhost/m1' type='chat' id='{id}'><body>drop me</body></message>");
 
-        let r =
-            kim.iq("set", Some("localhost"), &format!("<scope xmlns='{NS}'><watch>lee@localhost</watch></scope>")).await;
+        let r = kim
+            .iq("set", Some("localhost"), &format!("<scope xmlns='{NS}'><watch>lee@localhost</watch></scope>"))
+            .await;
         assert_eq!(r.attr("type"), Some("result"), "{r}");
         // Neither kim nor max is watched: the filter that drops "drop me" is
         // not even called for kim's message, which arrives.
@@ -666,7 +666,8 @@ mod checks {
 
         // Only accounts of the plugin's own host can be watched; the server goes on.
         for bad in ["someone@elsewhere.example", "not a jid@@", ""] {
-            let r = kim.iq("set", Some("localhost"), &format!("<scope xmlns='{NS}'><watch>{bad}</watch></scope>")).await;
+            let r =
+                kim.iq("set", Some("localhost"), &format!("<scope xmlns='{NS}'><watch>{bad}</watch></scope>")).await;
             assert_eq!(r.attr("type"), Some("error"), "watching {bad:?}: {r}");
         }
         kim.send(&say("k2")).await;

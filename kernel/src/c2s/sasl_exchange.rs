@@ -6,8 +6,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use waxwing_xml::{Element, StreamErrorCondition as Cond, escape_text, ns};
 
 use super::negotiate::{Closed, Conn};
-use crate::sasl::{ChannelBinding, Mechanism, SaslExchange, SaslFailure, Step};
 use crate::blocking::off_worker_if;
+use crate::sasl::{ChannelBinding, Mechanism, SaslExchange, SaslFailure, Step};
 
 /// Failed attempts on one connection before it is closed.
 const MAX_ATTEMPTS: u32 = 5;

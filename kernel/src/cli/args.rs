@@ -94,6 +94,16 @@ pub enum PluginCommand {
         #[arg(long, value_name = "HOST")]
         vhost: Option<String>,
     },
+    /// Create a new Rust plugin crate that builds against the SDK.
+    New {
+        name: String,
+        /// Where to create it (default: ./NAME).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// The SDK's folder (default: the sdk/ this binary was built from).
+        #[arg(long, value_name = "DIR")]
+        sdk: Option<PathBuf>,
+    },
 }
 
 #[cfg(test)]

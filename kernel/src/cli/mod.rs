@@ -7,6 +7,7 @@ mod args;
 mod import;
 mod password;
 mod plugins;
+mod scaffold;
 mod serve;
 mod users;
 
@@ -44,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             serve::init_logging("warn")?;
             users::run(&cfg, cmd)
         }
+        Command::Plugin(PluginCommand::New { name, dir, sdk }) => scaffold::run(&name, dir.as_deref(), sdk.as_deref()),
         Command::Plugin(cmd) => {
             let cfg = Config::load_or_default(cli.config.as_deref())?;
             plugins::run(&cfg, cmd)

@@ -13,6 +13,7 @@ pub fn run(cfg: &Config, cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     let req = match &cmd {
         PluginCommand::List => json!({"cmd": "plugin-list"}),
         PluginCommand::Reload { name, vhost } => json!({"cmd": "plugin-reload", "name": name, "vhost": vhost}),
+        PluginCommand::New { name, dir, sdk } => return super::scaffold::run(name, dir.as_deref(), sdk.as_deref()),
     };
     let result = match admin::request(&cfg.admin_socket(), &req) {
         Ok(r) => r,
@@ -24,7 +25,7 @@ pub fn run(cfg: &Config, cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     };
     match cmd {
         PluginCommand::List => print!("{}", render_list(&result)),
-        PluginCommand::Reload { .. } => {
+        PluginCommand::Reload { .. } | PluginCommand::New { .. } => {
             println!("{}", result.as_str().map_or_else(|| result.to_string(), str::to_owned))
         }
     }

@@ -273,7 +273,10 @@ mod tests {
         assert!(check_abi_names("p", names(&["waxwing:plugin/guest@1.3.0"])).is_ok());
         assert!(check_abi_names("p", names(&["waxwing:plugin/kv@2.0.0", "waxwing:plugin/guest@2.4.0"])).is_ok());
         let err = check_abi_names("p", names(&["waxwing:plugin/kv@3.0.0"])).unwrap_err().to_string();
-        assert!(err.starts_with("plugin p was built for waxwing:plugin 3.0.0, but this kernel loads 1.x and 2.x"), "{err}");
+        assert!(
+            err.starts_with("plugin p was built for waxwing:plugin 3.0.0, but this kernel loads 1.x and 2.x"),
+            "{err}"
+        );
         assert!(err.contains("rebuild the plugin against plugin-abi/wit/plugin.wit"), "{err}");
         let mixed = check_abi_names("p", names(&["waxwing:plugin/kv@1.0.0", "waxwing:plugin/guest@2.0.0"]));
         assert!(mixed.unwrap_err().to_string().contains("mixes waxwing:plugin majors"));

@@ -129,7 +129,12 @@ impl GuestInstance {
         }
     }
 
-    pub fn filter(&self, store: &mut Store<StoreData>, plugin: &str, s: &StanzaArg) -> wasmtime::Result<types::Verdict> {
+    pub fn filter(
+        &self,
+        store: &mut Store<StoreData>,
+        plugin: &str,
+        s: &StanzaArg,
+    ) -> wasmtime::Result<types::Verdict> {
         Ok(match self {
             GuestInstance::V1(g) => {
                 v1::verdict(plugin, Self::v1(g).call_filter(store, &v1::stanza(&s.record, &s.raw_type))?)

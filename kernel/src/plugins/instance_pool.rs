@@ -115,8 +115,8 @@ impl Version {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| anyhow!("plugin {name} imports something this kernel does not provide: {e:#}"))?;
-        let pre = GuestPre::new(major, pre)
-            .map_err(|e| anyhow!("plugin {name} does not export the plugin world: {e:#}"))?;
+        let pre =
+            GuestPre::new(major, pre).map_err(|e| anyhow!("plugin {name} does not export the plugin world: {e:#}"))?;
         let lim = limits.load_full();
         let timeout = lim.call_timeout_ms;
 
@@ -126,8 +126,8 @@ impl Version {
         store.limiter(|d| &mut d.limits);
         let guest = guarded(&mut store, timeout, |s| pre.instantiate(s))
             .map_err(|f| anyhow!("instantiating plugin {name}: {}", f.0))?;
-        let described =
-            guarded(&mut store, timeout, |s| guest.describe(s)).map_err(|f| anyhow!("plugin {name} describe(): {}", f.0))?;
+        let described = guarded(&mut store, timeout, |s| guest.describe(s))
+            .map_err(|f| anyhow!("plugin {name} describe(): {}", f.0))?;
         let mut meta = VersionMeta::new(described.description, major, cfg, &shared.domain, digest)?;
         store.data_mut().grants = meta.grants;
         store.data_mut().declared = meta.declared.clone();
@@ -189,7 +189,8 @@ impl Version {
         // Whatever init queued is not part of the call about to run; what it
         // wrote is kept, as at load.
         store.data_mut().effects = Effects::default();
-        commit(&self.shared, &mut store).map_err(|e| CallFailure(format!("committing what init wrote failed: {e:#}")))?;
+        commit(&self.shared, &mut store)
+            .map_err(|e| CallFailure(format!("committing what init wrote failed: {e:#}")))?;
         Ok(Live { store, guest, calls: 0 })
     }
 

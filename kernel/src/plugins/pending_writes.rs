@@ -147,7 +147,10 @@ mod tests {
         put(&mut p, "a/5", Some("five"));
         put(&mut p, "b/1", Some("other prefix"));
         let page = kv(&[("a/1", "1"), ("a/2", "old"), ("a/3", "3"), ("a/4", "4")]);
-        assert_eq!(p.merge_page(b"a/", b"", page, true), kv(&[("a/1", "1"), ("a/2", "new"), ("a/4", "4"), ("a/5", "five")]));
+        assert_eq!(
+            p.merge_page(b"a/", b"", page, true),
+            kv(&[("a/1", "1"), ("a/2", "new"), ("a/4", "4"), ("a/5", "five")])
+        );
     }
 
     #[test]

@@ -86,9 +86,10 @@ impl PluginEntry {
             filter_scope_store: host.storage.scoped(format!("fscope/{domain}/{}/", cfg.name)),
             requests: host.requests.clone(),
         });
-        shared.filter_scope.load(&shared.filter_scope_store).with_context(|| {
-            format!("reading the filter scope of plugin {} on {domain}", cfg.name)
-        })?;
+        shared
+            .filter_scope
+            .load(&shared.filter_scope_store)
+            .with_context(|| format!("reading the filter scope of plugin {} on {domain}", cfg.name))?;
         let bytes = read_source(cfg)?;
         let version = Version::load(host.runtime, &shared, &host.limits, cfg, &bytes, None)?;
         shared.filter_scope.follow(&version.meta.description, version.major());

@@ -131,7 +131,8 @@ impl Requests {
             let waiting = self.lock();
             let w = waiting.get(&id)?;
             let same_domain = from.domain() == w.to.domain();
-            let answers_for = from.node().is_none() || (from.node() == w.to.node() && (from.resource().is_none() || *from == w.to));
+            let answers_for =
+                from.node().is_none() || (from.node() == w.to.node() && (from.resource().is_none() || *from == w.to));
             if !(same_domain && answers_for) {
                 return None;
             }

@@ -205,7 +205,11 @@ mod tests {
         assert!(avail.matches(&facts(StanzaKind::Presence, Some(T::Available), Address::Bare, "", ""), None, true));
         assert!(!avail.matches(&facts(StanzaKind::Presence, None, Address::Bare, "", ""), None, true));
         let named = route(StanzaKind::Iq, &[], "", "query", Address::Host);
-        assert!(named.matches(&facts(StanzaKind::Iq, Some(T::Get), Address::Host, "jabber:iq:version", "query"), None, true));
+        assert!(named.matches(
+            &facts(StanzaKind::Iq, Some(T::Get), Address::Host, "jabber:iq:version", "query"),
+            None,
+            true
+        ));
     }
 
     #[test]

@@ -16,7 +16,11 @@ pub(crate) fn check(plugin: &str, settings: &[Setting], table: &toml::Table) -> 
     for key in given.keys() {
         if !settings.iter().any(|s| &s.key == key) {
             let known: Vec<&str> = settings.iter().map(|s| s.key.as_str()).collect();
-            let known = if known.is_empty() { "it takes no settings".to_string() } else { format!("its settings are {}", known.join(", ")) };
+            let known = if known.is_empty() {
+                "it takes no settings".to_string()
+            } else {
+                format!("its settings are {}", known.join(", "))
+            };
             let hint = closest(key, settings).map(|k| format!(" (did you mean {k:?}?)")).unwrap_or_default();
             bail!("plugin {plugin}: unknown setting {key:?}{hint}; {known}");
         }
@@ -55,8 +59,7 @@ pub(crate) fn check_declared(plugin: &str, settings: &[Setting]) -> anyhow::Resu
 fn default_of(plugin: &str, s: &Setting) -> anyhow::Result<Value> {
     let v: Value = serde_json::from_str(&s.default)
         .map_err(|e| anyhow!("plugin {plugin} declares setting {:?} with a default that is not JSON: {e}", s.key))?;
-    value_of(s, &v)
-        .map_err(|why| anyhow!("plugin {plugin} declares setting {:?} with a default that {why}", s.key))
+    value_of(s, &v).map_err(|why| anyhow!("plugin {plugin} declares setting {:?} with a default that {why}", s.key))
 }
 
 fn describe_type(t: &SettingType) -> String {
@@ -65,7 +68,9 @@ fn describe_type(t: &SettingType) -> String {
         SettingType::Integer(r) => format!("an integer from {} to {}", r.min, r.max),
         SettingType::Text => "a string".into(),
         SettingType::TextList => "a list of strings".into(),
-        SettingType::Choice(c) => format!("one of {}", c.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(", ")),
+        SettingType::Choice(c) => {
+            format!("one of {}", c.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(", "))
+        }
         SettingType::ByteSize(r) => format!("a size from {} to {} bytes, like 65536 or \"64 KiB\"", r.min, r.max),
         SettingType::Any => "any value".into(),
     }
@@ -82,8 +87,20 @@ fn value_of(s: &Setting, v: &Value) -> Result<Value, String> {
     let wrong = || Err(format!("must be {}, not {v}", describe_type(&s.type_)));
     match &s.type_ {
         SettingType::Any => Ok(v.clone()),
-        SettingType::Boolean => if v.is_boolean() { Ok(v.clone()) } else { wrong() },
-        SettingType::Text => if v.is_string() { Ok(v.clone()) } else { wrong() },
+        SettingType::Boolean => {
+            if v.is_boolean() {
+                Ok(v.clone())
+            } else {
+                wrong()
+            }
+        }
+        SettingType::Text => {
+            if v.is_string() {
+                Ok(v.clone())
+            } else {
+                wrong()
+            }
+        }
         SettingType::TextList => match v.as_array() {
             Some(items) if items.iter().all(Value::is_string) => Ok(v.clone()),
             _ => wrong(),
@@ -184,7 +201,10 @@ mod tests {
     #[test]
     fn errors_name_the_plugin_the_key_and_the_fix() {
         let err = check("roster", &settings(), &table("opne = true")).unwrap_err().to_string();
-        assert!(err.contains("plugin roster") && err.contains("\"opne\"") && err.contains("did you mean \"open\""), "{err}");
+        assert!(
+            err.contains("plugin roster") && err.contains("\"opne\"") && err.contains("did you mean \"open\""),
+            "{err}"
+        );
         let err = check("p", &settings(), &table("max = 1000")).unwrap_err().to_string();
         assert!(err.contains("\"max\"") && err.contains("outside 1..=100"), "{err}");
         let err = check("p", &settings(), &table("open = \"yes\"")).unwrap_err().to_string();

@@ -224,7 +224,8 @@ impl VhostPlugins {
         payload_name: &str,
     ) -> bool {
         let type_ = stanza_type(kind, type_);
-        let f = Facts { kind, type_, addressed, domain: &self.domain, payload_ns, payload_name, unauthenticated: false };
+        let f =
+            Facts { kind, type_, addressed, domain: &self.domain, payload_ns, payload_name, unauthenticated: false };
         self.table.load().any_handler(&f)
     }
 

@@ -38,17 +38,17 @@ impl Command {
 }
 
 /// Reads the request in `payload` of an iq of `iq_type`.
-pub fn parse(iq_type: &str, payload: &Element) -> Result<Command, StanzaError> {
+pub fn parse(iq_type: StanzaType, payload: &Element) -> Result<Command, StanzaError> {
     if payload.ns != NS {
         return Err(bad_request("not a blocking command"));
     }
     match (iq_type, payload.name.as_str()) {
-        ("get", "blocklist") => Ok(Command::List),
-        ("set", "block") => match read_items(payload)? {
+        (StanzaType::Get, "blocklist") => Ok(Command::List),
+        (StanzaType::Set, "block") => match read_items(payload)? {
             jids if jids.is_empty() => Err(bad_request("<block/> needs at least one <item/>")),
             jids => Ok(Command::Block(jids)),
         },
-        ("set", "unblock") => match read_items(payload)? {
+        (StanzaType::Set, "unblock") => match read_items(payload)? {
             jids if jids.is_empty() => Ok(Command::UnblockAll),
             jids => Ok(Command::Unblock(jids)),
         },
@@ -112,10 +112,10 @@ mod tests {
 
     #[test]
     fn reads_each_request() {
-        assert_eq!(parse("get", &payload("<blocklist xmlns='urn:xmpp:blocking'/>")), Ok(Command::List));
+        assert_eq!(parse(StanzaType::Get, &payload("<blocklist xmlns='urn:xmpp:blocking'/>")), Ok(Command::List));
         assert_eq!(
             parse(
-                "set",
+                StanzaType::Set,
                 &payload(
                     "<block xmlns='urn:xmpp:blocking'><item jid='Romeo@Montague.net'/><item jid='montague.net'/>\
                      <item jid='romeo@montague.net'/></block>"
@@ -124,44 +124,56 @@ mod tests {
             Ok(Command::Block(vec!["romeo@montague.net".into(), "montague.net".into()]))
         );
         assert_eq!(
-            parse("set", &payload("<unblock xmlns='urn:xmpp:blocking'><item jid='a@b/c'/></unblock>")),
+            parse(StanzaType::Set, &payload("<unblock xmlns='urn:xmpp:blocking'><item jid='a@b/c'/></unblock>")),
             Ok(Command::Unblock(vec!["a@b/c".into()]))
         );
-        assert_eq!(parse("set", &payload("<unblock xmlns='urn:xmpp:blocking'/>")), Ok(Command::UnblockAll));
+        assert_eq!(parse(StanzaType::Set, &payload("<unblock xmlns='urn:xmpp:blocking'/>")), Ok(Command::UnblockAll));
     }
 
     #[test]
     fn an_empty_block_is_a_bad_request() {
-        assert_eq!(condition(parse("set", &payload("<block xmlns='urn:xmpp:blocking'/>"))), Condition::BadRequest);
+        assert_eq!(
+            condition(parse(StanzaType::Set, &payload("<block xmlns='urn:xmpp:blocking'/>"))),
+            Condition::BadRequest
+        );
         // Children that are not items do not count as items.
         let other = "<block xmlns='urn:xmpp:blocking'><item xmlns='urn:other' jid='a@b'/></block>";
-        assert_eq!(condition(parse("set", &payload(other))), Condition::BadRequest);
+        assert_eq!(condition(parse(StanzaType::Set, &payload(other))), Condition::BadRequest);
     }
 
     #[test]
     fn one_malformed_item_refuses_the_request() {
         for bad in ["a@b@c", "", "@b", "a@b/"] {
             let xml = format!("<block xmlns='urn:xmpp:blocking'><item jid='ok@b'/><item jid='{bad}'/></block>");
-            assert_eq!(condition(parse("set", &payload(&xml))), Condition::JidMalformed, "{bad:?}");
+            assert_eq!(condition(parse(StanzaType::Set, &payload(&xml))), Condition::JidMalformed, "{bad:?}");
         }
         let missing = "<unblock xmlns='urn:xmpp:blocking'><item/></unblock>";
-        assert_eq!(condition(parse("set", &payload(missing))), Condition::JidMalformed);
+        assert_eq!(condition(parse(StanzaType::Set, &payload(missing))), Condition::JidMalformed);
     }
 
     #[test]
     fn wrong_type_or_element_is_a_bad_request() {
-        assert_eq!(condition(parse("set", &payload("<blocklist xmlns='urn:xmpp:blocking'/>"))), Condition::BadRequest);
+        assert_eq!(
+            condition(parse(StanzaType::Set, &payload("<blocklist xmlns='urn:xmpp:blocking'/>"))),
+            Condition::BadRequest
+        );
         let block = "<block xmlns='urn:xmpp:blocking'><item jid='a@b'/></block>";
-        assert_eq!(condition(parse("get", &payload(block))), Condition::BadRequest);
-        assert_eq!(condition(parse("get", &payload("<other xmlns='urn:xmpp:blocking'/>"))), Condition::BadRequest);
-        assert_eq!(condition(parse("get", &payload("<blocklist xmlns='urn:other'/>"))), Condition::BadRequest);
+        assert_eq!(condition(parse(StanzaType::Get, &payload(block))), Condition::BadRequest);
+        assert_eq!(
+            condition(parse(StanzaType::Get, &payload("<other xmlns='urn:xmpp:blocking'/>"))),
+            Condition::BadRequest
+        );
+        assert_eq!(
+            condition(parse(StanzaType::Get, &payload("<blocklist xmlns='urn:other'/>"))),
+            Condition::BadRequest
+        );
     }
 
     #[test]
     fn too_many_items_are_refused() {
         let items: String = (0..=MAX_ITEMS_PER_REQUEST).map(|i| format!("<item jid='u{i}@b'/>")).collect();
         let xml = format!("<block xmlns='urn:xmpp:blocking'>{items}</block>");
-        assert_eq!(condition(parse("set", &payload(&xml))), Condition::NotAcceptable);
+        assert_eq!(condition(parse(StanzaType::Set, &payload(&xml))), Condition::NotAcceptable);
     }
 
     #[test]

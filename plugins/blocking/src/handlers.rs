@@ -7,6 +7,7 @@ use waxwing_sdk::prelude::*;
 use waxwing_sdk::{log, route, sessions};
 
 use crate::command::{self, Command};
+use crate::presence::{self, or_log};
 use crate::storage;
 
 /// However many requests it takes, one account's list stays this short: it
@@ -21,15 +22,28 @@ pub fn on_iq(iq: &Iq) -> Handled {
         return Err(StanzaError::new(Condition::Forbidden).with_text("a blocklist is its owner's business"));
     }
     let command = command::parse(iq.stanza_type(), iq.payload()?)?;
-    match &command {
+    // Who sees the user's presence change: read before a block (whom it
+    // hides the user from), after an unblock (to whom it shows the user).
+    let (hidden, unblocked) = match &command {
         Command::List => return list(iq, account),
-        Command::Block(jids) => block(account, jids)?,
-        Command::Unblock(jids) => storage::remove(account, jids)?,
-        Command::UnblockAll => storage::remove_all(account)?,
-    }
+        Command::Block(jids) => {
+            let hidden = presence::subscribed_and_unblocked(account, jids);
+            block(account, jids)?;
+            (or_log("finding whom a block hides", account, hidden), Vec::new())
+        }
+        Command::Unblock(jids) => {
+            storage::remove(account, jids)?;
+            (Vec::new(), jids.clone())
+        }
+        Command::UnblockAll => (Vec::new(), storage::remove_all(account)?),
+    };
+    let shown = presence::subscribed_and_unblocked(account, &unblocked);
+    let shown = or_log("finding whom an unblock shows", account, shown);
     // The requester hears the result before the push that repeats it.
     route::send(&iq.result())?;
     push(account, &command)?;
+    or_log("sending unavailable presence", account, presence::hide(account, &hidden));
+    or_log("sending presence again", account, presence::show(account, &shown));
     Ok(Outcome::Done)
 }
 
@@ -43,12 +57,6 @@ fn list(iq: &Iq, account: &str) -> Handled {
     iq.reply_with(command::blocklist_payload(&jids))
 }
 
-/// §3.3 also suggests sending the contact unavailable presence from each of
-/// the user's available resources, "if the contact is subscribed". This
-/// plugin cannot see subscriptions (they are the roster plugin's), and sent
-/// to everyone it would tell a stranger the user's online resources, which
-/// is exactly what blocking is for. So none is sent; from now on the filter
-/// drops the user's presence to the contact, whoever sends it.
 fn block(account: &str, jids: &[String]) -> Result<(), StanzaError> {
     if let Some(long) = jids.iter().find(|j| !storage::fits(account, j)) {
         return Err(StanzaError::new(Condition::NotAcceptable).with_text(format!("'{long}' is too long to store")));
@@ -71,7 +79,7 @@ fn push(account: &str, command: &Command) -> Result<(), StanzaError> {
             continue;
         }
         let id = format!("block-push-{}", hex(&waxwing_sdk::random(6)));
-        let iq = waxwing_sdk::new_iq("set", &id)
+        let iq = waxwing_sdk::new_iq(StanzaType::Set, &id)
             .with_attr("from", account)
             .with_attr("to", session.jid.as_str())
             .with_child(payload.clone());
@@ -82,16 +90,4 @@ fn push(account: &str, command: &Command) -> Result<(), StanzaError> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A resource that is gone gets no more pushes; a new one of the same name
-/// must ask again.
-pub fn session_ended(full_jid: &str) -> Result<(), String> {
-    storage::forget_interest(full_jid).map_err(|e| e.to_string())
-}
-
-/// A deleted account's list goes with it, so that an account created later
-/// under the same name starts with nothing blocked.
-pub fn user_deleted(account: &str) -> Result<(), String> {
-    storage::remove_all(account).map_err(|e| e.to_string())
 }

@@ -1,56 +1,14 @@
-//! Blocklist item JIDs: what a client may put in `<item jid='...'/>`, the one
-//! spelling an item is stored under, and which items a stanza's address
-//! matches.
+//! Blocklist item JIDs: the one spelling an item is stored under, and which
+//! items a stanza's address matches.
 //!
-//! The kernel stamps and prepares the addresses of every stanza, so an item
-//! must be stored the way the kernel writes JIDs or it would never match:
-//! node and domain case-folded, a domain's trailing dot dropped, the resource
-//! kept as is (RFC 7622 §3). The SDK splits JIDs without PRECIS, so the
-//! folding here is Unicode lowercasing, which agrees with the kernel's
-//! preparation for the addresses people actually use.
-
-use waxwing_sdk::jid::Jid;
-
-/// Characters RFC 7622 §3.3.1 forbids in a localpart, besides spaces and
-/// controls.
-const FORBIDDEN_IN_NODE: &[char] = &['"', '&', '\'', '/', ':', '<', '>', '@'];
+//! The kernel stamps every stanza with prepared addresses, so an item is
+//! stored prepared the same way (by the host, RFC 7622: node and domain
+//! case-folded, a domain's trailing dot dropped, the resource as is), or it
+//! would never match.
 
 /// The stored spelling of an item, or `None` when `raw` is not a JID.
 pub fn normalize(raw: &str) -> Option<String> {
-    let jid = Jid::parse(raw)?;
-    let domain = jid.domain.strip_suffix('.').unwrap_or(&jid.domain).to_lowercase();
-    if !domain_is_valid(&domain) {
-        return None;
-    }
-    let node = match &jid.node {
-        Some(n) if node_is_valid(n) => Some(n.to_lowercase()),
-        Some(_) => return None,
-        None => None,
-    };
-    if jid.resource.as_deref().is_some_and(|r| r.chars().any(char::is_control)) {
-        return None;
-    }
-    let normalized = Jid { node, domain, resource: jid.resource };
-    // Lowercasing can lengthen a part; the result must still be a JID.
-    let text = normalized.to_string();
-    Jid::parse(&text).map(|_| text)
-}
-
-fn node_is_valid(node: &str) -> bool {
-    !node.chars().any(|c| c.is_whitespace() || c.is_control() || FORBIDDEN_IN_NODE.contains(&c))
-}
-
-/// A DNS name or an IP literal: non-empty labels, nothing that could not
-/// appear in a hostname written by a person.
-fn domain_is_valid(domain: &str) -> bool {
-    if domain.starts_with('[') {
-        return domain.ends_with(']') && domain.len() > 2;
-    }
-    !domain.is_empty()
-        && domain.split('.').all(|label| !label.is_empty())
-        && !domain.chars().any(|c| {
-            c.is_whitespace() || c.is_control() || matches!(c, '@' | '/' | '"' | '&' | '\'' | '<' | '>' | '[' | ']')
-        })
+    waxwing_sdk::jid::prep(raw).ok()
 }
 
 /// The items that block an entity addressed as `jid`, in XEP-0016 §2.1's

@@ -17,19 +17,19 @@ pub enum Direction {
     ToBlocked,
 }
 
-pub fn verdict(direction: Direction, kind: Kind, stanza_type: &str) -> Verdict {
+pub fn verdict(direction: Direction, kind: Kind, stanza_type: StanzaType) -> Verdict {
     let is_request = match kind {
         // Presence of every type (notifications, subscriptions, probes) is
         // ignored both ways: it is never answered.
         Kind::Presence => false,
-        Kind::Iq => matches!(stanza_type, "get" | "set"),
+        Kind::Iq => matches!(stanza_type, StanzaType::Get | StanzaType::Set),
         Kind::Message => match direction {
             // The blocked party learns no more than it would from an
             // account with no available resource; headlines and groupchat
             // are not conversations and are dropped like Prosody does.
-            Direction::FromBlocked => matches!(stanza_type, "" | "normal" | "chat"),
+            Direction::FromBlocked => matches!(stanza_type, StanzaType::Normal | StanzaType::Chat),
             // The user is told why their own message did not go.
-            Direction::ToBlocked => stanza_type != "error",
+            Direction::ToBlocked => stanza_type != StanzaType::Error,
         },
     };
     if !is_request {
@@ -58,7 +58,8 @@ mod tests {
 
     #[test]
     fn presence_is_dropped_both_ways() {
-        for t in ["", "unavailable", "subscribe", "subscribed", "unsubscribe", "probe", "error"] {
+        use StanzaType::*;
+        for t in [Available, Unavailable, Subscribe, Subscribed, Unsubscribe, Probe, Error] {
             assert_eq!(verdict(FromBlocked, Kind::Presence, t), Verdict::Drop, "{t}");
             assert_eq!(verdict(ToBlocked, Kind::Presence, t), Verdict::Drop, "{t}");
         }
@@ -66,21 +67,16 @@ mod tests {
 
     #[test]
     fn a_blocked_sender_gets_service_unavailable_for_requests_only() {
-        for (kind, t) in [
-            (Kind::Message, ""),
-            (Kind::Message, "normal"),
-            (Kind::Message, "chat"),
-            (Kind::Iq, "get"),
-            (Kind::Iq, "set"),
-        ] {
+        use StanzaType::*;
+        for (kind, t) in [(Kind::Message, Normal), (Kind::Message, Chat), (Kind::Iq, Get), (Kind::Iq, Set)] {
             assert_eq!(condition(verdict(FromBlocked, kind, t)), Some((Condition::ServiceUnavailable, None)), "{t}");
         }
         for (kind, t) in [
-            (Kind::Message, "headline"),
-            (Kind::Message, "groupchat"),
-            (Kind::Message, "error"),
-            (Kind::Iq, "result"),
-            (Kind::Iq, "error"),
+            (Kind::Message, Headline),
+            (Kind::Message, Groupchat),
+            (Kind::Message, Error),
+            (Kind::Iq, Result),
+            (Kind::Iq, Error),
         ] {
             assert_eq!(verdict(FromBlocked, kind, t), Verdict::Drop, "{kind:?} {t}");
         }
@@ -88,16 +84,17 @@ mod tests {
 
     #[test]
     fn the_user_is_told_their_stanza_was_blocked() {
+        use StanzaType::*;
         let blocked = Some((Condition::NotAcceptable, Some(blocked_condition())));
-        for (kind, t) in [(Kind::Message, "chat"), (Kind::Message, "headline"), (Kind::Iq, "get"), (Kind::Iq, "set")] {
+        for (kind, t) in [(Kind::Message, Chat), (Kind::Message, Headline), (Kind::Iq, Get), (Kind::Iq, Set)] {
             assert_eq!(condition(verdict(ToBlocked, kind, t)), blocked, "{kind:?} {t}");
         }
-        match verdict(ToBlocked, Kind::Message, "") {
+        match verdict(ToBlocked, Kind::Message, Normal) {
             Verdict::Reject(e) => assert_eq!(e.error_type, ErrorType::Cancel),
             other => panic!("{other:?}"),
         }
         // Answers to a blocked party are not bounced back to the user.
-        for (kind, t) in [(Kind::Message, "error"), (Kind::Iq, "result"), (Kind::Iq, "error")] {
+        for (kind, t) in [(Kind::Message, Error), (Kind::Iq, Result), (Kind::Iq, Error)] {
             assert_eq!(verdict(ToBlocked, kind, t), Verdict::Drop, "{kind:?} {t}");
         }
     }

@@ -1,10 +1,10 @@
 //! XEP-0186 invisible command: a session hides its presence from its
 //! contacts while it keeps sending directed presence and receiving theirs.
 
+use waxwing_sdk::jid::bare;
 use waxwing_sdk::prelude::*;
-use waxwing_sdk::{route, sessions};
+use waxwing_sdk::{new_presence, parse_client_xml, route, sessions};
 
-use crate::address::{bare, is_on};
 use crate::{presence, session_state, stanzas};
 
 pub const NS_INVISIBLE: &str = "urn:xmpp:invisible:0";
@@ -13,7 +13,7 @@ pub fn handle(iq: Iq) -> Handled {
     let from = iq.from();
     let own = match iq.addressed() {
         Address::Bare => bare(from) == iq.to(),
-        _ => is_on(from, &waxwing_sdk::domain()),
+        _ => waxwing_sdk::jid::domain(from) == waxwing_sdk::domain(),
     };
     if !own {
         return Err(StanzaError::new(Condition::Forbidden).with_text("only a session can make itself invisible"));
@@ -33,7 +33,7 @@ pub fn handle(iq: Iq) -> Handled {
 fn go_invisible(full: &str) -> Result<(), StanzaError> {
     let was_invisible = session_state::set_invisible(full, true)?;
     if !was_invisible && session_state::is_available(full)? {
-        let unavailable = waxwing_sdk::new_presence("unavailable").with_attr("from", full);
+        let unavailable = new_presence(StanzaType::Unavailable).with_attr("from", full);
         route::send_many(&unavailable, &presence::subscribers(bare(full))?)?;
     }
     Ok(())
@@ -47,7 +47,7 @@ fn go_visible(full: &str) -> Result<(), StanzaError> {
     }
     let user = bare(full);
     let last = sessions::of(user)?.into_iter().find(|s| s.jid == full).map(|s| s.presence).unwrap_or_default();
-    if let Ok(p) = stanzas::parse_client(&last) {
+    if let Ok(p) = parse_client_xml(&last) {
         let mut out = stanzas::readdressed(&p, full, "");
         out.remove_attr("to");
         route::send_many(&out, &presence::subscribers(user)?)?;

@@ -3,7 +3,6 @@
 
 use waxwing_sdk::prelude::*;
 
-use crate::address;
 use crate::subscription::Subscription;
 
 pub const NS_ROSTER: &str = "jabber:iq:roster";
@@ -122,15 +121,13 @@ pub fn parse_set(query: &Element, owner: &str) -> Result<RosterSet, StanzaError>
         return Err(modify(Condition::BadRequest, "a roster set carries exactly one <item/>"));
     };
     let raw = item.attr("jid").ok_or_else(|| modify(Condition::BadRequest, "the <item/> has no 'jid'"))?;
-    let jid = match address::parse_bare(raw) {
-        Ok(jid) => jid,
-        Err(address::Invalid::HasResource) => {
-            return Err(modify(Condition::NotAcceptable, "roster items are bare JIDs"));
-        }
-        Err(address::Invalid::Malformed) => {
-            return Err(modify(Condition::JidMalformed, "the item's 'jid' is not a valid JID"));
-        }
-    };
+    // Prepared by the host as the kernel prepares the addresses it stamps,
+    // so the record's key matches the contact's presence.
+    let jid = Jid::prep(raw).map_err(|_| modify(Condition::JidMalformed, "the item's 'jid' is not a valid JID"))?;
+    if !jid.is_bare() {
+        return Err(modify(Condition::NotAcceptable, "roster items are bare JIDs"));
+    }
+    let jid = jid.bare();
     if jid == owner {
         return Err(StanzaError::new(Condition::NotAllowed).with_text("you cannot be your own contact"));
     }

@@ -1,10 +1,10 @@
 //! XEP-0012 Last Activity of an account, answered by the server for a
 //! contact the account shares its presence with (XEP-0012 §4).
 
+use waxwing_sdk::jid::bare;
 use waxwing_sdk::prelude::*;
 use waxwing_sdk::sessions;
 
-use crate::address::bare;
 use crate::{session_state, stanzas, storage};
 
 pub fn handle(iq: Iq) -> Handled {

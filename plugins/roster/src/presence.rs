@@ -2,10 +2,10 @@
 //! contacts, probes on initial presence and answers to probes, directed
 //! presence, and the unavailable that follows a session however it ends.
 
+use waxwing_sdk::jid::bare;
 use waxwing_sdk::prelude::*;
-use waxwing_sdk::{route, sessions};
+use waxwing_sdk::{new_presence, parse_client_xml, route, sessions};
 
-use crate::address::{bare, is_on};
 use crate::storage::{self, LastActivity};
 use crate::subscription::Request;
 use crate::{session_state, stanzas};
@@ -28,7 +28,7 @@ fn visible_presences(user: &str) -> Result<Vec<(String, Element)>, HostError> {
         if !s.available || session_state::is_invisible(&s.jid)? {
             continue;
         }
-        if let Ok(p) = stanzas::parse_client(&s.presence) {
+        if let Ok(p) = parse_client_xml(&s.presence) {
             out.push((s.jid, p));
         }
     }
@@ -53,61 +53,60 @@ pub fn send_unavailable_of_resources(user: &str, to: &str) -> Result<(), HostErr
 }
 
 /// The kernel's `presence-changed`: a session sent presence with no `to`.
-pub fn changed(full: &str, data: &str) -> Result<(), String> {
-    let presence = stanzas::parse_client(data).map_err(|e| format!("presence-changed data is not XML: {e}"))?;
+pub fn changed(full: &str, data: &str) -> Result<(), EventError> {
+    let presence = parse_client_xml(data).map_err(|e| EventError::from(e).context("presence-changed data"))?;
     let user = bare(full);
     let mut outgoing = presence.clone();
     outgoing.remove_attr("to");
     outgoing.set_attr("from", full);
-    let available = matches!(presence.attr("type"), None | Some("available"));
-    if available {
-        let was_available = session_state::set_available(full, true).map_err(|e| e.to_string())?;
-        if !session_state::is_invisible(full).map_err(|e| e.to_string())? {
-            route::send_many(&outgoing, &subscribers(user)?).map_err(|e| e.to_string())?;
+    if matches!(presence.attr("type"), None | Some("available")) {
+        let was_available = session_state::set_available(full, true)?;
+        if !session_state::is_invisible(full)? {
+            route::send_many(&outgoing, &subscribers(user)?)?;
         }
         if !was_available {
             initial_presence(user, full)?;
         }
         return Ok(());
     }
-    let was_available = session_state::set_available(full, false).map_err(|e| e.to_string())?;
+    let was_available = session_state::set_available(full, false)?;
     went_unavailable(full, &outgoing, was_available)
 }
 
 /// §4.2: probes to the contacts the user is subscribed to, and the
 /// subscription requests that waited for the user to come online (§3.1.3).
-fn initial_presence(user: &str, full: &str) -> Result<(), String> {
-    route::send_many(&stanzas::probe(full), &sources(user)?).map_err(|e| e.to_string())?;
+fn initial_presence(user: &str, full: &str) -> Result<(), EventError> {
+    route::send_many(&stanzas::probe(full), &sources(user)?)?;
     for item in storage::items(user)?.iter().filter(|i| i.sub.pending_in) {
-        route::send(&stanzas::subscription(Request::Subscribe, &item.jid, full)).map_err(|e| e.to_string())?;
+        route::send(&stanzas::subscription(Request::Subscribe, &item.jid, full))?;
     }
     Ok(())
 }
 
 /// The kernel's `session-ended`: the session is gone, available or not.
-pub fn ended(full: &str) -> Result<(), String> {
-    let was_available = session_state::set_available(full, false).map_err(|e| e.to_string())?;
-    let unavailable = waxwing_sdk::new_presence("unavailable").with_attr("from", full);
+pub fn ended(full: &str) -> Result<(), EventError> {
+    let was_available = session_state::set_available(full, false)?;
+    let unavailable = new_presence(StanzaType::Unavailable).with_attr("from", full);
     let result = went_unavailable(full, &unavailable, was_available);
-    session_state::forget(full).map_err(|e| e.to_string())?;
+    session_state::forget(full)?;
     result
 }
 
 /// §4.5.2: unavailable to the contacts that saw the session (unless it was
 /// invisible, when they already had it) and to everyone it sent directed
 /// presence to; and, if the account is now offline, when that happened.
-fn went_unavailable(full: &str, unavailable: &Element, was_available: bool) -> Result<(), String> {
+fn went_unavailable(full: &str, unavailable: &Element, was_available: bool) -> Result<(), EventError> {
     let user = bare(full);
-    let invisible = session_state::is_invisible(full).map_err(|e| e.to_string())?;
+    let invisible = session_state::is_invisible(full)?;
     let mut targets = if was_available && !invisible { subscribers(user)? } else { Vec::new() };
-    for jid in session_state::take_directed(full).map_err(|e| e.to_string())? {
+    for jid in session_state::take_directed(full)? {
         if !targets.contains(&jid) {
             targets.push(jid);
         }
     }
-    route::send_many(unavailable, &targets).map_err(|e| e.to_string())?;
+    route::send_many(unavailable, &targets)?;
     if was_available {
-        let online = sessions::of(user).map_err(|e| e.to_string())?.iter().any(|s| s.available);
+        let online = sessions::of(user)?.iter().any(|s| s.available);
         if !online {
             let last = LastActivity { ms: waxwing_sdk::now_ms(), status: stanzas::status_of(unavailable) };
             storage::save_last(user, &last)?;
@@ -146,12 +145,12 @@ pub fn answer_probe(probe: &Presence) -> Handled {
 /// A filter on presence a session addresses to someone (§4.6): remember who
 /// got available presence, so they hear when the session goes away.
 pub fn track_directed(stanza: &Stanza) -> Verdict {
-    let from = stanza.from();
-    let to = stanza.to();
-    if !is_on(from, &waxwing_sdk::domain()) || waxwing_sdk::jid::resource(from).is_none() || bare(to) == bare(from) {
+    let (from, to) = (stanza.from(), stanza.to());
+    let local = waxwing_sdk::jid::domain(from) == waxwing_sdk::domain();
+    if !local || waxwing_sdk::jid::resource(from).is_none() || bare(to) == bare(from) {
         return Verdict::Pass;
     }
-    let tracked = if matches!(stanza.stanza_type(), "" | "available") {
+    let tracked = if stanza.stanza_type() == StanzaType::Available {
         session_state::add_directed(from, to)
     } else {
         session_state::remove_directed(from, to)

@@ -1,10 +1,10 @@
 //! `jabber:iq:roster` (RFC 6121 §2): a user's get and set of their own
 //! roster, pushes to interested resources, and roster versioning (XEP-0237).
 
+use waxwing_sdk::jid::bare;
 use waxwing_sdk::prelude::*;
 use waxwing_sdk::{route, sessions};
 
-use crate::address::bare;
 use crate::item::{self, Item, NS_ROSTER, RosterSet};
 use crate::storage;
 use crate::subscription::Request;
@@ -16,11 +16,7 @@ pub fn handle(iq: Iq) -> Handled {
     if bare(iq.from()) != user {
         return Err(StanzaError::new(Condition::Forbidden).with_text("that roster is not yours"));
     }
-    match iq.stanza_type() {
-        "get" => get(&iq, &user),
-        "set" => set(&iq, &user),
-        _ => Err(Condition::BadRequest.into()),
-    }
+    if iq.is_get() { get(&iq, &user) } else { set(&iq, &user) }
 }
 
 /// What a roster get with `ver` should answer (XEP-0237 §3).
@@ -78,25 +74,25 @@ fn get(iq: &Iq, user: &str) -> Handled {
 }
 
 fn set(iq: &Iq, user: &str) -> Handled {
-    match item::parse_set(iq.payload()?, user)? {
-        RosterSet::Update { jid, name, groups } => {
-            let mut item = storage::load(user, &jid)?;
-            let was_listed = item.listed;
-            if !was_listed && storage::is_full(user)? {
-                return Err(roster_full());
-            }
-            item.listed = true;
-            item.name = name;
-            item.groups = groups;
-            let ver = storage::save(user, &mut item, was_listed)?;
-            route::send(&iq.result())?;
-            if let Some(ver) = ver {
-                push(user, &item.to_wire(), ver)?;
-            }
-            Ok(Outcome::Done)
+    let (jid, name, groups) = match item::parse_set(iq.payload()?, user)? {
+        RosterSet::Update { jid, name, groups } => (jid, name, groups),
+        RosterSet::Remove { jid } => return remove(iq, user, &jid),
+    };
+    // Pushed even when nothing changed, as RFC 6121 §2.3.2 has it.
+    let (change, ()) = storage::update(user, &jid, true, |item| {
+        if !item.listed && storage::is_full(user)? {
+            return Err(roster_full());
         }
-        RosterSet::Remove { jid } => remove(iq, user, &jid),
+        item.listed = true;
+        item.name = name.clone();
+        item.groups = groups.clone();
+        Ok(())
+    })?;
+    route::send(&iq.result())?;
+    if let Some(ver) = change.ver {
+        push(user, &change.after.to_wire(), ver)?;
     }
+    Ok(Outcome::Done)
 }
 
 /// The answer when a roster has reached `max_items`.
@@ -106,18 +102,19 @@ pub fn roster_full() -> StanzaError {
 
 /// §2.5.2: the item goes, and with it every subscription either way.
 fn remove(iq: &Iq, user: &str, contact: &str) -> Handled {
-    let mut item = storage::load(user, contact)?;
-    if !item.listed {
-        return Err(StanzaError::new(Condition::ItemNotFound));
-    }
-    let before = item.sub;
-    item.listed = false;
-    item.sub = Default::default();
-    let ver = storage::save(user, &mut item, true)?;
+    let (change, ()) = storage::update(user, contact, false, |item| {
+        if !item.listed {
+            return Err(StanzaError::new(Condition::ItemNotFound));
+        }
+        item.listed = false;
+        item.sub = Default::default();
+        Ok(())
+    })?;
     route::send(&iq.result())?;
-    if let Some(ver) = ver {
+    if let Some(ver) = change.ver {
         push(user, &item::removal_wire(contact), ver)?;
     }
+    let before = change.before.sub;
     if before.to || before.pending_out {
         route::send(&stanzas::subscription(Request::Unsubscribe, user, contact))?;
     }

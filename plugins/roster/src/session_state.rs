@@ -23,15 +23,11 @@ fn flag(kind: &str, full: &str) -> Result<bool, HostError> {
     Ok(mem::get(&key(kind, full))?.is_some())
 }
 
-/// Sets or clears a flag; returns whether it was set before.
+/// Sets or clears a flag; returns whether it was set before, atomically, so
+/// of two calls that set it only one sees it newly set.
 fn set_flag(kind: &str, full: &str, on: bool) -> Result<bool, HostError> {
-    let was = flag(kind, full)?;
-    if on {
-        mem::put(&key(kind, full), b"1")?;
-    } else if was {
-        mem::delete(&key(kind, full))?;
-    }
-    Ok(was)
+    let key = key(kind, full);
+    if on { Ok(!mem::put_if_absent(&key, b"1")?) } else { mem::compare_and_swap(&key, Some(b"1"), None) }
 }
 
 /// The session requested the roster, so it gets pushes (RFC 6121 §2.1.6).
@@ -61,45 +57,43 @@ pub fn set_invisible(full: &str, invisible: bool) -> Result<bool, HostError> {
     set_flag(INVISIBLE, full, invisible)
 }
 
-fn directed(full: &str) -> Result<Vec<String>, HostError> {
-    Ok(mem::get(&key(DIRECTED, full))?.map(|b| decode_list(&b)).unwrap_or_default())
-}
-
-fn store_directed(full: &str, list: &[String]) -> Result<(), HostError> {
-    if list.is_empty() { mem::delete(&key(DIRECTED, full)) } else { mem::put(&key(DIRECTED, full), encode_list(list)) }
+/// Changes the session's directed-presence list with `change`, again on
+/// what another call left whenever it stored first.
+fn edit_directed(full: &str, mut change: impl FnMut(&mut Vec<String>)) -> Result<Vec<String>, HostError> {
+    let key = key(DIRECTED, full);
+    loop {
+        let old = mem::get(&key)?;
+        let mut list = old.as_deref().map(decode_list).unwrap_or_default();
+        let before = list.clone();
+        change(&mut list);
+        let new = (!list.is_empty()).then(|| encode_list(&list));
+        if list == before || mem::compare_and_swap(&key, old.as_deref(), new.as_deref())? {
+            return Ok(before);
+        }
+    }
 }
 
 /// The session sent available presence to `to` (RFC 6121 §4.6).
 pub fn add_directed(full: &str, to: &str) -> Result<(), HostError> {
-    let mut list = directed(full)?;
-    if !list.iter().any(|j| j == to) {
-        list.push(to.to_string());
-        if list.len() > MAX_DIRECTED {
-            list.remove(0);
+    edit_directed(full, |list| {
+        if !list.iter().any(|j| j == to) {
+            list.push(to.to_string());
+            if list.len() > MAX_DIRECTED {
+                list.remove(0);
+            }
         }
-        store_directed(full, &list)?;
-    }
-    Ok(())
+    })
+    .map(drop)
 }
 
 /// The session sent unavailable presence to `to`: it need not hear it again.
 pub fn remove_directed(full: &str, to: &str) -> Result<(), HostError> {
-    let mut list = directed(full)?;
-    let before = list.len();
-    list.retain(|j| j != to);
-    if list.len() != before {
-        store_directed(full, &list)?;
-    }
-    Ok(())
+    edit_directed(full, |list| list.retain(|j| j != to)).map(drop)
 }
 
 /// Everyone the session sent directed presence to, forgetting them.
 pub fn take_directed(full: &str) -> Result<Vec<String>, HostError> {
-    let list = directed(full)?;
-    if !list.is_empty() {
-        mem::delete(&key(DIRECTED, full))?;
-    }
-    Ok(list)
+    edit_directed(full, Vec::clear)
 }
 
 /// The session is gone.

@@ -16,7 +16,7 @@ pub fn roster_push(user: &str, to: &str, wire: Element, ver: u64) -> Element {
 }
 
 fn roster_push_with_id(id: &str, user: &str, to: &str, wire: Element, ver: u64) -> Element {
-    waxwing_sdk::new_iq("set", id)
+    waxwing_sdk::new_iq(StanzaType::Set, id)
         .with_attr("from", user)
         .with_attr("to", to)
         .with_child(Element::new("query", NS_ROSTER).with_attr("ver", ver.to_string()).with_child(wire))
@@ -28,11 +28,11 @@ pub fn subscription(request: Request, from: &str, to: &str) -> Element {
 }
 
 pub fn unavailable(from: &str, to: &str) -> Element {
-    new_presence("unavailable").with_attr("from", from).with_attr("to", to)
+    new_presence(StanzaType::Unavailable).with_attr("from", from).with_attr("to", to)
 }
 
 pub fn probe(from: &str) -> Element {
-    new_presence("probe").with_attr("from", from)
+    new_presence(StanzaType::Probe).with_attr("from", from)
 }
 
 /// §4.3.2: the answer to a subscribed contact's probe when the user has no
@@ -64,12 +64,6 @@ pub fn readdressed(presence: &Element, from: &str, to: &str) -> Element {
     p.set_attr("from", from);
     p.set_attr("to", to);
     p
-}
-
-/// A stanza the kernel serialized for a client stream (event data, a
-/// session's last presence), with `jabber:client` made explicit again.
-pub fn parse_client(xml: &str) -> Result<Element, String> {
-    waxwing_sdk::parse_client_xml(xml).map_err(|e| e.to_string())
 }
 
 /// The `<status/>` text of a presence, "" if none.
@@ -117,19 +111,11 @@ mod tests {
         );
         assert_eq!(last_query(5, "out").to_xml(), "<query xmlns='jabber:iq:last' seconds='5'>out</query>");
         assert_eq!(last_query(0, "").to_xml(), "<query xmlns='jabber:iq:last' seconds='0'/>");
-        let p = Element::parse("<presence xmlns='jabber:client' from='x'><status>hi</status></presence>").unwrap();
+        let p = waxwing_sdk::parse_client_xml("<presence from='x'><status>hi</status></presence>").unwrap();
         let r = readdressed(&p, "a@h/r", "b@h");
         assert_eq!((r.attr("from"), r.attr("to")), (Some("a@h/r"), Some("b@h")));
         assert_eq!(status_of(&r), "hi");
         assert_eq!(probe("a@h/r").attr("type"), Some("probe"));
         assert_eq!(hex(&[0, 255]), "00ff");
-    }
-
-    #[test]
-    fn kernel_presence_reads_in_the_client_namespace() {
-        let p = parse_client("<presence from='a@h/r'><status>x</status><c xmlns='urn:c'><d/></c></presence>").unwrap();
-        assert_eq!(status_of(&p), "x");
-        assert_eq!(p.child("c", "urn:c").and_then(|c| c.child("d", "urn:c")).map(|d| d.name.as_str()), Some("d"));
-        assert!(parse_client("<presence").is_err());
     }
 }

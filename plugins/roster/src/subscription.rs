@@ -3,6 +3,8 @@
 //! what a subscription stanza does to it, stores the answer and carries out
 //! what it says (forward the stanza or not, auto-reply or not).
 
+use waxwing_sdk::StanzaType;
+
 /// One side of a relationship as the user's roster records it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Subscription {
@@ -73,22 +75,22 @@ pub enum Request {
 }
 
 impl Request {
-    pub fn from_type(presence_type: &str) -> Option<Request> {
+    pub fn from_type(presence_type: StanzaType) -> Option<Request> {
         Some(match presence_type {
-            "subscribe" => Request::Subscribe,
-            "subscribed" => Request::Subscribed,
-            "unsubscribe" => Request::Unsubscribe,
-            "unsubscribed" => Request::Unsubscribed,
+            StanzaType::Subscribe => Request::Subscribe,
+            StanzaType::Subscribed => Request::Subscribed,
+            StanzaType::Unsubscribe => Request::Unsubscribe,
+            StanzaType::Unsubscribed => Request::Unsubscribed,
             _ => return None,
         })
     }
 
-    pub fn as_type(self) -> &'static str {
+    pub fn as_type(self) -> StanzaType {
         match self {
-            Request::Subscribe => "subscribe",
-            Request::Subscribed => "subscribed",
-            Request::Unsubscribe => "unsubscribe",
-            Request::Unsubscribed => "unsubscribed",
+            Request::Subscribe => StanzaType::Subscribe,
+            Request::Subscribed => StanzaType::Subscribed,
+            Request::Unsubscribe => StanzaType::Unsubscribe,
+            Request::Unsubscribed => StanzaType::Unsubscribed,
         }
     }
 }
@@ -370,9 +372,9 @@ mod tests {
         assert_eq!(Subscription::from_flags("to approved").map(|s| s.approved), Ok(true));
         assert!(Subscription::from_flags("to sideways").is_err());
         assert!(st("None").is_empty() && !st("None + Pending In").is_empty());
-        for t in ["subscribe", "subscribed", "unsubscribe", "unsubscribed"] {
+        for t in [StanzaType::Subscribe, StanzaType::Subscribed, StanzaType::Unsubscribe, StanzaType::Unsubscribed] {
             assert_eq!(Request::from_type(t).map(Request::as_type), Some(t));
         }
-        assert_eq!(Request::from_type("probe"), None);
+        assert_eq!(Request::from_type(StanzaType::Probe), None);
     }
 }

@@ -75,7 +75,8 @@ impl datasets::Host for StoreData {
         }
         let base = self.readable_dataset(&plugin, &dataset)?;
         let full_prefix = [base.as_slice(), prefix.as_bytes()].concat();
-        let after = if start_after.is_empty() { Vec::new() } else { [base.as_slice(), start_after.as_bytes()].concat() };
+        let after =
+            if start_after.is_empty() { Vec::new() } else { [base.as_slice(), start_after.as_bytes()].concat() };
         let rows = self.scan_merged(&full_prefix, after, limit as usize, base.len())?;
         // Keys were written from strings, so they read back as strings.
         Ok(rows.into_iter().map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v)).collect())

@@ -29,6 +29,9 @@ pub(crate) const MAX_RANDOM_BYTES: u32 = 1024;
 const MAX_LOG_BYTES: usize = 4096;
 const SCAN_PAGE: usize = 100;
 
+/// Key-value pairs, as scans return them.
+type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+
 impl StoreData {
     fn need(&self, c: Capability) -> Result<(), HostError> {
         if self.grants.has(c) { Ok(()) } else { Err(HostError::NotGranted(c)) }
@@ -49,7 +52,7 @@ impl StoreData {
         after: Vec<u8>,
         limit: usize,
         strip: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, HostError> {
+    ) -> Result<Rows, HostError> {
         let db = self.shared.kv.storage();
         // A cursor before the prefix means "from the start of the prefix".
         let mut after = if after.as_slice() < full_prefix { Vec::new() } else { after };

@@ -55,9 +55,7 @@ impl route::Host for StoreData {
         self.need(Capability::Route)?;
         self.queue_room(1)?;
         if u64::from(timeout_ms) > MAX_REQUEST_TIMEOUT_MS || timeout_ms == 0 {
-            return Err(HostError::Invalid(format!(
-                "timeout {timeout_ms} ms is outside 1..={MAX_REQUEST_TIMEOUT_MS}"
-            )));
+            return Err(HostError::Invalid(format!("timeout {timeout_ms} ms is outside 1..={MAX_REQUEST_TIMEOUT_MS}")));
         }
         let mut el = self.prepare(&xml)?;
         if el.name != "iq" || !matches!(el.attr("type"), Some("get" | "set")) || el.elements().count() != 1 {
