@@ -213,6 +213,7 @@ impl Version {
         // failed keeps none of its writes.
         let mut pending = std::mem::take(&mut live.store.data_mut().pending);
         if result.is_ok()
+            && !pending.is_empty()
             && let Err(e) = pending.commit(&self.shared.kv)
         {
             result = Err(CallFailure(format!("committing its writes failed: {e:#}")));
