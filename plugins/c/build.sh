@@ -12,7 +12,25 @@
 #      imports nothing but what it calls of plugin-abi/wit.
 # Installs nothing: ./dev setup installs the compiler. Does nothing when the
 # sources, the WIT, this script and the compiler are what the last build used.
+#
+#   plugins/c/build.sh SRC_DIR OUT.wasm
+# builds one plugin instead, from anywhere (`waxwing plugin new --lang c`
+# writes one): every .c file in SRC_DIR, with the same tool, bindings and
+# flags, into OUT.wasm. It always compiles; the bindings are regenerated only
+# when the WIT or the tool changed.
 set -euo pipefail
+
+single=0
+if [ $# -eq 2 ]; then
+    single=1
+    # Absolute before the cd below, so relative paths mean the caller's.
+    src=$(cd "$1" 2>/dev/null && pwd) || { echo "error: $1 is not a directory (SRC_DIR)" >&2; exit 2; }
+    dest=$(realpath -m "$2")
+    compgen -G "$src/*.c" >/dev/null || { echo "error: $src has no .c file to build" >&2; exit 2; }
+elif [ $# -ne 0 ]; then
+    echo "usage: $0 [SRC_DIR OUT.wasm]   (no arguments: every plugins/c/<name>/)" >&2
+    exit 2
+fi
 cd "$(dirname "$0")/../.."
 
 wit=plugin-abi/wit
@@ -35,6 +53,36 @@ fi
 if ! command -v cargo >/dev/null; then
     echo "error: cargo is missing: the C plugins' binding generator (plugins/c/bindgen) is built with it" >&2
     exit 1
+fi
+
+if [ "$single" = 1 ]; then
+    cargo build --locked --quiet --manifest-path plugins/c/bindgen/Cargo.toml --target-dir target/c-tools
+    # The bindings depend only on the WIT and the tool; the stamp lives inside
+    # them, so the full build's rm -rf invalidates it too.
+    wit_inputs=$(find "$wit" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | cat - "$tool" | sha256sum)
+    if [ "$(cat "$bindings/.wit.sha256" 2>/dev/null)" != "$wit_inputs" ]; then
+        # Generated aside and moved in: no half-written bindings left behind.
+        mkdir -p "$out"
+        fresh=$(mktemp -d "$out/bindings.XXXXXX")
+        "$tool" gen "$wit" plugin "$fresh"
+        echo "$wit_inputs" >"$fresh/.wit.sha256"
+        rm -rf "$bindings"
+        mv "$fresh" "$bindings"
+    fi
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    # The same flags as below, for the same reasons.
+    clang-19 --target=wasm32-wasi --sysroot=/usr -mexec-model=reactor -std=c17 -O2 -Wall -Wextra -Werror \
+        -I "$bindings" "$src"/*.c "$bindings/plugin.c" "$bindings/plugin_component_type.o" \
+        -Wl,--strip-debug -o "$work/core.wasm"
+    # Next to OUT.wasm first, then renamed: a failed build never leaves a wasm
+    # behind that looks current.
+    mkdir -p "$(dirname "$dest")"
+    "$tool" new "$work/core.wasm" "$dest.tmp"
+    mv "$dest.tmp" "$dest"
+    imports=$("$tool" wit "$dest" | sed -n 's/^ *import \(.*\);$/\1/p' | paste -sd' ')
+    echo "c plugin: built $dest ($(du -k "$dest" | cut -f1) KiB; imports ${imports:-nothing})"
+    exit 0
 fi
 
 plugins=()

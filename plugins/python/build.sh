@@ -6,7 +6,24 @@
 # `wit_world` package app.py imports: read it for the API, point an editor at
 # it). Does nothing when the sources, the WIT, this script and componentize-py's
 # version are what the last build used.
+#
+#   plugins/python/build.sh SRC_DIR OUT.wasm
+# builds one plugin instead, from anywhere (`waxwing plugin new --lang python`
+# writes one): SRC_DIR/app.py and whatever it imports from SRC_DIR, into
+# OUT.wasm. It always builds (~15 s).
 set -euo pipefail
+
+single=0
+if [ $# -eq 2 ]; then
+    single=1
+    # Absolute before the cd below, so relative paths mean the caller's.
+    src=$(cd "$1" 2>/dev/null && pwd) || { echo "error: $1 is not a directory (SRC_DIR)" >&2; exit 2; }
+    dest=$(realpath -m "$2")
+    [ -f "$src/app.py" ] || { echo "error: $src has no app.py (the module componentize-py builds)" >&2; exit 2; }
+elif [ $# -ne 0 ]; then
+    echo "usage: $0 [SRC_DIR OUT.wasm]   (no arguments: every plugins/python/<name>/)" >&2
+    exit 2
+fi
 cd "$(dirname "$0")/../.."
 
 cpy=${COMPONENTIZE_PY:-.venv/bin/componentize-py}
@@ -17,6 +34,17 @@ stamp=$out/.inputs.sha256
 if [ ! -x "$cpy" ]; then
     echo "error: $cpy is missing: run ./dev setup (it installs componentize-py into .venv)" >&2
     exit 1
+fi
+
+if [ "$single" = 1 ]; then
+    started=$(date +%s)
+    mkdir -p "$(dirname "$dest")"
+    # Next to OUT.wasm first, then renamed: a failed build never leaves a wasm
+    # behind that looks current.
+    "$cpy" -d "$wit" -w plugin componentize app -p "$src" -o "$dest.tmp" >/dev/null
+    mv "$dest.tmp" "$dest"
+    echo "python plugin: built $dest ($(du -k "$dest" | cut -f1) KiB, $(($(date +%s) - started)) s)"
+    exit 0
 fi
 
 plugins=()

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// The plugin ABI this kernel provides: the WIT package in plugin-abi/wit.
 /// Components built against 1.x load too (plugin-abi/COMPATIBILITY.md).
@@ -94,16 +94,36 @@ pub enum PluginCommand {
         #[arg(long, value_name = "HOST")]
         vhost: Option<String>,
     },
-    /// Create a new Rust plugin crate that builds against the SDK.
+    /// Create a new plugin (a Rust crate, a C file or a Python module) that
+    /// builds outside the repository.
     New {
         name: String,
         /// Where to create it (default: ./NAME).
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
-        /// The SDK's folder (default: the sdk/ this binary was built from).
+        /// The language to write it in.
+        #[arg(long, value_enum, default_value_t = Lang::Rust)]
+        lang: Lang,
+        /// Rust: the SDK's folder (default: the sdk/ this binary was built from).
         #[arg(long, value_name = "DIR")]
         sdk: Option<PathBuf>,
+        /// C and Python: the repository whose plugins/c/build.sh or
+        /// plugins/python/build.sh builds it (default: the one this binary was
+        /// built from).
+        #[arg(long, value_name = "DIR")]
+        repo: Option<PathBuf>,
     },
+}
+
+/// What `waxwing plugin new` writes a plugin in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Lang {
+    /// A crate on the SDK, built with cargo.
+    Rust,
+    /// One .c file on the C bindings of plugin-abi/wit, built by plugins/c/build.sh.
+    C,
+    /// An app.py for componentize-py, built by plugins/python/build.sh.
+    Python,
 }
 
 #[cfg(test)]
@@ -142,6 +162,11 @@ mod tests {
         let c = parse(&["plugin", "reload", "muc", "--vhost", "b"]).unwrap();
         assert!(matches!(c.command, Command::Plugin(PluginCommand::Reload { vhost: Some(_), .. })));
         assert!(matches!(parse(&["plugin", "list"]).unwrap().command, Command::Plugin(PluginCommand::List)));
+        let c = parse(&["plugin", "new", "motd"]).unwrap();
+        assert!(matches!(c.command, Command::Plugin(PluginCommand::New { lang: Lang::Rust, .. })), "rust by default");
+        let c = parse(&["plugin", "new", "motd", "--lang", "python", "--repo", "r"]).unwrap();
+        let Command::Plugin(PluginCommand::New { lang, repo, .. }) = c.command else { panic!("{c:?}") };
+        assert_eq!((lang, repo), (Lang::Python, Some(PathBuf::from("r"))));
         let c = parse(&["check-config", "w.toml"]).unwrap();
         assert!(matches!(c.command, Command::CheckConfig { file } if file == Path::new("w.toml")));
     }

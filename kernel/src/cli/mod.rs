@@ -45,7 +45,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             serve::init_logging("warn")?;
             users::run(&cfg, cmd)
         }
-        Command::Plugin(PluginCommand::New { name, dir, sdk }) => scaffold::run(&name, dir.as_deref(), sdk.as_deref()),
+        Command::Plugin(PluginCommand::New { name, dir, lang, sdk, repo }) => {
+            scaffold::run(&name, lang, dir.as_deref(), sdk.as_deref(), repo.as_deref())
+        }
         Command::Plugin(cmd) => {
             let cfg = Config::load_or_default(cli.config.as_deref())?;
             plugins::run(&cfg, cmd)

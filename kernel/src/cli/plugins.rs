@@ -13,7 +13,9 @@ pub fn run(cfg: &Config, cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     let req = match &cmd {
         PluginCommand::List => json!({"cmd": "plugin-list"}),
         PluginCommand::Reload { name, vhost } => json!({"cmd": "plugin-reload", "name": name, "vhost": vhost}),
-        PluginCommand::New { name, dir, sdk } => return super::scaffold::run(name, dir.as_deref(), sdk.as_deref()),
+        PluginCommand::New { name, dir, lang, sdk, repo } => {
+            return super::scaffold::run(name, *lang, dir.as_deref(), sdk.as_deref(), repo.as_deref());
+        }
     };
     let result = match admin::request(&cfg.admin_socket(), &req) {
         Ok(r) => r,

@@ -290,7 +290,7 @@ impl VersionMeta {
             serde_json::to_string(&cfg.config).context("turning the plugin's config into JSON")?
         } else {
             settings::check_declared(name, &description.settings)?;
-            settings::check(name, &description.settings, &cfg.config)?
+            settings::check(&description.settings, &cfg.config)?
         };
         let service_domain = match &description.service_subdomain {
             None => None,

@@ -10,9 +10,10 @@ use serde_json::{Map, Value};
 use super::bindings::types::{IntegerRange, Setting, SettingType};
 
 /// The config as `init` gets it, or what is wrong with it.
-pub(crate) fn check(plugin: &str, settings: &[Setting], table: &toml::Table) -> anyhow::Result<String> {
-    let given = serde_json::to_value(table).map_err(|e| anyhow!("plugin {plugin}: config is not JSON-able: {e}"))?;
-    let Value::Object(given) = given else { bail!("plugin {plugin}: config is not a table") };
+/// The caller's context names the vhost and the plugin.
+pub(crate) fn check(settings: &[Setting], table: &toml::Table) -> anyhow::Result<String> {
+    let given = serde_json::to_value(table).map_err(|e| anyhow!("its config cannot be read as JSON: {e}"))?;
+    let Value::Object(given) = given else { bail!("its config is not a table") };
     for key in given.keys() {
         if !settings.iter().any(|s| &s.key == key) {
             let known: Vec<&str> = settings.iter().map(|s| s.key.as_str()).collect();
@@ -22,16 +23,15 @@ pub(crate) fn check(plugin: &str, settings: &[Setting], table: &toml::Table) -> 
                 format!("its settings are {}", known.join(", "))
             };
             let hint = closest(key, settings).map(|k| format!(" (did you mean {k:?}?)")).unwrap_or_default();
-            bail!("plugin {plugin}: unknown setting {key:?}{hint}; {known}");
+            bail!("unknown setting {key:?}{hint}; {known}");
         }
     }
     let mut out = Map::new();
     for s in settings {
         let value = match given.get(&s.key) {
-            Some(v) => value_of(s, v).map_err(|why| {
-                anyhow!("plugin {plugin}: setting {:?} {why} (it is {}: {})", s.key, describe_type(&s.type_), s.doc)
-            })?,
-            None => default_of(plugin, s)?,
+            Some(v) => value_of(s, v)
+                .map_err(|why| anyhow!("setting {:?} {why} (it is {}: {})", s.key, describe_type(&s.type_), s.doc))?,
+            None => default_of(s).map_err(|why| anyhow!("setting {:?}: its declared default {why}", s.key))?,
         };
         out.insert(s.key.clone(), value);
     }
@@ -51,15 +51,16 @@ pub(crate) fn check_declared(plugin: &str, settings: &[Setting]) -> anyhow::Resu
         {
             bail!("plugin {plugin} declares setting {:?} with an empty range {}..={}", s.key, r.min, r.max);
         }
-        default_of(plugin, s)?;
+        default_of(s)
+            .map_err(|why| anyhow!("plugin {plugin} declares setting {:?} with a default that {why}", s.key))?;
     }
     Ok(())
 }
 
-fn default_of(plugin: &str, s: &Setting) -> anyhow::Result<Value> {
-    let v: Value = serde_json::from_str(&s.default)
-        .map_err(|e| anyhow!("plugin {plugin} declares setting {:?} with a default that is not JSON: {e}", s.key))?;
-    value_of(s, &v).map_err(|why| anyhow!("plugin {plugin} declares setting {:?} with a default that {why}", s.key))
+/// A setting's declared default as a checked value, or what is wrong with it.
+fn default_of(s: &Setting) -> Result<Value, String> {
+    let v: Value = serde_json::from_str(&s.default).map_err(|e| format!("is not JSON: {e}"))?;
+    value_of(s, &v)
 }
 
 fn describe_type(t: &SettingType) -> String {
@@ -189,7 +190,7 @@ mod tests {
 
     #[test]
     fn defaults_fill_in_and_values_are_normalised() {
-        let out = check("p", &settings(), &table("open = true\nquota = \"64 KiB\"")).unwrap();
+        let out = check(&settings(), &table("open = true\nquota = \"64 KiB\"")).unwrap();
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["open"], true);
         assert_eq!(v["max"], 10);
@@ -199,23 +200,21 @@ mod tests {
     }
 
     #[test]
-    fn errors_name_the_plugin_the_key_and_the_fix() {
-        let err = check("roster", &settings(), &table("opne = true")).unwrap_err().to_string();
-        assert!(
-            err.contains("plugin roster") && err.contains("\"opne\"") && err.contains("did you mean \"open\""),
-            "{err}"
-        );
-        let err = check("p", &settings(), &table("max = 1000")).unwrap_err().to_string();
+    fn errors_name_the_key_and_the_fix() {
+        // The plugin's name comes from the caller's context (vhost, plugin).
+        let err = check(&settings(), &table("opne = true")).unwrap_err().to_string();
+        assert!(err.contains("\"opne\"") && err.contains("did you mean \"open\""), "{err}");
+        let err = check(&settings(), &table("max = 1000")).unwrap_err().to_string();
         assert!(err.contains("\"max\"") && err.contains("outside 1..=100"), "{err}");
-        let err = check("p", &settings(), &table("open = \"yes\"")).unwrap_err().to_string();
+        let err = check(&settings(), &table("open = \"yes\"")).unwrap_err().to_string();
         assert!(err.contains("must be true or false"), "{err}");
-        let err = check("p", &settings(), &table("mode = \"c\"")).unwrap_err().to_string();
+        let err = check(&settings(), &table("mode = \"c\"")).unwrap_err().to_string();
         assert!(err.contains("one of \"a\", \"b\""), "{err}");
-        let err = check("p", &settings(), &table("names = [1]")).unwrap_err().to_string();
+        let err = check(&settings(), &table("names = [1]")).unwrap_err().to_string();
         assert!(err.contains("a list of strings"), "{err}");
-        let err = check("p", &settings(), &table("quota = \"lots\"")).unwrap_err().to_string();
+        let err = check(&settings(), &table("quota = \"lots\"")).unwrap_err().to_string();
         assert!(err.contains("\"64 KiB\""), "{err}");
-        let err = check("p", &[], &table("x = 1")).unwrap_err().to_string();
+        let err = check(&[], &table("x = 1")).unwrap_err().to_string();
         assert!(err.contains("takes no settings"), "{err}");
     }
 

@@ -176,8 +176,9 @@ pub(crate) struct StoreData {
 
 impl StoreData {
     pub fn new(shared: Arc<PluginShared>, grants: Grants, declared: Arc<Declared>, memory_bytes: usize) -> Self {
-        // The defaults already close stdin, discard stdout/stderr and give no
-        // env, args or preopens; sockets are switched off on top.
+        // The defaults already close stdin and give no env, args or preopens
+        // (stdout/stderr go to the log through wasi_shim); sockets are
+        // switched off on top.
         let wasi = WasiCtxBuilder::new().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
         let limits = StoreLimitsBuilder::new()
             .memory_size(memory_bytes)

@@ -46,13 +46,7 @@ impl StoreData {
     /// (whole too, or empty), merged with this call's own writes, with
     /// `strip` bytes cut from each key: the one scan behind `kv.scan` and
     /// `datasets.scan`.
-    fn scan_merged(
-        &self,
-        full_prefix: &[u8],
-        after: Vec<u8>,
-        limit: usize,
-        strip: usize,
-    ) -> Result<Rows, HostError> {
+    fn scan_merged(&self, full_prefix: &[u8], after: Vec<u8>, limit: usize, strip: usize) -> Result<Rows, HostError> {
         let db = self.shared.kv.storage();
         // A cursor before the prefix means "from the start of the prefix".
         let mut after = if after.as_slice() < full_prefix { Vec::new() } else { after };
