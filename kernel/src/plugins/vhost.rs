@@ -17,6 +17,7 @@ use super::plugin_host::HostShared;
 use super::routes::{Facts, RouteTable};
 use super::store::Effects;
 use super::{Address, EventKind, Handling, Origin, Verdict};
+use crate::blocking::off_worker;
 use crate::config::{PluginConfig, VhostConfig};
 use crate::xml::{Stanza, StanzaKind};
 
@@ -264,8 +265,14 @@ impl VhostPlugins {
             return Handling::NotHandled;
         }
         let base = self.wit_stanza(stanza, addressed);
+        // One hand-over off the async worker for the whole offer: the calls
+        // inside (and what their replies set off) then cost none each.
+        off_worker(|| self.offer(&candidates, &base, &f))
+    }
+
+    fn offer(&self, candidates: &[Arc<PluginEntry>], base: &StanzaArg, f: &Facts<'_>) -> Handling {
         for plugin in candidates {
-            let arg = arg_for(&base, &f, &plugin);
+            let arg = arg_for(base, f, plugin);
             let (result, effects) = plugin.call("handle-stanza", |g, s| g.handle_stanza(s, &plugin.name, &arg));
             let service = plugin.version().meta.service_domain.clone();
             self.register_requests(effects.requests);
@@ -352,10 +359,13 @@ impl VhostPlugins {
             return;
         }
         let event = event_of(kind, jid, data);
-        for plugin in subscribers {
-            let effects = plugin.deliver(&event);
-            self.apply_effects(&plugin.name, effects);
-        }
+        // One hand-over for every subscriber (a login reaches five).
+        off_worker(|| {
+            for plugin in subscribers {
+                let effects = plugin.deliver(&event);
+                self.apply_effects(&plugin.name, effects);
+            }
+        })
     }
 
     /// Whether any enabled plugin subscribed to this event kind; lets the
