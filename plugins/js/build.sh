@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Builds every JavaScript plugin, plugins/js/<name>/app.js, into
+# target/plugins/js/<name>.wasm with componentize-js (pinned in
+# plugins/js/package.json and package-lock.json, installed into
+# plugins/js/node_modules by `./dev setup`: `npm ci`). Does nothing when the
+# sources, the WIT, this script and componentize-js's version are what the
+# last build used.
+#
+#   plugins/js/build.sh SRC.js OUT.wasm
+# builds one plugin instead, from anywhere: the ES module SRC.js (exporting
+# `guest`) into OUT.wasm. It always builds (~10 s).
+#
+# The kernel links WASI without wasi:http, so the components are built with
+# componentize-js's http and fetch-event features disabled.
+set -euo pipefail
+
+single=0
+if [ $# -eq 2 ]; then
+    single=1
+    # Absolute before the cd below, so relative paths mean the caller's.
+    src=$(realpath -m "$1")
+    dest=$(realpath -m "$2")
+    [ -f "$src" ] || { echo "error: $1 is not a file (the module componentize-js builds)" >&2; exit 2; }
+elif [ $# -ne 0 ]; then
+    echo "usage: $0 [SRC.js OUT.wasm]   (no arguments: every plugins/js/<name>/app.js)" >&2
+    exit 2
+fi
+cd "$(dirname "$0")/../.."
+
+cjs=${COMPONENTIZE_JS:-plugins/js/node_modules/.bin/componentize-js}
+wit=plugin-abi/wit
+out=target/plugins/js
+stamp=$out/.inputs.sha256
+
+if [ ! -x "$cjs" ]; then
+    echo "error: $cjs is missing: run ./dev setup (it runs npm ci in plugins/js)" >&2
+    exit 1
+fi
+
+componentize() { # SRC.js OUT.wasm
+    "$cjs" "$1" --wit "$wit" --world-name plugin --disable http fetch-event -o "$2" >/dev/null
+}
+
+if [ "$single" = 1 ]; then
+    started=$(date +%s)
+    mkdir -p "$(dirname "$dest")"
+    # Next to OUT.wasm first, then renamed: a failed build never leaves a wasm
+    # behind that looks current.
+    componentize "$src" "$dest.tmp"
+    mv "$dest.tmp" "$dest"
+    echo "js plugin: built $dest ($(du -k "$dest" | cut -f1) KiB, $(($(date +%s) - started)) s)"
+    exit 0
+fi
+
+plugins=()
+for app in plugins/js/*/app.js; do
+    [ -f "$app" ] && plugins+=("$(basename "$(dirname "$app")")")
+done
+
+inputs=$(
+    {
+        "$cjs" --version
+        find plugins/js "$wit" -name node_modules -prune -o -type f -print | LC_ALL=C sort | xargs sha256sum
+    } | sha256sum | cut -d' ' -f1
+)
+up_to_date=1
+[ -f "$stamp" ] && [ "$(cat "$stamp")" = "$inputs" ] || up_to_date=0
+for name in "${plugins[@]}"; do
+    [ -f "$out/$name.wasm" ] || up_to_date=0
+done
+if [ "$up_to_date" = 1 ]; then
+    echo "js plugins: up to date (${plugins[*]})"
+    exit 0
+fi
+
+mkdir -p "$out"
+rm -f "$stamp"
+for name in "${plugins[@]}"; do
+    started=$(date +%s)
+    # Into a temporary file first: a failed build never leaves a wasm behind
+    # that looks current.
+    componentize "plugins/js/$name/app.js" "$out/$name.wasm.tmp"
+    mv "$out/$name.wasm.tmp" "$out/$name.wasm"
+    size=$(du -k "$out/$name.wasm" | cut -f1)
+    echo "js plugins: built $out/$name.wasm ($size KiB, $(($(date +%s) - started)) s)"
+done
+echo "$inputs" >"$stamp"
