@@ -70,7 +70,9 @@ class Server:
     def cert_path(self) -> str:
         return str(self.data_dir / "tls" / "localhost.crt")
 
-    def start(self) -> "Server":
+    def start(self, timeout: float = START_TIMEOUT) -> "Server":
+        """Starts the server and waits `timeout` s for it to listen (a large
+        plugin compiles first: give it more)."""
         listening = self.data_dir / "listening.json"
         with contextlib.suppress(FileNotFoundError):
             listening.unlink()
@@ -85,7 +87,7 @@ class Server:
                 env=env,
                 preexec_fn=_die_with_parent,
             )
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + timeout
         while True:
             info = self._read_listening(listening)
             if info is not None:
@@ -97,7 +99,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the server exited with {self.proc.returncode} before listening\n{self.log_tail()}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"no listening.json within {START_TIMEOUT}s\n{self.log_tail()}")
+                raise RuntimeError(f"no listening.json within {timeout}s\n{self.log_tail()}")
             time.sleep(0.02)
 
     @staticmethod
@@ -117,6 +119,16 @@ class Server:
             capture_output=True,
             text=True,
             timeout=EXIT_TIMEOUT,
+        )
+
+    def check_config(self, timeout: float = EXIT_TIMEOUT) -> subprocess.CompletedProcess:
+        """`waxwing check-config` on this server's config file (it loads the
+        plugins: a large one compiles first)."""
+        return subprocess.run(
+            [str(waxwing_bin()), "check-config", str(self.config)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def add_users(self, users: list[tuple[str, str]]) -> None:
@@ -148,6 +160,22 @@ class Server:
         except FileNotFoundError:
             return "(no log)"
         return "--- server log (tail) ---\n" + "\n".join(text.splitlines()[-lines:]) + "\n--- end of log ---"
+
+
+def not_available(what: str, message: str, required_env: str) -> None:
+    """For a test that needs a plugin or toolchain this machine lacks: fails
+    when `required_env` (./dev test sets it) or CI says it must run, else
+    skips loudly."""
+    if os.environ.get(required_env) or os.environ.get("CI"):
+        pytest.fail(f"{message} ({required_env} or CI is set)")
+    print(f"\n!!! SKIPPING {what}: {message}\n")
+    pytest.skip(f"!!! NOT TESTED: {message}")
+
+
+def require_wasm(wasm: pathlib.Path, what: str, build_hint: str, required_env: str) -> None:
+    """[`not_available`] unless the plugin component `wasm` was built."""
+    if not wasm.is_file():
+        not_available(what, f"{wasm} is missing: {build_hint}", required_env)
 
 
 PASSWORD = "slix-pw-1"

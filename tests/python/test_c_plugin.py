@@ -12,14 +12,13 @@ itself refuses a config with another key.
 import asyncio
 import json
 import logging
-import os
 import xml.etree.ElementTree as ET
 
 import pytest
 from slixmpp.exceptions import IqError
 
 import conftest
-from conftest import PASSWORD, REPO, TIMEOUT, Server
+from conftest import PASSWORD, REPO, TIMEOUT, Server, require_wasm
 
 logging.getLogger("slixmpp").setLevel(logging.WARNING)
 
@@ -48,16 +47,12 @@ source = {json.dumps(str(WASM))}
 
 
 def _require_wasm():
-    if WASM.is_file():
-        return
-    message = (
-        f"{WASM} is missing: the C plugin was not built. Build it with plugins/c/build.sh "
-        "(./dev test does it before running pytest; ./dev setup installs clang-19)."
+    require_wasm(
+        WASM,
+        "the C plugin tests",
+        "build it with plugins/c/build.sh (./dev test does it before running pytest; ./dev setup installs clang-19)",
+        "WAXWING_REQUIRE_C_PLUGINS",
     )
-    if os.environ.get("WAXWING_REQUIRE_C_PLUGINS") or os.environ.get("CI"):
-        pytest.fail(message)
-    print(f"\n!!! SKIPPING the C plugin tests: {message}\n")
-    pytest.skip(f"!!! NOT TESTED: {message}")
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +156,7 @@ def check_config(echo_config: str):
     """`waxwing check-config` on a config whose echo table is `echo_config`."""
     s = Server(config(echo_config))
     try:
-        return s.cli("check-config", str(s.config))
+        return s.check_config()
     finally:
         s.stop()
 

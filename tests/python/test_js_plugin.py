@@ -14,13 +14,12 @@ engine) takes seconds; the shared plugin cache makes every later load quick.
 import asyncio
 import json
 import logging
-import os
 import xml.etree.ElementTree as ET
 
 import pytest
 
 import conftest
-from conftest import PASSWORD, REPO, TIMEOUT, Server
+from conftest import PASSWORD, REPO, TIMEOUT, Server, require_wasm
 
 logging.getLogger("slixmpp").setLevel(logging.WARNING)
 
@@ -50,31 +49,22 @@ source = {json.dumps(str(WASM))}
 
 
 def _require_wasm():
-    if WASM.is_file():
-        return
-    message = (
-        f"{WASM} is missing: the JavaScript plugin was not built. Build it with plugins/js/build.sh "
-        "(./dev test does it before running pytest; ./dev setup installs componentize-js)."
+    require_wasm(
+        WASM,
+        "the JavaScript plugin tests",
+        "build it with plugins/js/build.sh (./dev test does it before running pytest; ./dev setup installs componentize-js)",
+        "WAXWING_REQUIRE_JS_PLUGINS",
     )
-    if os.environ.get("WAXWING_REQUIRE_JS_PLUGINS") or os.environ.get("CI"):
-        pytest.fail(message)
-    print(f"\n!!! SKIPPING the JavaScript plugin tests: {message}\n")
-    pytest.skip(f"!!! NOT TESTED: {message}")
 
 
 def start(cfg: str) -> Server:
     s = Server(cfg)
-    # Server.start waits conftest.START_TIMEOUT for listening.json; the first
-    # start compiles the component before it listens.
-    saved = conftest.START_TIMEOUT
     try:
-        conftest.START_TIMEOUT = START_TIMEOUT
-        s.start()
+        # The first start compiles the component before it listens.
+        s.start(timeout=START_TIMEOUT)
     except BaseException:
         s.stop()
         raise
-    finally:
-        conftest.START_TIMEOUT = saved
     return s
 
 
@@ -149,7 +139,7 @@ def check_config(motd_config: str):
     """`waxwing check-config` on a config whose motd table is `motd_config`."""
     s = Server(config(motd_config))
     try:
-        return s.cli("check-config", str(s.config))
+        return s.check_config()
     finally:
         s.stop()
 

@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import conftest
-from conftest import PASSWORD, REPO, TIMEOUT, Server, waxwing_bin
+from conftest import PASSWORD, REPO, TIMEOUT, Server, not_available, waxwing_bin
 
 logging.getLogger("slixmpp").setLevel(logging.WARNING)
 
@@ -58,11 +58,7 @@ def require_toolchain(lang: str) -> None:
     if missing is None:
         return
     required = "WAXWING_REQUIRE_C_PLUGINS" if lang == "c" else "WAXWING_REQUIRE_PYTHON_PLUGINS"
-    message = f"cannot build a {lang} plugin: {missing}"
-    if os.environ.get(required) or os.environ.get("CI"):
-        pytest.fail(f"{message} ({required} or CI is set)")
-    print(f"\n!!! SKIPPING the `plugin new --lang {lang}` test: {message}\n")
-    pytest.skip(f"!!! NOT TESTED: {message}")
+    not_available(f"the `plugin new --lang {lang}` test", f"cannot build a {lang} plugin: {missing}", required)
 
 
 def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -119,16 +115,11 @@ def test_a_new_plugin_builds_outside_the_repository_loads_and_answers(lang, tmp)
         f'[[vhost.plugin]]\nname = "{name}"\nsource = {json.dumps(str(wasm))}\n'
         f"[vhost.plugin.config]\ngreeting = {json.dumps(GREETING[lang])}\n"
     )
-    # Server.start waits conftest.START_TIMEOUT for listening.json; a Python
-    # plugin is a large component to compile before the server listens.
-    saved = conftest.START_TIMEOUT
     try:
-        conftest.START_TIMEOUT = START_TIMEOUT
-        s.start()
-        conftest.START_TIMEOUT = saved
+        # A Python plugin is a large component to compile before the server listens.
+        s.start(timeout=START_TIMEOUT)
         s.add_users([("romeo@localhost", PASSWORD)])
         answer = asyncio.run(asyncio.wait_for(hello(s, name), 60))
         assert answer == GREETING[lang], f"{answer!r}\n{s.log_tail()}"
     finally:
-        conftest.START_TIMEOUT = saved
         s.stop()

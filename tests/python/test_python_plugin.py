@@ -15,15 +15,12 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import subprocess
 import time
 
 import pytest
 import slixmpp
 
-import conftest
-from conftest import PASSWORD, REPO, Server, waxwing_bin
+from conftest import PASSWORD, REPO, Server, require_wasm
 
 logging.getLogger("slixmpp").setLevel(logging.WARNING)
 
@@ -65,32 +62,22 @@ grants = ["mem"]
 
 
 def _require_wasm():
-    if WASM.is_file():
-        return
-    message = (
-        f"{WASM} is missing: the Python plugin was not built. Build it with plugins/python/build.sh "
-        "(./dev test does it before running pytest)."
+    require_wasm(
+        WASM,
+        "the Python plugin tests",
+        "build it with plugins/python/build.sh (./dev test does it before running pytest)",
+        "WAXWING_REQUIRE_PYTHON_PLUGINS",
     )
-    if os.environ.get("WAXWING_REQUIRE_PYTHON_PLUGINS") or os.environ.get("CI"):
-        pytest.fail(message)
-    print(f"\n!!! SKIPPING the Python plugin tests: {message}\n")
-    pytest.skip(f"!!! NOT TESTED: {message}")
 
 
 @pytest.fixture(scope="module")
 def uptime_server():
     _require_wasm()
     s = Server(CONFIG)
-    # Server.start waits conftest.START_TIMEOUT for listening.json; this one
-    # compiles a large component before it listens.
-    saved = conftest.START_TIMEOUT
     try:
-        conftest.START_TIMEOUT = START_TIMEOUT
         spawned = time.monotonic()
-        try:
-            s.start()
-        finally:
-            conftest.START_TIMEOUT = saved
+        # It compiles a large component before it listens.
+        s.start(timeout=START_TIMEOUT)
         s.ready = time.monotonic()
         s.started_in = s.ready - spawned
         s.spawned = spawned
@@ -230,12 +217,7 @@ def test_check_config_refuses_a_key_the_plugin_does_not_declare():
     _require_wasm()
     s = Server(CONFIG + "[vhost.plugin.config]\nverbose = true\n")
     try:
-        out = subprocess.run(
-            [str(waxwing_bin()), "check-config", str(s.config)],
-            capture_output=True,
-            text=True,
-            timeout=START_TIMEOUT,
-        )
+        out = s.check_config(timeout=START_TIMEOUT)
     finally:
         s.stop()
     text = out.stdout + out.stderr
