@@ -55,10 +55,14 @@ if ! command -v cargo >/dev/null; then
     exit 1
 fi
 
-if [ "$single" = 1 ]; then
+build_tool() {
     cargo build --locked --quiet --manifest-path plugins/c/bindgen/Cargo.toml --target-dir target/c-tools
-    # The bindings depend only on the WIT and the tool; the stamp lives inside
-    # them, so the full build's rm -rf invalidates it too.
+}
+
+# The bindings depend only on the WIT and the tool; the stamp lives inside
+# them, so they are regenerated exactly when one of those changed.
+bindings_for_this_wit() {
+    local wit_inputs fresh
     wit_inputs=$(find "$wit" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | cat - "$tool" | sha256sum)
     if [ "$(cat "$bindings/.wit.sha256" 2>/dev/null)" != "$wit_inputs" ]; then
         # Generated aside and moved in: no half-written bindings left behind.
@@ -69,19 +73,31 @@ if [ "$single" = 1 ]; then
         rm -rf "$bindings"
         mv "$fresh" "$bindings"
     fi
-    work=$(mktemp -d)
-    trap 'rm -rf "$work"' EXIT
-    # The same flags as below, for the same reasons.
+}
+
+build_one() { # SRC_DIR OUT.wasm
+    local core imports
+    core=$(mktemp "${TMPDIR:-/tmp}/c-plugin-core.XXXXXX")
+    # -mexec-model=reactor: crt1-reactor.o, whose _initialize (run constructors)
+    # the component calls once at instantiation; the exports are the entry points.
+    # --strip-debug: Debian's wasi-libc carries DWARF, three times the code's size.
     clang-19 --target=wasm32-wasi --sysroot=/usr -mexec-model=reactor -std=c17 -O2 -Wall -Wextra -Werror \
-        -I "$bindings" "$src"/*.c "$bindings/plugin.c" "$bindings/plugin_component_type.o" \
-        -Wl,--strip-debug -o "$work/core.wasm"
+        -I "$bindings" "$1"/*.c "$bindings/plugin.c" "$bindings/plugin_component_type.o" \
+        -Wl,--strip-debug -o "$core"
     # Next to OUT.wasm first, then renamed: a failed build never leaves a wasm
     # behind that looks current.
-    mkdir -p "$(dirname "$dest")"
-    "$tool" new "$work/core.wasm" "$dest.tmp"
-    mv "$dest.tmp" "$dest"
-    imports=$("$tool" wit "$dest" | sed -n 's/^ *import \(.*\);$/\1/p' | paste -sd' ')
-    echo "c plugin: built $dest ($(du -k "$dest" | cut -f1) KiB; imports ${imports:-nothing})"
+    mkdir -p "$(dirname "$2")"
+    "$tool" new "$core" "$2.tmp"
+    rm -f "$core"
+    mv "$2.tmp" "$2"
+    imports=$("$tool" wit "$2" | sed -n 's/^ *import \(.*\);$/\1/p' | paste -sd' ')
+    echo "c plugin: built $2 ($(du -k "$2" | cut -f1) KiB; imports ${imports:-nothing})"
+}
+
+if [ "$single" = 1 ]; then
+    build_tool
+    bindings_for_this_wit
+    build_one "$src" "$dest"
     exit 0
 fi
 
@@ -107,24 +123,10 @@ if [ "$up_to_date" = 1 ]; then
     exit 0
 fi
 
-cargo build --locked --quiet --manifest-path plugins/c/bindgen/Cargo.toml --target-dir target/c-tools
-mkdir -p "$out/core"
+build_tool
 rm -f "$stamp"
-rm -rf "$bindings"
-"$tool" gen "$wit" plugin "$bindings"
+bindings_for_this_wit
 for name in "${plugins[@]}"; do
-    core=$out/core/$name.wasm
-    # -mexec-model=reactor: crt1-reactor.o, whose _initialize (run constructors)
-    # the component calls once at instantiation; the exports are the entry points.
-    # --strip-debug: Debian's wasi-libc carries DWARF, three times the code's size.
-    clang-19 --target=wasm32-wasi --sysroot=/usr -mexec-model=reactor -std=c17 -O2 -Wall -Wextra -Werror \
-        -I "$bindings" "plugins/c/$name"/*.c "$bindings/plugin.c" "$bindings/plugin_component_type.o" \
-        -Wl,--strip-debug -o "$core"
-    # Into a temporary file first: a failed build never leaves a wasm behind
-    # that looks current.
-    "$tool" new "$core" "$out/$name.wasm.tmp"
-    mv "$out/$name.wasm.tmp" "$out/$name.wasm"
-    imports=$("$tool" wit "$out/$name.wasm" | sed -n 's/^ *import \(.*\);$/\1/p' | paste -sd' ')
-    echo "c plugins: built $out/$name.wasm ($(du -k "$out/$name.wasm" | cut -f1) KiB; imports ${imports:-nothing})"
+    build_one "plugins/c/$name" "$out/$name.wasm"
 done
 echo "$inputs" >"$stamp"

@@ -37,18 +37,19 @@ if [ ! -x "$cjs" ]; then
     exit 1
 fi
 
-componentize() { # SRC.js OUT.wasm
-    "$cjs" "$1" --wit "$wit" --world-name plugin --disable http fetch-event -o "$2" >/dev/null
+build_one() { # SRC.js OUT.wasm
+    local started
+    started=$(date +%s)
+    mkdir -p "$(dirname "$2")"
+    # Next to OUT.wasm first, then renamed: a failed build never leaves a wasm
+    # behind that looks current.
+    "$cjs" "$1" --wit "$wit" --world-name plugin --disable http fetch-event -o "$2.tmp" >/dev/null
+    mv "$2.tmp" "$2"
+    echo "js plugin: built $2 ($(du -k "$2" | cut -f1) KiB, $(($(date +%s) - started)) s)"
 }
 
 if [ "$single" = 1 ]; then
-    started=$(date +%s)
-    mkdir -p "$(dirname "$dest")"
-    # Next to OUT.wasm first, then renamed: a failed build never leaves a wasm
-    # behind that looks current.
-    componentize "$src" "$dest.tmp"
-    mv "$dest.tmp" "$dest"
-    echo "js plugin: built $dest ($(du -k "$dest" | cut -f1) KiB, $(($(date +%s) - started)) s)"
+    build_one "$src" "$dest"
     exit 0
 fi
 
@@ -73,15 +74,8 @@ if [ "$up_to_date" = 1 ]; then
     exit 0
 fi
 
-mkdir -p "$out"
 rm -f "$stamp"
 for name in "${plugins[@]}"; do
-    started=$(date +%s)
-    # Into a temporary file first: a failed build never leaves a wasm behind
-    # that looks current.
-    componentize "plugins/js/$name/app.js" "$out/$name.wasm.tmp"
-    mv "$out/$name.wasm.tmp" "$out/$name.wasm"
-    size=$(du -k "$out/$name.wasm" | cut -f1)
-    echo "js plugins: built $out/$name.wasm ($size KiB, $(($(date +%s) - started)) s)"
+    build_one "plugins/js/$name/app.js" "$out/$name.wasm"
 done
 echo "$inputs" >"$stamp"

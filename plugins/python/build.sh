@@ -36,14 +36,19 @@ if [ ! -x "$cpy" ]; then
     exit 1
 fi
 
-if [ "$single" = 1 ]; then
+build_one() { # SRC_DIR OUT.wasm
+    local started
     started=$(date +%s)
-    mkdir -p "$(dirname "$dest")"
+    mkdir -p "$(dirname "$2")"
     # Next to OUT.wasm first, then renamed: a failed build never leaves a wasm
     # behind that looks current.
-    "$cpy" -d "$wit" -w plugin componentize app -p "$src" -o "$dest.tmp" >/dev/null
-    mv "$dest.tmp" "$dest"
-    echo "python plugin: built $dest ($(du -k "$dest" | cut -f1) KiB, $(($(date +%s) - started)) s)"
+    "$cpy" -d "$wit" -w plugin componentize app -p "$1" -o "$2.tmp" >/dev/null
+    mv "$2.tmp" "$2"
+    echo "python plugin: built $2 ($(du -k "$2" | cut -f1) KiB, $(($(date +%s) - started)) s)"
+}
+
+if [ "$single" = 1 ]; then
+    build_one "$src" "$dest"
     exit 0
 fi
 
@@ -73,12 +78,6 @@ rm -f "$stamp"
 rm -rf "$out/bindings"
 "$cpy" -d "$wit" -w plugin bindings "$out/bindings" >/dev/null
 for name in "${plugins[@]}"; do
-    started=$(date +%s)
-    # Into a temporary file first: a failed build never leaves a wasm behind
-    # that looks current.
-    "$cpy" -d "$wit" -w plugin componentize app -p "plugins/python/$name" -o "$out/$name.wasm.tmp" >/dev/null
-    mv "$out/$name.wasm.tmp" "$out/$name.wasm"
-    size=$(du -k "$out/$name.wasm" | cut -f1)
-    echo "python plugins: built $out/$name.wasm ($size KiB, $(($(date +%s) - started)) s)"
+    build_one "plugins/python/$name" "$out/$name.wasm"
 done
 echo "$inputs" >"$stamp"
