@@ -184,15 +184,15 @@ mod tests {
         let dir = crate::testutil::tempdir("pending");
         let s = crate::storage::Storage::open(&dir).unwrap();
         let scoped = s.scoped(b"plug/h/p/".to_vec());
-        scoped.put(b"gone", b"1").unwrap();
+        s.put(&scoped.full(b"gone"), b"1").unwrap();
         let mut p = PendingWrites::default();
         put(&mut p, "plug/h/p/k", Some("v"));
         put(&mut p, "plug/h/p/gone", None);
-        assert_eq!(scoped.get(b"k").unwrap(), None, "nothing is visible before the commit");
+        assert_eq!(s.get(&scoped.full(b"k")).unwrap(), None, "nothing is visible before the commit");
         p.commit(&s).unwrap();
         assert!(p.is_empty());
-        assert_eq!(scoped.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
-        assert_eq!(scoped.get(b"gone").unwrap(), None);
+        assert_eq!(s.get(&scoped.full(b"k")).unwrap().as_deref(), Some(&b"v"[..]));
+        assert_eq!(s.get(&scoped.full(b"gone")).unwrap(), None);
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -116,7 +116,9 @@ impl Storage {
 
 /// Storage seen through a fixed key prefix. Keys given to it are relative;
 /// the prefix ends in a separator that no relative key can escape, because
-/// every key is simply appended.
+/// every key is simply appended. Writes go to the whole database with
+/// [`full`](Self::full) keys, so one batch can span several scopes (a plugin
+/// call's kv, datasets and filter scope commit together).
 #[derive(Clone)]
 pub struct ScopedStorage {
     storage: Storage,
@@ -141,34 +143,11 @@ impl ScopedStorage {
         k
     }
 
-    pub fn get(&self, key: &[u8]) -> anyhow::Result<Option<Vec<u8>>> {
-        self.storage.get(&self.full(key))
-    }
-
-    pub fn put(&self, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
-        self.storage.put(&self.full(key), value)
-    }
-
-    pub fn delete(&self, key: &[u8]) -> anyhow::Result<()> {
-        self.storage.delete(&self.full(key))
-    }
-
     /// Like [`Storage::scan`], with keys returned relative to the scope.
     pub fn scan(&self, prefix: &[u8], start_after: &[u8], limit: usize) -> anyhow::Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let start = if start_after.is_empty() { Vec::new() } else { self.full(start_after) };
         let rows = self.storage.scan(&self.full(prefix), &start, limit)?;
         Ok(rows.into_iter().map(|(k, v)| (k[self.prefix.len()..].to_vec(), v)).collect())
-    }
-
-    pub fn batch(&self, ops: &[BatchOp]) -> anyhow::Result<()> {
-        let ops: Vec<BatchOp> = ops
-            .iter()
-            .map(|op| match op {
-                BatchOp::Put(k, v) => BatchOp::Put(self.full(k), v.clone()),
-                BatchOp::Delete(k) => BatchOp::Delete(self.full(k)),
-            })
-            .collect();
-        self.storage.batch(&ops)
     }
 }
 
@@ -182,13 +161,13 @@ mod tests {
         let s = Storage::open(&dir).unwrap();
         let a = s.scoped(b"plug/h/a/".to_vec());
         let b = s.scoped(b"plug/h/ab/".to_vec());
-        a.put(b"k", b"1").unwrap();
-        b.put(b"k", b"2").unwrap();
-        assert_eq!(a.get(b"k").unwrap().as_deref(), Some(&b"1"[..]));
+        s.put(&a.full(b"k"), b"1").unwrap();
+        s.put(&b.full(b"k"), b"2").unwrap();
+        assert_eq!(s.get(&a.full(b"k")).unwrap().as_deref(), Some(&b"1"[..]));
         assert_eq!(a.scan(b"", b"", 10).unwrap(), vec![(b"k".to_vec(), b"1".to_vec())]);
-        a.batch(&[BatchOp::Put(b"x".to_vec(), b"y".to_vec()), BatchOp::Delete(b"k".to_vec())]).unwrap();
+        s.batch(&[BatchOp::Put(a.full(b"x"), b"y".to_vec()), BatchOp::Delete(a.full(b"k"))]).unwrap();
         assert_eq!(a.scan(b"", b"", 10).unwrap(), vec![(b"x".to_vec(), b"y".to_vec())]);
-        assert_eq!(b.get(b"k").unwrap().as_deref(), Some(&b"2"[..]));
+        assert_eq!(s.get(&b.full(b"k")).unwrap().as_deref(), Some(&b"2"[..]));
         let _ = std::fs::remove_dir_all(dir);
     }
 
