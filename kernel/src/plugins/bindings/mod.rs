@@ -110,19 +110,15 @@ pub(crate) fn capability_name(c: types::Capability) -> &'static str {
     }
 }
 
-pub(crate) fn capability_from_name(name: &str) -> Option<types::Capability> {
+/// Every capability, in the WIT's order.
+const ALL_CAPABILITIES: [types::Capability; 8] = {
     use types::Capability as C;
-    Some(match name {
-        "kv" => C::Kv,
-        "mem" => C::Mem,
-        "route" => C::Route,
-        "sessions" => C::Sessions,
-        "accounts" => C::Accounts,
-        "timers" => C::Timers,
-        "disco" => C::Disco,
-        "datasets" => C::Datasets,
-        _ => return None,
-    })
+    [C::Kv, C::Mem, C::Route, C::Sessions, C::Accounts, C::Timers, C::Disco, C::Datasets]
+};
+
+/// The capability a grant names, by [`capability_name`].
+pub(crate) fn capability_from_name(name: &str) -> Option<types::Capability> {
+    ALL_CAPABILITIES.into_iter().find(|c| capability_name(*c) == name)
 }
 
 /// The WIT stanza type of a stanza's `type` attribute (RFC 6121: none means
@@ -250,6 +246,16 @@ mod tests {
         assert_eq!(k.error_type, ErrorType::Cancel);
         assert_eq!(k.text.as_deref(), Some("no"));
         assert_eq!(k.app_condition.map(|a| a.ns), Some("urn:x".to_string()));
+    }
+
+    #[test]
+    fn the_configs_grant_names_are_the_capabilities() {
+        let names: Vec<&str> = ALL_CAPABILITIES.into_iter().map(capability_name).collect();
+        assert_eq!(names, crate::config::CAPABILITIES);
+        for n in names {
+            assert_eq!(capability_from_name(n).map(capability_name), Some(n));
+        }
+        assert_eq!(capability_from_name("root"), None);
     }
 
     #[test]
