@@ -29,6 +29,7 @@ pub(crate) struct Described {
 
 /// The stanza handed to a plugin, with the `type` attribute as sent (1.x
 /// plugins get it verbatim).
+#[derive(Clone)]
 pub(crate) struct StanzaArg {
     pub record: types::Stanza,
     pub raw_type: String,

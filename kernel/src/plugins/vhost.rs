@@ -1,5 +1,6 @@
 //! The plugins of one virtual host, and the calls the router makes on them.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -57,10 +58,15 @@ fn facts<'a>(stanza: &'a Stanza, addressed: Address, host: &'a str) -> Facts<'a>
 
 /// The stanza as `plugin` sees it: the address is its own `service` or
 /// `elsewhere` depending on whose subdomain the stanza is for.
-fn arg_for(base: &StanzaArg, f: &Facts<'_>, plugin: &PluginEntry) -> StanzaArg {
+/// Copied only for a plugin that sees it otherwise (its own subdomain).
+fn arg_for<'a>(base: &'a StanzaArg, f: &Facts<'_>, plugin: &PluginEntry) -> Cow<'a, StanzaArg> {
     let service = plugin.version().meta.service_domain.clone();
-    let addressed = f.addressed_for(service.as_deref()).into();
-    StanzaArg { record: types::Stanza { addressed, ..base.record.clone() }, raw_type: base.raw_type.clone() }
+    let addressed: types::Address = f.addressed_for(service.as_deref()).into();
+    if addressed == base.record.addressed {
+        return Cow::Borrowed(base);
+    }
+    let record = types::Stanza { addressed, ..base.record.clone() };
+    Cow::Owned(StanzaArg { record, raw_type: base.raw_type.clone() })
 }
 
 /// A change `apply_config` prepared for one vhost; nothing serves it yet.
