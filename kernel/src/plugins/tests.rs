@@ -433,6 +433,43 @@ fn kv_compare_and_swap_lets_one_of_two_racers_win() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// What a plugin's bad `route.request` gets: an error naming the problem,
+/// and nothing queued.
+#[test]
+fn bad_requests_are_refused_and_nothing_is_queued() {
+    use super::bindings::types::HostError;
+    use super::bindings::waxwing::plugin::route::Host as _;
+    use super::store::{Grants, StoreData};
+
+    let dir = crate::testutil::tempdir("requests");
+    let storage = crate::storage::Storage::open(&dir).unwrap();
+    let shared = plugin_p_on_h(&storage, 1 << 20);
+    let mut d = StoreData::new(shared.clone(), Grants::from_names(&["route".into()]), Default::default(), 1 << 20);
+    let ping = "<iq type='get' to='u@h/r'><ping xmlns='urn:xmpp:ping'/></iq>";
+    let cases = [
+        (ping, 0, "timeout"),
+        (ping, 300_001, "timeout"),
+        ("<iq type='result' to='u@h/r'/>", 1000, "get or set"),
+        ("<iq type='get' to='u@h/r'/>", 1000, "exactly one child"),
+        ("<message to='u@h/r'><body>x</body></message>", 1000, "iq of type get or set"),
+        ("<iq type='get'><ping xmlns='urn:xmpp:ping'/></iq>", 1000, "needs a 'to'"),
+        ("<iq type='get' to='u@h/r' from='x@elsewhere'><ping xmlns='urn:xmpp:ping'/></iq>", 1000, "not on h"),
+        ("<iq", 1000, "XML"),
+    ];
+    for (xml, timeout, want) in cases {
+        match d.request(xml.into(), timeout, String::new()) {
+            Err(HostError::Invalid(why)) => assert!(why.contains(want), "{xml}: {why}"),
+            other => panic!("{xml}: {other:?}"),
+        }
+    }
+    let too_big = "x".repeat(64 * 1024 + 1);
+    assert!(matches!(d.request(ping.into(), 1000, too_big), Err(HostError::Invalid(_))));
+    assert!(d.effects.outbox.is_empty() && d.effects.requests.is_empty(), "nothing was queued");
+    let mut ungranted = StoreData::new(shared, Grants::default(), Default::default(), 1 << 20);
+    assert!(matches!(ungranted.request(ping.into(), 1000, String::new()), Err(HostError::NotGranted(_))));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// A dataset is written by its publisher with its call, read by a plugin
 /// that declared it and holds the grant, and by no other.
 #[test]

@@ -58,6 +58,12 @@ impl route::Host for StoreData {
             return Err(HostError::Invalid(format!("timeout {timeout_ms} ms is outside 1..={MAX_REQUEST_TIMEOUT_MS}")));
         }
         let mut el = self.prepare(&xml)?;
+        // Unlike a send, a request speaks for this host even to its own
+        // accounts: the answer comes back to its `from`.
+        if let Some(from) = el.attr("from") {
+            outgoing::check_from(from, &self.shared.domain, self.declared.service_domain.as_deref())
+                .map_err(HostError::Invalid)?;
+        }
         if el.name != "iq" || !matches!(el.attr("type"), Some("get" | "set")) || el.elements().count() != 1 {
             return Err(HostError::Invalid("a request is an iq of type get or set with exactly one child".into()));
         }
@@ -69,10 +75,12 @@ impl route::Host for StoreData {
             return Err(HostError::Quota("too many requests are waiting for answers on this server".into()));
         }
         let entry = self.shared.entry.get().cloned().unwrap_or_default();
-        if entry.strong_count() == 0 {
+        // Arguments first: a bad one is the plugin's to hear about, whenever.
+        let loaded = entry.strong_count() > 0;
+        let pending = PendingRequest::new(entry, to, context, timeout_ms)?;
+        if !loaded {
             return Err(HostError::Internal("requests cannot be sent before the plugin has loaded".into()));
         }
-        let pending = PendingRequest::new(entry, to, context, timeout_ms)?;
         el.set_attr("id", pending.stanza_id());
         let id = pending.id;
         self.effects.requests.push(pending);
