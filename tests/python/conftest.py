@@ -172,6 +172,25 @@ def not_available(what: str, message: str, required_env: str) -> None:
     pytest.skip(f"!!! NOT TESTED: {message}")
 
 
+def with_plugin(name: str, wasm: pathlib.Path, table: str) -> str:
+    """A `localhost` vhost with the built-in disco and ping, and the plugin
+    `name` loaded from `wasm` with `table` (TOML) as its config."""
+    return f"""
+[[vhost]]
+domain = "localhost"
+
+[[vhost.plugin]]
+name = "disco"
+[[vhost.plugin]]
+name = "ping"
+
+[[vhost.plugin]]
+name = "{name}"
+source = {json.dumps(str(wasm))}
+[vhost.plugin.config]
+{table}"""
+
+
 def require_wasm(wasm: pathlib.Path, what: str, build_hint: str, required_env: str) -> None:
     """[`not_available`] unless the plugin component `wasm` was built."""
     if not wasm.is_file():

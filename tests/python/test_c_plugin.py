@@ -18,7 +18,7 @@ import pytest
 from slixmpp.exceptions import IqError
 
 import conftest
-from conftest import PASSWORD, REPO, TIMEOUT, Server, require_wasm
+from conftest import PASSWORD, REPO, TIMEOUT, Server, require_wasm, with_plugin
 
 logging.getLogger("slixmpp").setLevel(logging.WARNING)
 
@@ -30,20 +30,7 @@ DISCO_INFO = "http://jabber.org/protocol/disco#info"
 
 def config(echo_config: str = f"prefix = {json.dumps(PREFIX)}\n") -> str:
     """The built-in disco and ping plugins, and echo with this config table."""
-    return f"""
-[[vhost]]
-domain = "localhost"
-
-[[vhost.plugin]]
-name = "disco"
-[[vhost.plugin]]
-name = "ping"
-
-[[vhost.plugin]]
-name = "echo"
-source = {json.dumps(str(WASM))}
-[vhost.plugin.config]
-{echo_config}"""
+    return with_plugin("echo", WASM, echo_config)
 
 
 def _require_wasm():

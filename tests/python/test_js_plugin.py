@@ -19,7 +19,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import conftest
-from conftest import PASSWORD, REPO, TIMEOUT, Server, require_wasm
+from conftest import PASSWORD, REPO, TIMEOUT, Server, require_wasm, with_plugin
 
 logging.getLogger("slixmpp").setLevel(logging.WARNING)
 
@@ -32,20 +32,7 @@ START_TIMEOUT = 180.0
 
 
 def config(motd_config: str = f"text = {json.dumps(TEXT, ensure_ascii=False)}\n") -> str:
-    return f"""
-[[vhost]]
-domain = "localhost"
-
-[[vhost.plugin]]
-name = "disco"
-[[vhost.plugin]]
-name = "ping"
-
-[[vhost.plugin]]
-name = "motd"
-source = {json.dumps(str(WASM))}
-[vhost.plugin.config]
-{motd_config}"""
+    return with_plugin("motd", WASM, motd_config)
 
 
 def _require_wasm():
