@@ -54,16 +54,38 @@ pub(crate) fn append(line: &str) -> Result<(), EventError> {
     }
 }
 
+/// How often [`read`] tries for a view no append landed in the middle of.
+const READ_ATTEMPTS: usize = 20;
+
 /// `<log count='n'>` with the entries, oldest first.
+///
+/// Reads are not a snapshot: another session's event may append between
+/// reading the count and scanning. The count is read before and after the
+/// scan, and the scan kept only when both agree, so the reply shows the
+/// entries and the count of one moment.
 pub(crate) fn read() -> Result<Element, StanzaError> {
-    let count = parse_count(kv::get(COUNT_KEY)?.as_deref())
-        .map_err(|e| StanzaError::new(Condition::InternalServerError).with_text(e))?;
-    // One past the cap, so that a full reply can tell "exactly the cap" from
-    // "more than fits".
-    let mut entries = kv::scan_iter(LOG_PREFIX).take(MAX_REPLY_ENTRIES + 1).collect::<Result<Vec<_>, _>>()?;
-    let truncated = entries.len() > MAX_REPLY_ENTRIES;
-    entries.truncate(MAX_REPLY_ENTRIES);
-    Ok(log_element(count, entries.iter().map(|(_, v)| String::from_utf8_lossy(v).into_owned()), truncated))
+    let count = || {
+        parse_count(kv::get(COUNT_KEY)?.as_deref())
+            .map_err(|e| StanzaError::new(Condition::InternalServerError).with_text(e))
+    };
+    for _ in 0..READ_ATTEMPTS {
+        let before = count()?;
+        // One past the cap, so that a full reply can tell "exactly the cap"
+        // from "more than fits".
+        let mut entries = kv::scan_iter(LOG_PREFIX).take(MAX_REPLY_ENTRIES + 1).collect::<Result<Vec<_>, _>>()?;
+        if count()? != before {
+            continue;
+        }
+        let truncated = entries.len() > MAX_REPLY_ENTRIES;
+        entries.truncate(MAX_REPLY_ENTRIES);
+        return Ok(log_element(
+            before,
+            entries.iter().map(|(_, v)| String::from_utf8_lossy(v).into_owned()),
+            truncated,
+        ));
+    }
+    Err(StanzaError::new(Condition::ResourceConstraint)
+        .with_text(format!("the log kept growing during {READ_ATTEMPTS} reads; ask again")))
 }
 
 pub(crate) fn log_element(count: u64, lines: impl Iterator<Item = String>, truncated: bool) -> Element {
