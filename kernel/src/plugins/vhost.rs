@@ -576,7 +576,10 @@ pub enum Captured {
 
 /// What disco shows for the vhost: every enabled plugin's declarations,
 /// features deduplicated and sorted, the rest deduplicated in plugin order;
-/// and the stream features they declared.
+/// and the stream features they declared. A plugin serving a subdomain
+/// declares what that service is (a MUC's `conference` identity is not the
+/// server's): the host lists the service as an item, named after its first
+/// identity, and the plugin answers disco on its own domain.
 fn aggregate(domain: &str, plugins: &[Arc<PluginEntry>]) -> (HostInfo, StreamFeatures) {
     let mut features = BTreeSet::new();
     let mut identities = Vec::new();
@@ -589,7 +592,6 @@ fn aggregate(domain: &str, plugins: &[Arc<PluginEntry>]) -> (HostInfo, StreamFea
     for p in plugins.iter().filter(|p| p.is_enabled()) {
         let v = p.version();
         let d = &v.meta.description;
-        features.extend(d.features.iter().cloned());
         for f in &v.meta.stream_features {
             let Some(xml) = stream_feature(&f.xml) else { continue };
             let list = match f.stage {
@@ -600,6 +602,14 @@ fn aggregate(domain: &str, plugins: &[Arc<PluginEntry>]) -> (HostInfo, StreamFea
                 list.push(xml);
             }
         }
+        if let Some(service) = &v.meta.service_domain {
+            if seen_items.insert((service.clone(), String::new())) {
+                let name = d.identities.first().map(|i| i.name.clone()).unwrap_or_default();
+                items.push(types::DiscoItem { jid: service.clone(), node: String::new(), name });
+            }
+            continue;
+        }
+        features.extend(d.features.iter().cloned());
         for i in &d.identities {
             if seen_ids.insert((i.category.clone(), i.type_.clone(), i.name.clone(), i.lang.clone())) {
                 identities.push(i.clone());
