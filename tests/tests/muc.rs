@@ -229,3 +229,29 @@ async fn a_hot_swap_under_a_busy_room_keeps_every_occupant_and_message() {
     nicks.sort();
     assert_eq!(nicks, ["alice", "bob", "carol"], "occupants after the swap");
 }
+
+/// A groupchat message goes to most occupants as one serialization with
+/// `to` spliced in; an occupant whose blocklist (a filter) must see it gets
+/// it the ordinary way, and here drops it.
+#[tokio::test]
+async fn the_fan_out_still_passes_an_occupants_blocklist() {
+    let s = Server::start_with_localhost_users(DEFAULT_VHOST, &["alice", "bob", "carol"], PW);
+    let _log = s.log_on_panic();
+    let mut a = login(&s, "alice").await;
+    let mut b = login(&s, "bob").await;
+    let mut c = login(&s, "carol").await;
+    create(&mut a, "den", "alice").await;
+    join(&mut b, "den", "bob").await;
+    join(&mut c, "den", "carol").await;
+    let room = format!("den@{SERVICE}");
+    let r = b.iq("set", None, &format!("<block xmlns='urn:xmpp:blocking'><item jid='{room}/alice'/></block>")).await;
+    assert_eq!(r.attr("type"), Some("result"), "{r}");
+    a.send(&format!("<message to='{room}' type='groupchat' id='g1'><body>only carol</body></message>")).await;
+    let m = c.next_where("alice's message", |e| e.name == "message" && e.attr("id") == Some("g1")).await;
+    assert_eq!(m.attr("to"), c.jid.as_deref(), "spliced `to`: {m}");
+    assert_eq!(m.attr("from"), Some(&*format!("{room}/alice")));
+    let echo = a.next_where("alice's own echo", |e| e.name == "message" && e.attr("id") == Some("g1")).await;
+    assert_eq!(echo.attr("to"), a.jid.as_deref());
+    let seen = b.drain().await;
+    assert!(!seen.iter().any(|e| e.attr("id") == Some("g1")), "bob blocked alice's nick: {seen:?}");
+}

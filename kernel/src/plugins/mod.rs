@@ -85,6 +85,14 @@ pub trait Kernel: Send + Sync + 'static {
     /// Route a stanza a plugin sent (already parsed and checked: its `from` is
     /// on the plugin's vhost or service subdomain, or its `to` is on the vhost).
     fn route_from_plugin(&self, stanza: waxwing_xml::Element, origin: &Origin<'_>);
+    /// Route the same stanza to each of `to` (`route.send-many`), in order.
+    fn route_many_from_plugin(&self, stanza: waxwing_xml::Element, to: Vec<jid::Jid>, origin: &Origin<'_>) {
+        for recipient in to {
+            let mut one = stanza.clone();
+            one.set_attr("to", recipient.to_string());
+            self.route_from_plugin(one, origin);
+        }
+    }
     /// A plugin created or deleted an account: close a deleted one's
     /// sessions and tell the vhost's plugins.
     fn account_changed(&self, bare_jid: &str, created: bool);

@@ -139,11 +139,22 @@ pub(crate) struct Declared {
     pub reads: Vec<(String, String)>,
 }
 
+/// A stanza a call sends.
+pub(crate) enum Outgoing {
+    One(Element),
+    /// The same stanza to each of these, its `to` set per recipient
+    /// (`route.send-many`): serialized once where the recipients are
+    /// local sessions.
+    Many(Element, Vec<jid::Jid>),
+}
+
 /// Side effects of one call, acted on after it returns so that no host call
 /// ever re-enters wasm.
 #[derive(Default)]
 pub(crate) struct Effects {
-    pub outbox: Vec<Element>,
+    pub outbox: Vec<Outgoing>,
+    /// Stanzas in the outbox, a fan-out counting once per recipient.
+    pub queued: usize,
     pub events: Vec<(EventKind, String)>,
     /// iq requests among the outbox, to wait for once it is routed.
     pub requests: Vec<PendingRequest>,
@@ -158,6 +169,7 @@ impl Effects {
     /// account created) still counts.
     pub fn keep_events_only(&mut self) {
         self.outbox.clear();
+        self.queued = 0;
         self.requests.clear();
     }
 }

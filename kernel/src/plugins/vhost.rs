@@ -16,7 +16,7 @@ use super::outgoing;
 use super::plugin::{PluginEntry, read_source};
 use super::plugin_host::HostShared;
 use super::routes::{Facts, RouteTable};
-use super::store::Effects;
+use super::store::{Effects, Outgoing};
 use super::{Address, EventKind, Handling, Origin, Verdict};
 use crate::blocking::off_worker;
 use crate::config::{PluginConfig, VhostConfig};
@@ -262,6 +262,11 @@ impl VhostPlugins {
         StanzaArg { record, raw_type: raw_type.to_string() }
     }
 
+    /// Whether any handler's route matches this stanza (no wasm).
+    pub fn would_handle(&self, stanza: &Stanza, addressed: Address) -> bool {
+        !self.table.load().handlers(&facts(stanza, addressed, &self.domain)).is_empty()
+    }
+
     /// Offers the stanza to matching handlers, highest priority first, until
     /// one does not pass.
     pub fn handle_stanza(&self, stanza: &Stanza, addressed: Address) -> Handling {
@@ -290,7 +295,7 @@ impl VhostPlugins {
                 Ok(Ok(types::Outcome::Done)) => Handling::Done,
                 Ok(Ok(types::Outcome::Reply(xml))) => match outgoing::prepare(&xml, &self.domain, service.as_deref()) {
                     Ok(el) => {
-                        self.route(&plugin.name, vec![el]);
+                        self.route(&plugin.name, vec![Outgoing::One(el)]);
                         Handling::Done
                     }
                     Err(msg) => {
@@ -318,16 +323,28 @@ impl VhostPlugins {
     /// internal-server-error, like any failed plugin call. `skip` names the
     /// plugin that sent the stanza: its own sends are not put to its own
     /// filters, which would see them as a client's and act twice.
-    pub fn filter(&self, stanza: &Stanza, addressed: Address, skip: Option<&str>) -> Verdict {
-        let f = facts(stanza, addressed, &self.domain);
-        let mut candidates = self.table.load().filters(&f);
+    /// The plugins whose filters see this stanza: a route lookup and each
+    /// plugin's declared scope, no wasm.
+    fn filter_candidates(&self, stanza: &Stanza, f: &Facts<'_>, skip: Option<&str>) -> Vec<Arc<PluginEntry>> {
+        let mut candidates = self.table.load().filters(f);
         if candidates.is_empty() {
-            return Verdict::Pass;
+            return candidates;
         }
         let from = stanza.from.as_ref().map(|j| j.to_bare());
         let to = stanza.to.as_ref().map(|j| j.to_bare());
         let (from, to) = (from.as_ref().map(|j| j.as_str()), to.as_ref().map(|j| j.as_str()));
         candidates.retain(|p| Some(p.name.as_str()) != skip && p.shared.filter_scope.admits(from, to));
+        candidates
+    }
+
+    /// Whether [`Self::filter`] would call any plugin for this stanza.
+    pub fn would_filter(&self, stanza: &Stanza, addressed: Address, skip: Option<&str>) -> bool {
+        !self.filter_candidates(stanza, &facts(stanza, addressed, &self.domain), skip).is_empty()
+    }
+
+    pub fn filter(&self, stanza: &Stanza, addressed: Address, skip: Option<&str>) -> Verdict {
+        let f = facts(stanza, addressed, &self.domain);
+        let candidates = self.filter_candidates(stanza, &f, skip);
         if candidates.is_empty() {
             return Verdict::Pass;
         }
@@ -385,15 +402,18 @@ impl VhostPlugins {
         self.table.load().service_domains()
     }
 
-    fn route(&self, plugin: &str, stanzas: Vec<waxwing_xml::Element>) {
+    fn route(&self, plugin: &str, stanzas: Vec<Outgoing>) {
         if stanzas.is_empty() {
             return;
         }
         match self.host.kernel.get() {
             Some(k) => {
                 let origin = Origin { vhost: &self.domain, plugin };
-                for el in stanzas {
-                    k.route_from_plugin(el, &origin);
+                for out in stanzas {
+                    match out {
+                        Outgoing::One(el) => k.route_from_plugin(el, &origin),
+                        Outgoing::Many(el, to) => k.route_many_from_plugin(el, to, &origin),
+                    }
                 }
             }
             None => {

@@ -20,15 +20,32 @@ pub(super) enum Filtered {
 }
 
 impl Router {
-    /// Runs the filters of the vhosts a stanza touches. `skip` is the plugin
-    /// that sent it, whose own filters do not see its sends.
-    pub(super) fn run_filters(&self, mut stanza: Stanza, skip: Option<&str>) -> Filtered {
+    /// The vhosts whose filters a stanza passes: the sender's, and the
+    /// recipient's (or its service owner's) when another.
+    fn filtering_vhosts(&self, stanza: &Stanza) -> (Option<String>, Option<String>) {
         let sender = stanza.from.as_ref().map(|j| j.domain().as_str()).filter(|d| self.serves(d)).map(str::to_string);
         let recipient = stanza.to.as_ref().and_then(|j| {
             let d = j.domain().as_str();
             if self.serves(d) { Some(d.to_string()) } else { self.service_owner(d).map(str::to_string) }
         });
         let second = recipient.filter(|r| sender.as_deref() != Some(r.as_str()));
+        (sender, second)
+    }
+
+    /// Whether [`Self::run_filters`] would call any plugin (no wasm).
+    pub(super) fn filters_see(&self, stanza: &Stanza, skip: Option<&str>) -> bool {
+        let (sender, second) = self.filtering_vhosts(stanza);
+        sender.iter().chain(second.iter()).any(|vhost| {
+            self.plugins
+                .vhost(vhost)
+                .is_some_and(|vp| vp.has_filters() && vp.would_filter(stanza, self.addressed(stanza), skip))
+        })
+    }
+
+    /// Runs the filters of the vhosts a stanza touches. `skip` is the plugin
+    /// that sent it, whose own filters do not see its sends.
+    pub(super) fn run_filters(&self, mut stanza: Stanza, skip: Option<&str>) -> Filtered {
+        let (sender, second) = self.filtering_vhosts(&stanza);
         for vhost in sender.iter().chain(second.iter()) {
             let Some(vp) = self.plugins.vhost(vhost) else { continue };
             if !vp.has_filters() {

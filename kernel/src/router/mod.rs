@@ -6,6 +6,7 @@
 //! server with no extensions loaded.
 
 mod deliver;
+mod fanout;
 mod filters;
 mod presence;
 mod sessions;
@@ -365,6 +366,10 @@ impl Kernel for Router {
             Filtered::Dropped => {}
             Filtered::Rejected(stanza, err) => self.reply_error(&stanza, err),
         }
+    }
+
+    fn route_many_from_plugin(&self, stanza: Element, to: Vec<Jid>, origin: &Origin<'_>) {
+        self.route_many(stanza, to, origin);
     }
 
     fn account_changed(&self, bare_jid: &str, created: bool) {

@@ -8,11 +8,11 @@ use super::super::outgoing;
 use super::super::requests::{MAX_REQUEST_TIMEOUT_MS, PendingRequest};
 use super::MAX_QUEUED_STANZAS;
 use crate::plugins::bindings::types::{Capability, HostError};
-use crate::plugins::store::StoreData;
+use crate::plugins::store::{Outgoing, StoreData};
 
 impl StoreData {
     fn queue_room(&self, n: usize) -> Result<(), HostError> {
-        let queued = self.effects.outbox.len();
+        let queued = self.effects.queued;
         if queued + n > MAX_QUEUED_STANZAS {
             return Err(HostError::Quota(format!(
                 "{queued} stanzas are already queued by this call; one call may send at most {MAX_QUEUED_STANZAS}"
@@ -31,7 +31,8 @@ impl route::Host for StoreData {
         self.need(Capability::Route)?;
         self.queue_room(1)?;
         let el = self.prepare(&xml)?;
-        self.effects.outbox.push(el);
+        self.effects.queued += 1;
+        self.effects.outbox.push(Outgoing::One(el));
         Ok(())
     }
 
@@ -40,14 +41,15 @@ impl route::Host for StoreData {
         self.queue_room(recipients.len())?;
         let el = self.prepare(&xml)?;
         // All recipients are checked before any is queued: all or nothing.
-        for r in &recipients {
-            Jid::new(r).map_err(|e| HostError::Invalid(format!("recipient {r:?} is not a JID: {e}")))?;
+        let to = recipients
+            .iter()
+            .map(|r| Jid::new(r).map_err(|e| HostError::Invalid(format!("recipient {r:?} is not a JID: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        if to.is_empty() {
+            return Ok(());
         }
-        for r in recipients {
-            let mut one = el.clone();
-            one.set_attr("to", r);
-            self.effects.outbox.push(one);
-        }
+        self.effects.queued += to.len();
+        self.effects.outbox.push(Outgoing::Many(el, to));
         Ok(())
     }
 
@@ -84,7 +86,8 @@ impl route::Host for StoreData {
         el.set_attr("id", pending.stanza_id());
         let id = pending.id;
         self.effects.requests.push(pending);
-        self.effects.outbox.push(el);
+        self.effects.queued += 1;
+        self.effects.outbox.push(Outgoing::One(el));
         Ok(id)
     }
 }
