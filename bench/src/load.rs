@@ -1,5 +1,5 @@
 //! The load scenarios against any server at host:port:domain: logins, idle
-//! sessions, 1:1 messages, MUC, PubSub, and iq round trips.
+//! sessions, 1:1 messages, PubSub, and iq round trips (MUC: `muc.rs`).
 //!
 //! Accounts are `{prefix}{i}@{domain}` for i in 1..=users, all with one
 //! password. Every wait is bounded by `--timeout`; a scenario that loses
@@ -35,9 +35,19 @@ pub struct Opts {
     pub pairs: usize,
     pub rooms: usize,
     pub occupants: usize,
+    /// Occupants of each room that send (`muc`).
+    pub senders: usize,
+    /// Occupants of the large room (`muc`); 0 leaves it out.
+    pub big_room: usize,
+    /// Newcomers timed joining the large room, one after another.
+    pub newcomers: usize,
+    /// Messages sent to the large room, and their rate.
+    pub big_count: usize,
+    pub big_rate: f64,
     pub subscribers: usize,
     pub hold: Duration,
-    /// Messages per second over all senders (`messages`); 0 sends as fast as the window allows.
+    /// Messages per second over all senders (`messages`, `muc`); 0 sends as
+    /// fast as the window allows.
     pub rate: f64,
     pub muc_domain: String,
     pub pubsub_domain: String,
@@ -48,7 +58,7 @@ impl Opts {
         format!("{}{i}", self.prefix)
     }
 
-    fn need(&self, n: usize) -> Result<(), Error> {
+    pub(crate) fn need(&self, n: usize) -> Result<(), Error> {
         if n > self.users {
             return Err(format!("this scenario needs {n} accounts; --users says {} exist", self.users));
         }
@@ -61,25 +71,25 @@ fn epoch() -> Instant {
     *START.get_or_init(Instant::now)
 }
 
-fn now_us() -> u64 {
+pub(crate) fn now_us() -> u64 {
     epoch().elapsed().as_micros() as u64
 }
 
 /// `wxb:A:B:T` in a stanza: sender, sequence number, send time in µs.
-fn token(st: &[u8]) -> Option<(u64, u64, u64)> {
+pub(crate) fn token(st: &[u8]) -> Option<(u64, u64, u64)> {
     let i = find(st, b"wxb:")?;
     let mut parts = st[i + 4..].split(|&b| b == b':' || b == b'<');
     let mut next = || -> Option<u64> { std::str::from_utf8(parts.next()?).ok()?.parse().ok() };
     Some((next()?, next()?, next()?))
 }
 
-fn latency_us(sent_us: u64) -> u32 {
+pub(crate) fn latency_us(sent_us: u64) -> u32 {
     now_us().saturating_sub(sent_us).min(u64::from(u32::MAX)) as u32
 }
 
 /// Logs in accounts `indices` (1-based) with `resource`, at most
 /// `login_concurrency` at a time; in the order given.
-async fn login_many(o: &Opts, indices: &[usize], resource: &str) -> Result<Vec<Session>, Error> {
+pub(crate) async fn login_many(o: &Opts, indices: &[usize], resource: &str) -> Result<Vec<Session>, Error> {
     let sem = Arc::new(Semaphore::new(o.login_concurrency.max(1)));
     let mut set = JoinSet::new();
     for (pos, &i) in indices.iter().enumerate() {
@@ -100,7 +110,7 @@ async fn login_many(o: &Opts, indices: &[usize], resource: &str) -> Result<Vec<S
 
 /// Reads and discards everything until the connection ends: keeps a socket
 /// whose stanzas nobody measures from backing up.
-fn drain(mut reader: Reader<ReadHalf<Tls>>) {
+pub(crate) fn drain(mut reader: Reader<ReadHalf<Tls>>) {
     tokio::spawn(async move { while reader.next().await.is_ok() {} });
 }
 
@@ -109,7 +119,7 @@ fn drain(mut reader: Reader<ReadHalf<Tls>>) {
 /// reading side gives them back), one per `pace` when set. Stops early when
 /// the window stays shut past `limit` or the connection fails. Returns how
 /// many went out, and the writer for closing later.
-async fn send_windowed(
+pub(crate) async fn send_windowed(
     mut writer: WriteHalf<Tls>,
     window: Arc<Semaphore>,
     count: u64,
@@ -140,13 +150,17 @@ async fn send_windowed(
     (sent, writer)
 }
 
-async fn close_writer(mut w: WriteHalf<Tls>) {
+pub(crate) async fn close_writer(mut w: WriteHalf<Tls>) {
     let _ = conn::send(&mut w, "</stream:stream>").await;
     let _ = w.shutdown().await;
 }
 
 /// Waits for the iq with this id; true when it is a result.
-async fn await_iq(r: &mut Reader<ReadHalf<Tls>>, id: &str, limit: Duration) -> Result<(bool, String), Error> {
+pub(crate) async fn await_iq(
+    r: &mut Reader<ReadHalf<Tls>>,
+    id: &str,
+    limit: Duration,
+) -> Result<(bool, String), Error> {
     timeout(limit, async {
         loop {
             let st = r.stanza().await?;
@@ -348,132 +362,6 @@ pub async fn messages(o: &Opts) -> Result<Report, Error> {
     r.num("messages_per_s", got as f64 / wall.as_secs_f64(), "/s");
     r.latencies("latency", lat);
     r.cpu(&meter, got, "message");
-    for w in writers {
-        close_writer(w).await;
-    }
-    Ok(r)
-}
-
-// ---------------------------------------------------------------- MUC
-
-const MUC: &str = "http://jabber.org/protocol/muc";
-
-/// Joins `room/nick`; waits for the self-presence (status 110). True if
-/// the room was just created (status 201).
-async fn join(s: &mut Session, room: &str, nick: &str, limit: Duration) -> Result<bool, Error> {
-    s.send(&format!("<presence to='{room}/{nick}'><x xmlns='{MUC}'/></presence>")).await?;
-    timeout(limit, async {
-        loop {
-            let st = s.reader.stanza().await?;
-            if scan::name(st) != b"presence" {
-                continue;
-            }
-            if scan::attr(st, "type") == Some(b"error") {
-                return Err(format!("joining {room}: {}", String::from_utf8_lossy(st)));
-            }
-            let from_me = scan::attr(st, "from").is_some_and(|f| f.ends_with(format!("/{nick}").as_bytes()));
-            if from_me && find(st, b"110").is_some() {
-                return Ok(find(st, b"201").is_some());
-            }
-        }
-    })
-    .await
-    .map_err(|_| format!("no self-presence from {room} within {limit:?}"))?
-}
-
-pub async fn muc(o: &Opts) -> Result<Report, Error> {
-    let (rooms, u, m) = (o.rooms.max(1), o.occupants.max(1), o.count as u64);
-    o.need(rooms * u)?;
-    let limit = o.target.timeout;
-    let indices: Vec<usize> = (1..=rooms * u).collect();
-    let mut sessions = login_many(o, &indices, "wxb").await?;
-    let tag = std::process::id();
-    let room_of = |r: usize| format!("wxb{tag}r{r}@{}", o.muc_domain);
-    // The first occupant creates each room and accepts the default configuration.
-    for r in 0..rooms {
-        let room = room_of(r);
-        let s = &mut sessions[r * u];
-        if join(s, &room, "n0", limit).await? {
-            s.send(&format!(
-                "<iq type='set' to='{room}' id='cfg'><query xmlns='{MUC}#owner'><x xmlns='jabber:x:data' type='submit'/></query></iq>"
-            ))
-            .await?;
-            let (ok, answer) = await_iq(&mut s.reader, "cfg", limit).await?;
-            if !ok {
-                return Err(format!("configuring {room}: {answer}"));
-            }
-        }
-    }
-    let mut set = JoinSet::new();
-    for (i, mut s) in sessions.into_iter().enumerate() {
-        let room = room_of(i / u);
-        set.spawn(async move {
-            if i % u != 0 {
-                join(&mut s, &room, &format!("n{}", i % u), limit).await?;
-            }
-            Ok::<_, Error>((i, s))
-        });
-    }
-    let mut joined: Vec<Option<Session>> = (0..rooms * u).map(|_| None).collect();
-    while let Some(res) = set.join_next().await {
-        let (i, s) = res.map_err(|e| e.to_string())??;
-        joined[i] = Some(s);
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let meter = CpuMeter::start(o.pid);
-    let t0 = Instant::now();
-    let expect = u as u64 * m;
-    let mut senders = JoinSet::new();
-    let mut receivers = JoinSet::new();
-    for (i, s) in joined.into_iter().flatten().enumerate() {
-        let room = room_of(i / u);
-        let window = Arc::new(Semaphore::new(o.window.max(1)));
-        let Session { mut reader, writer, .. } = s;
-        senders.spawn(send_windowed(writer, window.clone(), m, limit, None, move |seq, xml| {
-            use std::fmt::Write as _;
-            let _ =
-                write!(xml, "<message to='{room}' type='groupchat'><body>wxb:{i}:{seq}:{}</body></message>", now_us());
-        }));
-        receivers.spawn(async move {
-            let mut got = 0u64;
-            let mut lat = Vec::with_capacity(expect as usize);
-            while got < expect {
-                let Ok(Ok(st)) = timeout(limit, reader.stanza()).await else { break };
-                if scan::name(st) != b"message" {
-                    continue;
-                }
-                let Some((from, _, t)) = token(st) else { continue };
-                lat.push(latency_us(t));
-                got += 1;
-                if from == i as u64 {
-                    window.add_permits(1);
-                }
-            }
-            drain(reader);
-            (got, lat)
-        });
-    }
-    let (mut got, mut lat) = (0u64, Vec::new());
-    while let Some(res) = receivers.join_next().await {
-        let (g, l) = res.map_err(|e| e.to_string())?;
-        got += g;
-        lat.extend(l);
-    }
-    let wall = t0.elapsed();
-    let mut writers = Vec::new();
-    while let Some(res) = senders.join_next().await {
-        writers.push(res.map_err(|e| e.to_string())?.1);
-    }
-    let total = (rooms * u) as u64 * expect;
-    let mut r = Report::new("muc");
-    r.add("rooms", rooms, "");
-    r.add("occupants", u, "per room");
-    r.add("messages_sent", (rooms * u) as u64 * m, "");
-    r.add("deliveries", got, "incl. echo to sender");
-    r.add("lost", total.saturating_sub(got), "");
-    r.num("deliveries_per_s", got as f64 / wall.as_secs_f64(), "/s");
-    r.latencies("latency", lat);
-    r.cpu(&meter, got, "delivery");
     for w in writers {
         close_writer(w).await;
     }

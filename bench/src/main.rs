@@ -14,6 +14,7 @@
 mod conn;
 mod cpu;
 mod load;
+mod muc;
 mod plugin_iq;
 mod report;
 mod scan;
@@ -44,7 +45,8 @@ enum Scenario {
     Idle(Common),
     /// --pairs sender/receiver pairs, --count messages each, --window in flight, optionally --rate paced.
     Messages(Common),
-    /// --rooms rooms of --occupants, each occupant sends --count groupchat messages.
+    /// MUC: --rooms rooms of --occupants, --senders of each send --count groupchat
+    /// messages at --rate; a room of --big-room that --newcomers join one by one.
     Muc(Common),
     /// One node, --subscribers subscribers, --count items published.
     Pubsub(Common),
@@ -99,10 +101,26 @@ struct Common {
     rooms: usize,
     #[arg(long, default_value_t = 10)]
     occupants: usize,
+    /// Occupants of each room that send (muc).
+    #[arg(long, default_value_t = 2)]
+    senders: usize,
+    /// Occupants of the large room newcomers join (muc); 0 leaves it out.
+    #[arg(long, default_value_t = 0)]
+    big_room: usize,
+    /// Newcomers timed joining the large room, one after another.
+    #[arg(long, default_value_t = 5)]
+    newcomers: usize,
+    /// Messages one occupant sends to the large room (muc_big); 0 leaves it out.
+    #[arg(long, default_value_t = 0)]
+    big_count: usize,
+    /// Their rate, messages/s (0: as fast as the window allows).
+    #[arg(long, default_value_t = 10.0)]
+    big_rate: f64,
     #[arg(long, default_value_t = 50)]
     subscribers: usize,
-    /// Messages per second over all pairs, paced (messages); 0: as fast as
-    /// the window allows. Reported as scenario `messages_paced`.
+    /// Messages per second over all pairs (messages; reported as scenario
+    /// `messages_paced`) or all senders (muc), paced; 0: as fast as the
+    /// window allows.
     #[arg(long, default_value_t = 0.0)]
     rate: f64,
     /// Seconds the idle scenario holds its sessions.
@@ -141,6 +159,11 @@ impl Common {
             pairs: self.pairs,
             rooms: self.rooms,
             occupants: self.occupants,
+            senders: self.senders,
+            big_room: self.big_room,
+            newcomers: self.newcomers,
+            big_count: self.big_count,
+            big_rate: self.big_rate,
             subscribers: self.subscribers,
             hold: Duration::from_secs(self.hold),
             rate: self.rate,
@@ -178,22 +201,26 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Finished reports, printed even when the scenario fails later (muc has parts).
+    let mut reports = Vec::new();
     let result = runtime.block_on(async {
-        match name {
+        let one = match name {
+            "muc" => return muc::run(&opts, &mut reports).await,
             "login" => load::login(&opts).await,
             "idle" => load::idle(&opts).await,
             "messages" => load::messages(&opts).await,
-            "muc" => load::muc(&opts).await,
             "pubsub" => load::pubsub(&opts).await,
             "iq" => load::iq(&opts).await,
             _ => load::register(&opts).await,
-        }
+        };
+        reports.push(one?);
+        Ok(())
     });
+    for report in &reports {
+        report.print(&opts.label);
+    }
     match result {
-        Ok(report) => {
-            report.print(&opts.label);
-            ExitCode::SUCCESS
-        }
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {name} against {}: {e}", opts.label);
             ExitCode::FAILURE

@@ -35,6 +35,37 @@ impl CpuMeter {
     }
 }
 
+/// CPU over one or more measured windows, each a `CpuMeter` from start to
+/// `add` (the MUC joins are measured one at a time, the pauses between them
+/// left out).
+#[derive(Default)]
+pub struct CpuSum {
+    windows: usize,
+    server: Option<(Duration, bool)>,
+    own: Duration,
+    wall: Duration,
+}
+
+impl CpuSum {
+    /// Adds the window from `meter`'s start to now.
+    pub fn add(&mut self, meter: &CpuMeter) {
+        let (server, own) = meter.stop();
+        self.server = match (self.windows, self.server, server) {
+            (0, _, s) => s,
+            (_, Some((a, pa)), Some((b, pb))) => Some((a + b, pa && pb)),
+            _ => None,
+        };
+        self.windows += 1;
+        self.own += own;
+        self.wall += meter.since.elapsed();
+    }
+
+    /// Server CPU so far, when the server's pid was given.
+    pub fn server(&self) -> Option<Duration> {
+        self.server.map(|(d, _)| d)
+    }
+}
+
 pub struct Report {
     scenario: &'static str,
     rows: Vec<(String, Value, &'static str)>,
@@ -68,19 +99,25 @@ impl Report {
         self.add(&format!("{prefix}_max_us"), us[us.len() - 1], "µs");
     }
 
-    /// Server CPU per unit and the load generator's share.
     /// Server CPU per unit and both processes' CPU as a share of the time
     /// since the meter started.
     pub fn cpu(&mut self, meter: &CpuMeter, units: u64, unit_name: &str) {
-        let (server, own) = meter.stop();
-        let wall = meter.since.elapsed();
-        if let Some((s, precise)) = server {
+        let mut sum = CpuSum::default();
+        sum.add(meter);
+        self.cpu_sum(&sum, units, unit_name);
+    }
+
+    /// The same over several measured windows (`CpuSum`): shares are of
+    /// the windows' time.
+    pub fn cpu_sum(&mut self, sum: &CpuSum, units: u64, unit_name: &str) {
+        let wall = sum.wall.as_secs_f64().max(1e-9);
+        if let Some((s, precise)) = sum.server {
             self.num(&format!("server_cpu_us_per_{unit_name}"), s.as_secs_f64() * 1e6 / units.max(1) as f64, "µs");
-            self.num("server_cpu_pct", s.as_secs_f64() * 100.0 / wall.as_secs_f64(), "% of one core");
+            self.num("server_cpu_pct", s.as_secs_f64() * 100.0 / wall, "% of one core");
             // schedstat (ns, per thread) unless a thread exited: then 10 ms ticks.
             self.add("server_cpu_source", if precise { "schedstat" } else { "ticks" }, "");
         }
-        self.num("loadgen_cpu_pct", own.as_secs_f64() * 100.0 / wall.as_secs_f64(), "% of one core");
+        self.num("loadgen_cpu_pct", sum.own.as_secs_f64() * 100.0 / wall, "% of one core");
     }
 
     pub fn print(&self, label: &str) {

@@ -444,8 +444,7 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if report.failed:
-        for name in ("server", "fresh_server", "im_server", "fresh_im_server"):
-            s = item.funcargs.get(name) if hasattr(item, "funcargs") else None
+        for name, s in (item.funcargs.items() if hasattr(item, "funcargs") else ()):
             if isinstance(s, Server):
                 report.sections.append((f"waxwing log ({name})", s.log_tail(80)))
         for mark in item.iter_markers("needs_plugins"):

@@ -13,6 +13,7 @@ use crate::{NS_ADMIN, presence, settings};
 /// The requester's standing in the room: affiliation (service admins own
 /// every room) and, when in the room, the occupant it is.
 pub struct Requester {
+    pub bare: String,
     pub affiliation: Affiliation,
     pub occupant: Option<Occupant>,
 }
@@ -22,7 +23,7 @@ impl Requester {
         let bare = waxwing_sdk::jid::bare(jid).to_string();
         let affiliation = if settings().admins.contains(&bare) { Affiliation::Owner } else { room.affiliation(&bare) };
         let occupant = occupants::load(&room.node)?.by_jid(jid).cloned();
-        Ok(Requester { affiliation, occupant })
+        Ok(Requester { bare, affiliation, occupant })
     }
 
     pub fn role(&self) -> Role {
@@ -87,6 +88,10 @@ fn bad(text: String) -> StanzaError {
     StanzaError::new(Condition::BadRequest).with_text(text)
 }
 
+fn forbidden(text: &str) -> StanzaError {
+    StanzaError::new(Condition::Forbidden).with_text(text)
+}
+
 fn not_allowed(text: &str) -> StanzaError {
     StanzaError::new(Condition::NotAllowed).with_text(text)
 }
@@ -98,15 +103,13 @@ fn check_role_change(room: &Room, me: &Requester, nick: &str, role: Role) -> Res
         StanzaError::new(Condition::ItemNotFound).with_text(format!("nobody is in the room as {nick}"))
     })?;
     let target_aff = room.affiliation(target.bare());
-    if role == Role::Moderator || target.role == Role::Moderator {
-        if !me.affiliation.is_admin() {
-            return Err(not_allowed("only admins and owners grant or revoke moderation"));
-        }
-        if target_aff > me.affiliation || (target_aff.is_admin() && role != Role::Moderator) {
-            return Err(not_allowed("an admin or owner keeps moderation"));
-        }
-    } else if target_aff.is_admin() {
-        return Err(not_allowed("admins and owners cannot be kicked or silenced"));
+    // §8.2, §8.4: an admin or owner is never kicked or silenced.
+    if target_aff.is_admin() && role != Role::Moderator {
+        return Err(not_allowed("admins and owners cannot be kicked, silenced or demoted"));
+    }
+    // §9.6, §9.7: moderation is the admins' to give and take.
+    if (role == Role::Moderator || target.role == Role::Moderator) && !me.affiliation.is_admin() {
+        return Err(forbidden("only admins and owners grant or revoke moderation"));
     }
     Ok(())
 }
@@ -149,11 +152,26 @@ fn set_affiliation(
     reason: &str,
 ) -> Result<(), StanzaError> {
     if !me.affiliation.is_admin() {
-        return Err(StanzaError::new(Condition::Forbidden).with_text("only admins and owners change affiliations"));
+        return Err(forbidden("only admins and owners change affiliations"));
+    }
+    // §9.1: banning oneself is refused before anything else.
+    if jid == me.bare && affiliation == Affiliation::Outcast {
+        return Err(StanzaError::new(Condition::Conflict).with_text("you cannot ban yourself"));
     }
     let current = room.affiliation(jid);
-    if me.affiliation == Affiliation::Admin && (current.is_admin() || affiliation.is_admin()) {
-        return Err(not_allowed("only owners change admins and owners"));
+    if me.affiliation == Affiliation::Admin {
+        // §10.3–§10.6: making admins and owners is the owners' alone.
+        if affiliation.is_admin() {
+            return Err(forbidden("only owners make admins and owners"));
+        }
+        // §9.1: an admin cannot ban its peers or the owners (not-allowed);
+        // §10.4, §10.7: revoking ownership or adminship is the owners' (forbidden).
+        if current.is_admin() && affiliation == Affiliation::Outcast {
+            return Err(not_allowed("an admin cannot ban an admin or an owner"));
+        }
+        if current.is_admin() {
+            return Err(forbidden("only owners revoke adminship or ownership"));
+        }
     }
     let updated = room::update(&room.node, |r| {
         let was = r.affiliation(jid);

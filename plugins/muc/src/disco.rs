@@ -60,14 +60,29 @@ pub fn room(iq: &Iq, node: &str) -> Handled {
         _ => return Err(StanzaError::new(Condition::ItemNotFound).with_text(format!("no room {node}"))),
     };
     let query = iq.payload()?;
-    if query.attr("node").is_some_and(|n| !n.is_empty()) {
-        return Err(Condition::ItemNotFound.into());
-    }
-    match query.ns.as_str() {
-        ns::DISCO_INFO => iq.reply_with(info(&room)?),
+    match (query.ns.as_str(), query.attr("node").unwrap_or("")) {
+        (ns::DISCO_INFO, "") => iq.reply_with(info(&room)?),
+        (ns::DISCO_INFO, RESERVED_NICK_NODE) => iq.reply_with(reserved_nick(&room, iq.from())),
         // Occupants are not listed: their nicks are for those inside.
-        _ => iq.reply_with(Element::new("query", ns::DISCO_ITEMS)),
+        (_, "") => iq.reply_with(Element::new("query", ns::DISCO_ITEMS)),
+        _ => Err(Condition::ItemNotFound.into()),
     }
+}
+
+/// §7.12: the node where a user finds the nick it registered.
+const RESERVED_NICK_NODE: &str = "x-roomuser-item";
+
+fn reserved_nick(room: &Room, from: &str) -> Element {
+    let mut q = Element::new("query", ns::DISCO_INFO).with_attr("node", RESERVED_NICK_NODE);
+    if let Some(a) = room.entry(waxwing_sdk::jid::bare(from)).filter(|a| !a.nick.is_empty()) {
+        q.push_child(
+            Element::new("identity", ns::DISCO_INFO)
+                .with_attr("category", "conference")
+                .with_attr("type", "text")
+                .with_attr("name", a.nick.clone()),
+        );
+    }
+    q
 }
 
 /// The room's features and its `muc#roominfo` form (§6.4).

@@ -17,9 +17,14 @@ pub fn iq(iq: &Iq, node: &str, nick: &str) -> Handled {
         return Ok(Outcome::Done);
     }
     let all = occupants::load(node)?;
-    let me = all.by_jid(iq.from()).ok_or_else(|| {
-        StanzaError::new(Condition::NotAcceptable).with_text("only occupants may send iqs to occupants")
-    })?;
+    let Some(me) = all.by_jid(iq.from()) else {
+        // §6.6 for disco; XEP-0410 (and the rest) not-acceptable.
+        let condition = match iq.payload_ns() {
+            ns::DISCO_INFO | ns::DISCO_ITEMS => Condition::BadRequest,
+            _ => Condition::NotAcceptable,
+        };
+        return Err(StanzaError::new(condition).with_text("only occupants may send iqs to occupants"));
+    };
     if me.nick == nick && iq.payload_ns() == ns::PING {
         return iq.reply_empty();
     }
