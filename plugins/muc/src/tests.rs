@@ -252,3 +252,36 @@ fn non_occupants_are_not_heard() {
         Ok(Outcome::Reply(_))
     ));
 }
+
+#[test]
+fn an_iq_to_an_occupant_goes_to_its_session_from_the_askers_nick_and_the_answer_comes_back() {
+    load();
+    instant_room("coven");
+    join(GUEST, &format!("coven@{SERVICE}/hag")).unwrap();
+    FakeHost::take_sent();
+    let asked = iq(GUEST, &format!("coven@{SERVICE}/crone"), "get", "<vCard xmlns='vcard-temp'/>");
+    assert!(matches!(asked, Ok(Outcome::Done)), "{asked:?}");
+    let requests = FakeHost::take_requests();
+    assert_eq!(requests.len(), 1);
+    let r = &requests[0];
+    assert_eq!(r.iq.attr("to"), Some(OWNER), "the occupant's real session");
+    assert_eq!(r.iq.attr("from"), Some(&*format!("coven@{SERVICE}/hag")), "the asker's nick, not its JID");
+    let answer =
+        format!("<iq type='result' id='x' from='{OWNER}'><vCard xmlns='vcard-temp'><FN>Crone</FN></vCard></iq>");
+    Muc::on_event(r.answer(IqOutcome::Result(answer))).unwrap();
+    let sent = FakeHost::take_sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (sent[0].attr("to"), sent[0].attr("id"), sent[0].attr("type")),
+        (Some(GUEST), Some("q1"), Some("result"))
+    );
+    assert_eq!(sent[0].attr("from"), Some(&*format!("coven@{SERVICE}/crone")));
+    assert!(sent[0].child("vCard", "vcard-temp").is_some(), "{:?}", sent[0]);
+    // No answer in time: the asker hears the occupant is unavailable.
+    iq(GUEST, &format!("coven@{SERVICE}/crone"), "get", "<vCard xmlns='vcard-temp'/>").unwrap();
+    let r = FakeHost::take_requests().remove(0);
+    Muc::on_event(r.answer(IqOutcome::Timeout)).unwrap();
+    let sent = FakeHost::take_sent();
+    let e = sent[0].child("error", ns::CLIENT).and_then(|e| e.first_element()).map(|c| c.name.clone());
+    assert_eq!(e.as_deref(), Some("recipient-unavailable"), "{sent:?}");
+}
