@@ -318,11 +318,6 @@ impl VhostPlugins {
         self.table.load().has_filters()
     }
 
-    /// Runs matching filters, highest priority first; the first verdict that
-    /// is not `pass` decides. A filter that fails rejects the stanza with
-    /// internal-server-error, like any failed plugin call. `skip` names the
-    /// plugin that sent the stanza: its own sends are not put to its own
-    /// filters, which would see them as a client's and act twice.
     /// The plugins whose filters see this stanza: a route lookup and each
     /// plugin's declared scope, no wasm.
     fn filter_candidates(&self, stanza: &Stanza, f: &Facts<'_>, skip: Option<&str>) -> Vec<Arc<PluginEntry>> {
@@ -342,6 +337,11 @@ impl VhostPlugins {
         !self.filter_candidates(stanza, &facts(stanza, addressed, &self.domain), skip).is_empty()
     }
 
+    /// Runs matching filters, highest priority first; the first verdict that
+    /// is not `pass` decides. A filter that fails rejects the stanza with
+    /// internal-server-error, like any failed plugin call. `skip` names the
+    /// plugin that sent the stanza: its own sends are not put to its own
+    /// filters, which would see them as a client's and act twice.
     pub fn filter(&self, stanza: &Stanza, addressed: Address, skip: Option<&str>) -> Verdict {
         let f = facts(stanza, addressed, &self.domain);
         let candidates = self.filter_candidates(stanza, &f, skip);
