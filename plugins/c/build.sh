@@ -32,6 +32,7 @@ elif [ $# -ne 0 ]; then
     exit 2
 fi
 cd "$(dirname "$0")/../.."
+. plugins/build-common.sh
 
 wit=plugin-abi/wit
 out=target/plugins/c
@@ -84,12 +85,10 @@ build_one() { # SRC_DIR OUT.wasm
     clang-19 --target=wasm32-wasi --sysroot=/usr -mexec-model=reactor -std=c17 -O2 -Wall -Wextra -Werror \
         -I "$bindings" "$1"/*.c "$bindings/plugin.c" "$bindings/plugin_component_type.o" \
         -Wl,--strip-debug -o "$core"
-    # Next to OUT.wasm first, then renamed: a failed build never leaves a wasm
-    # behind that looks current.
     mkdir -p "$(dirname "$2")"
     "$tool" new "$core" "$2.tmp"
     rm -f "$core"
-    mv "$2.tmp" "$2"
+    install_built "$2"
     imports=$("$tool" wit "$2" | sed -n 's/^ *import \(.*\);$/\1/p' | paste -sd' ')
     echo "c plugin: built $2 ($(du -k "$2" | cut -f1) KiB; imports ${imports:-nothing})"
 }
@@ -107,18 +106,8 @@ for dir in plugins/c/*/; do
     [ -f "$dir/$name.c" ] && plugins+=("$name")
 done
 
-inputs=$(
-    {
-        clang-19 --version
-        find plugins/c "$wit" -name target -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
-    } | sha256sum | cut -d' ' -f1
-)
-up_to_date=1
-[ -f "$stamp" ] && [ "$(cat "$stamp")" = "$inputs" ] && [ -x "$tool" ] || up_to_date=0
-for name in "${plugins[@]}"; do
-    [ -f "$out/$name.wasm" ] || up_to_date=0
-done
-if [ "$up_to_date" = 1 ]; then
+inputs=$(inputs_hash "$(clang-19 --version)" plugins/c target)
+if built_from "$inputs" && [ -x "$tool" ]; then
     echo "c plugins: up to date (${plugins[*]})"
     exit 0
 fi

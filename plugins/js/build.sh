@@ -26,6 +26,7 @@ elif [ $# -ne 0 ]; then
     exit 2
 fi
 cd "$(dirname "$0")/../.."
+. plugins/build-common.sh
 
 cjs=${COMPONENTIZE_JS:-plugins/js/node_modules/.bin/componentize-js}
 wit=plugin-abi/wit
@@ -41,10 +42,8 @@ build_one() { # SRC.js OUT.wasm
     local started
     started=$(date +%s)
     mkdir -p "$(dirname "$2")"
-    # Next to OUT.wasm first, then renamed: a failed build never leaves a wasm
-    # behind that looks current.
     "$cjs" "$1" --wit "$wit" --world-name plugin --disable http fetch-event -o "$2.tmp" >/dev/null
-    mv "$2.tmp" "$2"
+    install_built "$2"
     echo "js plugin: built $2 ($(du -k "$2" | cut -f1) KiB, $(($(date +%s) - started)) s)"
 }
 
@@ -58,18 +57,8 @@ for app in plugins/js/*/app.js; do
     [ -f "$app" ] && plugins+=("$(basename "$(dirname "$app")")")
 done
 
-inputs=$(
-    {
-        "$cjs" --version
-        find plugins/js "$wit" -name node_modules -prune -o -type f -print | LC_ALL=C sort | xargs sha256sum
-    } | sha256sum | cut -d' ' -f1
-)
-up_to_date=1
-[ -f "$stamp" ] && [ "$(cat "$stamp")" = "$inputs" ] || up_to_date=0
-for name in "${plugins[@]}"; do
-    [ -f "$out/$name.wasm" ] || up_to_date=0
-done
-if [ "$up_to_date" = 1 ]; then
+inputs=$(inputs_hash "$("$cjs" --version)" plugins/js node_modules)
+if built_from "$inputs"; then
     echo "js plugins: up to date (${plugins[*]})"
     exit 0
 fi

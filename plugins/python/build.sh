@@ -25,6 +25,7 @@ elif [ $# -ne 0 ]; then
     exit 2
 fi
 cd "$(dirname "$0")/../.."
+. plugins/build-common.sh
 
 cpy=${COMPONENTIZE_PY:-.venv/bin/componentize-py}
 wit=plugin-abi/wit
@@ -40,10 +41,8 @@ build_one() { # SRC_DIR OUT.wasm
     local started
     started=$(date +%s)
     mkdir -p "$(dirname "$2")"
-    # Next to OUT.wasm first, then renamed: a failed build never leaves a wasm
-    # behind that looks current.
     "$cpy" -d "$wit" -w plugin componentize app -p "$1" -o "$2.tmp" >/dev/null
-    mv "$2.tmp" "$2"
+    install_built "$2"
     echo "python plugin: built $2 ($(du -k "$2" | cut -f1) KiB, $(($(date +%s) - started)) s)"
 }
 
@@ -57,18 +56,8 @@ for app in plugins/python/*/app.py; do
     [ -f "$app" ] && plugins+=("$(basename "$(dirname "$app")")")
 done
 
-inputs=$(
-    {
-        "$cpy" --version
-        find plugins/python "$wit" -name __pycache__ -prune -o -type f -print | LC_ALL=C sort | xargs sha256sum
-    } | sha256sum | cut -d' ' -f1
-)
-up_to_date=1
-[ -f "$stamp" ] && [ "$(cat "$stamp")" = "$inputs" ] || up_to_date=0
-for name in "${plugins[@]}"; do
-    [ -f "$out/$name.wasm" ] || up_to_date=0
-done
-if [ "$up_to_date" = 1 ]; then
+inputs=$(inputs_hash "$("$cpy" --version)" plugins/python __pycache__)
+if built_from "$inputs"; then
     echo "python plugins: up to date (${plugins[*]})"
     exit 0
 fi
