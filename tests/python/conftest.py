@@ -201,25 +201,39 @@ PASSWORD = "slix-pw-1"
 USERS = ["romeo", "juliet", "nurse", "tybalt", "mercutio", "benvolio"]
 
 
-@pytest.fixture(scope="module")
-def server():
-    s = Server()
+@contextlib.contextmanager
+def running(extra_toml: str = "", users=(), timeout: float = START_TIMEOUT):
+    """A started server on `extra_toml` with the accounts `users` (names on
+    localhost, all with PASSWORD), stopped on the way out however it ends."""
+    s = Server(extra_toml)
     try:
-        s.start()
-        s.add_users([(f"{u}@localhost", PASSWORD) for u in USERS])
+        s.start(timeout)
+        if users:
+            s.add_users([(f"{u}@localhost", PASSWORD) for u in users])
         yield s
     finally:
         s.stop()
+
+
+def check_config(extra_toml: str) -> subprocess.CompletedProcess:
+    """`waxwing check-config` on a fresh config with `extra_toml`."""
+    s = Server(extra_toml)
+    try:
+        return s.check_config()
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def server():
+    with running(users=USERS) as s:
+        yield s
 
 
 @pytest.fixture
 def fresh_server():
-    s = Server()
-    try:
-        s.start()
+    with running() as s:
         yield s
-    finally:
-        s.stop()
 
 
 # ------------------------------------------------------------ the client
@@ -414,24 +428,15 @@ IM_USERS = [
 @pytest.fixture(scope="module")
 def im_server():
     """A server with the IM plugins and the IM_USERS accounts."""
-    s = Server(im_config())
-    try:
-        s.start()
-        s.add_users([(f"{u}@localhost", PASSWORD) for u in IM_USERS])
+    with running(im_config(), IM_USERS) as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture
 def fresh_im_server():
     """A server with the IM plugins and no accounts."""
-    s = Server(im_config())
-    try:
-        s.start()
+    with running(im_config()) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def pytest_configure(config):

@@ -18,7 +18,7 @@ import pytest
 from slixmpp.exceptions import IqError
 
 import conftest
-from conftest import PASSWORD, REPO, TIMEOUT, Server, require_wasm, with_plugin
+from conftest import REPO, TIMEOUT, require_wasm, with_plugin
 
 logging.getLogger("slixmpp").setLevel(logging.WARNING)
 
@@ -45,13 +45,8 @@ def _require_wasm():
 @pytest.fixture(scope="module")
 def echo_server():
     _require_wasm()
-    s = Server(config())
-    try:
-        s.start()
-        s.add_users([("romeo@localhost", PASSWORD)])
+    with conftest.running(config(), ["romeo"]) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def run(coro):
@@ -141,11 +136,7 @@ def test_other_iqs_to_the_service_get_service_unavailable(echo_server):
 
 def check_config(echo_config: str):
     """`waxwing check-config` on a config whose echo table is `echo_config`."""
-    s = Server(config(echo_config))
-    try:
-        return s.check_config()
-    finally:
-        s.stop()
+    return conftest.check_config(config(echo_config))
 
 
 def test_check_config_accepts_the_declared_setting_and_its_default():

@@ -124,11 +124,7 @@ def test_the_default_text_when_the_config_gives_none():
 
 def check_config(motd_config: str):
     """`waxwing check-config` on a config whose motd table is `motd_config`."""
-    s = Server(config(motd_config))
-    try:
-        return s.check_config()
-    finally:
-        s.stop()
+    return conftest.check_config(config(motd_config))
 
 
 def test_check_config_accepts_the_declared_setting():

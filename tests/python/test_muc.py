@@ -64,13 +64,8 @@ USERS = ["crone", "hag", "hecate", "wicca", "macbeth", "banquo", "duncan", "flea
 
 @pytest.fixture(scope="module")
 def muc_server():
-    s = Server()
-    try:
-        s.start()
-        s.add_users([(f"{u}@localhost", PASSWORD) for u in USERS])
+    with conftest.running(users=USERS) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def run(coro):

@@ -80,13 +80,8 @@ def require_profanity():
 @pytest.fixture(scope="module")
 def server():
     require_profanity()
-    s = Server()
-    try:
-        s.start()
-        s.add_users([(f"{u}@localhost", PASSWORD) for u in ("romeo", "juliet", "alice", "bob", "watcher")])
+    with conftest.running(users=("romeo", "juliet", "alice", "bob", "watcher")) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def cert_sha1(path: str) -> str:
