@@ -15,7 +15,7 @@ use std::process::{Command, ExitCode};
 /// Plugins embedded in the binary, by crate name (= plugin name).
 const BUILTIN: &[&str] = &[
     "ping", "time", "version", "disco", "roster", "offline", "carbons", "blocking", "register", "vcard", "private",
-    "caps", "muc",
+    "caps", "muc", "pubsub", "pep",
 ];
 const WASM_TARGET: &str = "wasm32-wasip2";
 

@@ -15,7 +15,7 @@ use serde::Deserialize;
 /// stock client expects of an IM server.
 pub const DEFAULT_PLUGINS: &[&str] = &[
     "disco", "ping", "time", "version", "roster", "offline", "carbons", "blocking", "register", "vcard", "private",
-    "caps", "muc",
+    "caps", "muc", "pubsub", "pep",
 ];
 
 #[derive(Debug, Clone, Deserialize)]

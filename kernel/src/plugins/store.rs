@@ -153,8 +153,10 @@ pub(crate) enum Outgoing {
 #[derive(Default)]
 pub(crate) struct Effects {
     pub outbox: Vec<Outgoing>,
-    /// Stanzas in the outbox, a fan-out counting once per recipient.
+    /// Stanzas in the outbox, a fan-out counting once.
     pub queued: usize,
+    /// Recipients of the outbox's fan-outs.
+    pub fanout_recipients: usize,
     pub events: Vec<(EventKind, String)>,
     /// iq requests among the outbox, to wait for once it is routed.
     pub requests: Vec<PendingRequest>,
@@ -170,6 +172,7 @@ impl Effects {
     pub fn keep_events_only(&mut self) {
         self.outbox.clear();
         self.queued = 0;
+        self.fanout_recipients = 0;
         self.requests.clear();
     }
 }

@@ -2,7 +2,8 @@
 //! presence; XEP-0237 roster versioning, XEP-0012 last activity of
 //! contacts, XEP-0186 invisibility. One plugin, because all of them read
 //! the roster and a plugin's storage is its own. Publishes who is
-//! subscribed to whom as the `subscriptions` dataset ([`dataset`]).
+//! subscribed to whom as the `subscriptions` dataset, and the groups of
+//! each contact as the `groups` dataset ([`dataset`]).
 
 mod dataset;
 mod invisibility;
@@ -68,6 +69,7 @@ impl Plugin for Roster {
                 "Most contacts one roster may list",
             )
             .publishes(dataset::NAME, dataset::DOC)
+            .publishes(dataset::GROUPS, dataset::GROUPS_DOC)
     }
 
     fn init(_config: &Json) -> Result<Ready, String> {
@@ -129,7 +131,7 @@ impl Plugin for Roster {
 /// not passed on: the roster serves without it, and the next call retries.
 fn backfill(during: &str) {
     if let Err(e) = dataset::backfill(BACKFILL_BUDGET_MS) {
-        waxwing_sdk::log::warn(&format!("writing the subscriptions dataset during {during}: {e}"));
+        waxwing_sdk::log::warn(&format!("writing the roster datasets during {during}: {e}"));
     }
 }
 

@@ -5,6 +5,7 @@
 //! - `tomb/<user>/<contact>` → the version at which a listed item left
 //! - `last/<user>` → when the user's last session went offline, and its status
 //! - `dsgen/<user>` → the commit guard of the user's dataset entries ([`crate::dataset`])
+//! - `dataset-v2` (and `dataset-v1` before it) → how far the dataset backfill got
 //!
 //! `<user>` is a bare JID, which holds no `/`, so prefixes never overlap.
 //!
@@ -144,13 +145,14 @@ pub fn update<T>(
         after.ver = ver.unwrap_or(after.ver);
         let new = (!after.is_forgettable()).then(|| after.encode());
         if kv::compare_and_swap(&key, old.as_deref(), new.as_deref())? {
-            // Tomb and dataset entry follow the record, each by a swap of its
-            // own: written before this one, a lost try would leave them among
-            // the call's writes, for the next swap to commit.
+            // Tomb and dataset entries follow the record, each by a swap of
+            // its own: written before this one, a lost try would leave them
+            // among the call's writes, for the next swap to commit.
             if let Some(ver) = ver {
                 set_tomb(user, contact, ver, after.listed)?;
             }
-            if dataset::entry(&before) != dataset::entry(&after) {
+            // A change of the subscription or of the groups.
+            if dataset::entries(&before) != dataset::entries(&after) {
                 dataset::publish(user, contact)?;
             }
             return Ok((Change { before, after, ver }, out));

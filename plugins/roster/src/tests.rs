@@ -48,7 +48,8 @@ fn description_routes_filters_settings_and_dataset() {
     let inbound = d.routes.iter().find(|r| r.types.len() == 4).map(|r| r.to);
     assert_eq!(inbound, Some(Address::Bare));
     assert_eq!(d.settings[0].key, "max_items");
-    assert_eq!(d.publishes[0].name, "subscriptions");
+    let published: Vec<_> = d.publishes.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(published, ["subscriptions", "groups"]);
     let ready = testing::init::<Roster>(r#"{"max_items": 1000}"#).unwrap();
     let features: Vec<_> = ready.stream_features().iter().map(|f| (f.xml.as_str(), f.stage)).collect();
     assert_eq!(features, [(ROSTERVER_FEATURE, Stage::AfterAuth), (PRE_APPROVAL_FEATURE, Stage::AfterAuth)]);

@@ -168,6 +168,12 @@ impl Field {
         self
     }
 
+    /// Adds each of `values` (a `*-multi` field's).
+    pub fn values<S: AsRef<str>>(mut self, values: &[S]) -> Self {
+        self.values.extend(values.iter().map(|v| v.as_ref().to_string()));
+        self
+    }
+
     /// Adds a choice: its label and value.
     pub fn option(mut self, label: &str, value: &str) -> Self {
         let label = (!label.is_empty()).then(|| label.to_string());

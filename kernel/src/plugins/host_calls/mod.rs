@@ -23,8 +23,12 @@ pub(crate) const MAX_SCAN_LIMIT: u32 = 1000;
 pub(crate) const MAX_SCAN_BYTES: usize = 8 << 20;
 pub(crate) const MAX_BATCH_OPS: usize = 1000;
 pub(crate) const MAX_BATCH_BYTES: usize = 16 << 20;
-/// Stanzas one call may queue through `route`.
+/// Stanzas one call may queue through `route` (a `send-many` counts one).
 pub(crate) const MAX_QUEUED_STANZAS: usize = 10_000;
+/// Recipients of all the `send-many`s of one call: a publish to a node's
+/// every subscriber is one call. Each is a parsed JID held until the call
+/// returns (~100 bytes), so this bounds a call's outbox near 25 MB.
+pub(crate) const MAX_FANOUT_RECIPIENTS: usize = 250_000;
 pub(crate) const MAX_RANDOM_BYTES: u32 = 1024;
 const MAX_LOG_BYTES: usize = 4096;
 const SCAN_PAGE: usize = 100;

@@ -6,7 +6,7 @@ use jid::Jid;
 use super::super::bindings::waxwing::plugin::route;
 use super::super::outgoing;
 use super::super::requests::{MAX_REQUEST_TIMEOUT_MS, PendingRequest};
-use super::MAX_QUEUED_STANZAS;
+use super::{MAX_FANOUT_RECIPIENTS, MAX_QUEUED_STANZAS};
 use crate::plugins::bindings::types::{Capability, HostError};
 use crate::plugins::store::{Outgoing, StoreData};
 
@@ -38,7 +38,13 @@ impl route::Host for StoreData {
 
     fn send_many(&mut self, xml: String, recipients: Vec<String>) -> Result<(), HostError> {
         self.need(Capability::Route)?;
-        self.queue_room(recipients.len())?;
+        self.queue_room(1)?;
+        let fanned = self.effects.fanout_recipients;
+        if fanned + recipients.len() > MAX_FANOUT_RECIPIENTS {
+            return Err(HostError::Quota(format!(
+                "{fanned} recipients are already queued by this call's send-many; one call may reach at most {MAX_FANOUT_RECIPIENTS}"
+            )));
+        }
         let el = self.prepare(&xml)?;
         // All recipients are checked before any is queued: all or nothing.
         let to = recipients
@@ -48,7 +54,8 @@ impl route::Host for StoreData {
         if to.is_empty() {
             return Ok(());
         }
-        self.effects.queued += to.len();
+        self.effects.queued += 1;
+        self.effects.fanout_recipients += to.len();
         self.effects.outbox.push(Outgoing::Many(el, to));
         Ok(())
     }

@@ -1,0 +1,126 @@
+//! The newest items for a session that comes online (XEP-0163 §4.3.2): when
+//! a session first tells its presence with caps, or advertises other caps,
+//! it gets the newest item of each node it asks `+notify` for, of its own
+//! account and of every account whose presence it sees.
+//!
+//! Caps are verified by the caps plugin, which may answer after this
+//! presence arrives: while a session's verified features are not yet in its
+//! dataset, a timer looks again a few times.
+
+use pubsub_engine::config::SendLast;
+use pubsub_engine::{access, items, node, notify, store};
+use waxwing_sdk::prelude::*;
+use waxwing_sdk::{jid, kv, mem, route, sessions, timers};
+
+/// How long to wait for caps to be verified, each time.
+const RETRIES_MS: &[u64] = &[300, 1_000, 3_000, 10_000];
+
+fn seen_key(full: &str) -> String {
+    format!("seen/{full}")
+}
+
+fn tries_key(full: &str) -> String {
+    format!("tries/{full}")
+}
+
+/// The caps `ver` a presence advertises.
+fn caps_ver(presence: &Element) -> Option<String> {
+    presence.child("c", ns::CAPS).and_then(|c| c.attr("ver")).map(str::to_string)
+}
+
+pub fn presence(full: &str, xml: &str) -> Result<(), StanzaError> {
+    let presence = waxwing_sdk::parse_client_xml(xml)?;
+    if presence.attr("type").is_some() {
+        return Ok(());
+    }
+    let Some(ver) = caps_ver(&presence) else { return Ok(()) };
+    if mem::get(&seen_key(full))?.as_deref() == Some(ver.as_bytes()) {
+        return Ok(());
+    }
+    mem::delete(&tries_key(full))?;
+    attempt(full, &ver)
+}
+
+/// Sends the newest items once the session's caps are known, else waits.
+fn attempt(full: &str, ver: &str) -> Result<(), StanzaError> {
+    if waxwing_sdk::datasets::get(notify::CAPS_PLUGIN, notify::CAPS_DATASET, full)?.is_none() {
+        let tries = mem::incr(&tries_key(full), 1)?;
+        if let Some(delay) = usize::try_from(tries - 1).ok().and_then(|i| RETRIES_MS.get(i)) {
+            timers::set(*delay, full)?;
+        } else {
+            mem::delete(&tries_key(full))?;
+        }
+        return Ok(());
+    }
+    mem::delete(&tries_key(full))?;
+    mem::put(&seen_key(full), ver)?;
+    send_newest(full)
+}
+
+/// A retry timer: the session's current caps, if it is still there.
+pub fn retry(full: &str) -> Result<(), StanzaError> {
+    let bare = jid::bare(full);
+    let Some(session) = sessions::of(bare)?.into_iter().find(|s| s.jid == full) else {
+        mem::delete(&tries_key(full))?;
+        return Ok(());
+    };
+    let Ok(presence) = waxwing_sdk::parse_client_xml(&session.presence) else { return Ok(()) };
+    match caps_ver(&presence) {
+        Some(ver) if session.available => attempt(full, &ver),
+        _ => Ok(()),
+    }
+}
+
+pub fn ended(full: &str) -> Result<(), StanzaError> {
+    mem::delete(&seen_key(full))?;
+    mem::delete(&tries_key(full))?;
+    Ok(())
+}
+
+fn send_newest(full: &str) -> Result<(), StanzaError> {
+    let user = jid::bare(full);
+    let accounts = std::iter::once(user.to_string()).chain(notify::presence_subscriptions(user)?);
+    for account in accounts {
+        if jid::domain(&account) != waxwing_sdk::domain() {
+            continue;
+        }
+        let service = crate::service(&account);
+        for node in node::all(&service)? {
+            let wanted = node.config.send_last == SendLast::OnSubAndPresence
+                && node.config.persist_items
+                && !node.is_collection()
+                && notify::wants_notify(full, &node.name)?;
+            if !wanted || (account != user && access::model_admits(&service, &node, user)?.is_err()) {
+                continue;
+            }
+            for item in items::newest(&service, &node.name, 1)? {
+                let event = Element::new("items", pubsub_engine::NS_EVENT)
+                    .with_attr("node", node.name.as_str())
+                    .with_child(item.element(pubsub_engine::NS_EVENT, node.config.deliver_payloads, false));
+                let delay = Element::new("delay", ns::DELAY)
+                    .with_attr("from", account.as_str())
+                    .with_attr("stamp", waxwing_sdk::format_utc(item.published_ms()));
+                route::send(&notify::message(&service, &node, event).with_attr("to", full).with_child(delay))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A deleted account's nodes, items and subscriptions go with it.
+pub fn forget_account(service: &pubsub_engine::Service) -> Result<(), StanzaError> {
+    for kind in ["N", "S", "U", "I", "O"] {
+        let prefix = format!("{kind}{sep}{}{sep}", service.id, sep = store::SEP);
+        // Paged on from the last key, not from the start: whether a scan
+        // sees this call's own pending deletes is no concern then.
+        let mut after = Vec::new();
+        loop {
+            let page = kv::scan(&prefix, &after, 1000)?;
+            let Some((last, _)) = page.last() else { break };
+            after = last.clone();
+            let ops: Vec<kv::Op> = page.into_iter().map(|(k, _)| kv::Op::delete(k)).collect();
+            kv::batch(&ops)?;
+        }
+    }
+    Ok(())
+}

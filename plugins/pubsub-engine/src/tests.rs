@@ -1,0 +1,1 @@
+//! The engine on the SDK's fake host.
