@@ -353,7 +353,7 @@ IM_PLUGINS = {
     "carbons": ["mem", "route", "sessions"],
     "blocking": ["kv", "mem", "route", "sessions"],
     "register": ["kv", "mem", "route", "accounts", "timers"],
-    "vcard": ["kv", "route", "sessions"],
+    "vcard": ["kv", "mem", "route", "sessions"],
     "private": ["kv"],
     "caps": ["kv", "mem", "route", "sessions"],
 }

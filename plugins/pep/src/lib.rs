@@ -12,6 +12,7 @@
 //! Settings: `max_items` (the most items a node may keep; `max` means
 //! this), `max_payload_bytes`.
 
+mod avatar;
 mod disco;
 mod online;
 
@@ -79,7 +80,14 @@ impl Plugin for Pep {
         let service = service(&account);
         match iq.payload_ns() {
             ns::DISCO_INFO | ns::DISCO_ITEMS => disco::answer(&service, &iq),
-            _ => engine::handle_iq(&service, &iq),
+            _ => {
+                let reply = engine::handle_iq(&service, &iq)?;
+                if let Err(e) = avatar::published(&service, &iq) {
+                    // The publish stands; only the vCard copy failed.
+                    waxwing_sdk::log::warn(&format!("{account}: avatar not copied to the vCard: {e:?}"));
+                }
+                Ok(reply)
+            }
         }
     }
 
@@ -89,6 +97,9 @@ impl Plugin for Pep {
             Event::TimerFired { data, .. } => online::retry(&data).map_err(event_error),
             Event::SessionEnded { jid, .. } => online::ended(&jid).map_err(event_error),
             Event::UserDeleted { jid } => online::forget_account(&service(&jid)).map_err(event_error),
+            Event::IqResponse { context, outcome, .. } => {
+                avatar::answered(&context, &outcome).map(|_| ()).map_err(event_error)
+            }
             _ => Ok(()),
         }
     }

@@ -1,7 +1,9 @@
-//! XEP-0054 vcard-temp: each account's vCard, stored as the client sent it.
+//! XEP-0054 vcard-temp: each account's vCard, stored as the client sent it;
+//! a client's PHOTO is published as its XEP-0084 avatar (XEP-0398, `avatar.rs`).
 //!
 //! Setting: `max_bytes`, the largest vCard accepted (64 KiB).
 
+mod avatar;
 mod handlers;
 mod store;
 
@@ -24,7 +26,7 @@ impl Plugin for VCard {
             )
             .event(EventKind::UserDeleted)
             .setting_bytes("max_bytes", 1, 16 << 20, DEFAULT_MAX_BYTES, "The largest vCard stored, in bytes")
-            .capability(Capability::Kv)
+            .capabilities([Capability::Kv, Capability::Mem, Capability::Route])
     }
 
     fn on_iq(iq: Iq) -> Handled {
@@ -41,7 +43,11 @@ impl Plugin for VCard {
     fn on_event(event: Event) -> Result<(), EventError> {
         match event {
             Event::UserDeleted { jid } => {
-                store::delete(&jid).map_err(|e| EventError::from(e).context("deleting its vCard"))
+                store::delete(&jid).map_err(|e| EventError::from(e).context("deleting its vCard"))?;
+                avatar::forget(&jid).map_err(|e| EventError::from(e).context("forgetting its published avatar"))
+            }
+            Event::IqResponse { context, outcome, .. } => {
+                avatar::answered(&context, &outcome).map_err(|e| EventError::new(format!("{e:?}")))
             }
             _ => Ok(()),
         }
