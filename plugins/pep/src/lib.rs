@@ -106,3 +106,6 @@ impl Plugin for Pep {
 }
 
 waxwing_sdk::export_plugin!(Pep);
+
+#[cfg(test)]
+mod tests;

@@ -99,3 +99,66 @@ pub fn answered(context: &str, outcome: &IqOutcome) -> Result<(), StanzaError> {
 pub fn forget(owner: &str) -> Result<(), HostError> {
     kv::delete(published_key(owner))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use waxwing_sdk::testing::FakeHost;
+
+    fn set_from(from: &str, vcard: &str) -> (Iq, Element) {
+        let xml = format!("<iq xmlns='jabber:client' type='set' id='v' from='{from}' to='a@example.org'>{vcard}</iq>");
+        let iq = Iq(Stanza::from_xml(&xml, Address::Bare, "example.org").unwrap());
+        let el = iq.payload().unwrap().clone();
+        (iq, el)
+    }
+
+    const VCARD: &str =
+        "<vCard xmlns='vcard-temp'><PHOTO><TYPE>image/gif</TYPE><BINVAL>aGVs\n bG8=</BINVAL></PHOTO></vCard>";
+    /// SHA-1 of "hello".
+    const ID: &str = "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d";
+
+    #[test]
+    fn a_client_photo_is_published_data_then_metadata_once() {
+        FakeHost::reset();
+        let (iq, vcard) = set_from("a@example.org/pc", VCARD);
+        stored(&iq, "a@example.org", &vcard).unwrap();
+        let data = FakeHost::take_requests();
+        let item = data[0]
+            .iq
+            .child("pubsub", NS_PUBSUB)
+            .and_then(|p| p.child("publish", NS_PUBSUB))
+            .and_then(|p| p.child("item", NS_PUBSUB))
+            .unwrap();
+        assert_eq!(item.attr("id"), Some(ID));
+        assert_eq!(item.child("data", NS_DATA).map(Element::text).as_deref(), Some("aGVsbG8="));
+        answered(&data[0].context, &IqOutcome::Result(String::new())).unwrap();
+        let meta = FakeHost::take_requests();
+        let publish = meta[0].iq.child("pubsub", NS_PUBSUB).and_then(|p| p.child("publish", NS_PUBSUB)).unwrap();
+        assert_eq!(publish.attr("node"), Some(NS_METADATA));
+        let info = publish
+            .child("item", NS_PUBSUB)
+            .and_then(|i| i.child("metadata", NS_METADATA))
+            .and_then(|m| m.child("info", NS_METADATA))
+            .unwrap();
+        assert_eq!((info.attr("id"), info.attr("type"), info.attr("bytes")), (Some(ID), Some("image/gif"), Some("5")));
+        answered(&meta[0].context, &IqOutcome::Result(String::new())).unwrap();
+        // The same photo again: already there.
+        stored(&iq, "a@example.org", &vcard).unwrap();
+        assert!(FakeHost::requests().is_empty());
+    }
+
+    #[test]
+    fn the_pep_copy_and_photoless_or_broken_vcards_publish_nothing() {
+        FakeHost::reset();
+        let (iq, vcard) = set_from("a@example.org", VCARD);
+        stored(&iq, "a@example.org", &vcard).unwrap();
+        for bad in [
+            "<vCard xmlns='vcard-temp'/>",
+            "<vCard xmlns='vcard-temp'><PHOTO><BINVAL>@@not base64</BINVAL></PHOTO></vCard>",
+        ] {
+            let (iq, vcard) = set_from("a@example.org/pc", bad);
+            stored(&iq, "a@example.org", &vcard).unwrap();
+        }
+        assert!(FakeHost::requests().is_empty());
+    }
+}
