@@ -470,6 +470,34 @@ fn bad_requests_are_refused_and_nothing_is_queued() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A send-many counts once against the call's stanzas and its recipients
+/// against their own, larger bound: a publish to 10 000 subscribers fits
+/// beside the reply; past the bound the call hears why and nothing of that
+/// send is queued.
+#[test]
+fn fan_out_recipients_are_bounded_apart_from_sends() {
+    use super::bindings::types::HostError;
+    use super::bindings::waxwing::plugin::route::Host as _;
+    use super::host_calls::{MAX_FANOUT_RECIPIENTS, MAX_QUEUED_STANZAS};
+    use super::store::{Grants, StoreData};
+
+    let dir = crate::testutil::tempdir("fanout");
+    let storage = crate::storage::Storage::open(&dir).unwrap();
+    let shared = plugin_p_on_h(&storage, 1 << 20);
+    let mut d = StoreData::new(shared, Grants::from_names(&["route".into()]), Default::default(), 1 << 20);
+    let many: Vec<String> = (0..MAX_QUEUED_STANZAS + 1).map(|i| format!("u{i}@h")).collect();
+    d.send_many("<message><body>x</body></message>".into(), many).unwrap();
+    d.send("<message to='u@h'><body>reply</body></message>".into()).unwrap();
+    assert_eq!((d.effects.queued, d.effects.fanout_recipients), (2, MAX_QUEUED_STANZAS + 1));
+    let rest = MAX_FANOUT_RECIPIENTS - d.effects.fanout_recipients;
+    let too_many: Vec<String> = (0..rest + 1).map(|i| format!("v{i}@h")).collect();
+    match d.send_many("<message><body>x</body></message>".into(), too_many) {
+        Err(HostError::Quota(why)) => assert!(why.contains("send-many"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(d.effects.outbox.len(), 2, "the refused fan-out queued nothing");
+    let _ = std::fs::remove_dir_all(dir);
+}
 /// A dataset is written by its publisher with its call, read by a plugin
 /// that declared it and holds the grant, and by no other.
 #[test]
