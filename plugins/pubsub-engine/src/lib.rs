@@ -237,12 +237,25 @@ fn known_request(ns: &str, name: &str) -> bool {
     }
 }
 
+/// Node and item ids longer than this are refused: they are part of
+/// storage keys, which have a size limit of their own.
+pub const MAX_ID_BYTES: usize = 256;
+
 /// The `node` attribute of a request, or `nodeid-required`.
 pub fn node_attr(request: &Element) -> Result<&str, StanzaError> {
     match request.attr("node") {
-        Some(n) if !n.is_empty() => Ok(n),
+        Some(n) if !n.is_empty() => check_id("node", n),
         _ => Err(errors::pubsub(Condition::BadRequest, "nodeid-required")),
     }
+}
+
+/// `id` if it is short enough to be a node or item id.
+pub fn check_id<'a>(what: &str, id: &'a str) -> Result<&'a str, StanzaError> {
+    if id.len() > MAX_ID_BYTES {
+        return Err(StanzaError::new(Condition::NotAcceptable)
+            .with_text(format!("a {what} id may be at most {MAX_ID_BYTES} bytes")));
+    }
+    Ok(id)
 }
 
 /// A fresh random id (item ids, instant nodes).

@@ -49,7 +49,11 @@ pub fn create(
         return Err(errors::forbidden());
     }
     let instant = request.attr("node").is_none_or(str::is_empty);
-    let name = if instant { crate::new_id() } else { request.attr("node").unwrap_or_default().to_string() };
+    let name = if instant {
+        crate::new_id()
+    } else {
+        crate::check_id("node", request.attr("node").unwrap_or_default())?.to_string()
+    };
     let mut config = node::base_config(service);
     if let Some(form) = config_form(payload.child("configure", NS))? {
         config.apply(&form, &service.limits)?;

@@ -104,7 +104,12 @@ fn item_of(request: &Element, config: &NodeConfig) -> Result<(Option<String>, St
             Ok((None, String::new()))
         };
     };
-    let id = item.attr("id").filter(|id| !id.is_empty()).map(str::to_string);
+    let id = item
+        .attr("id")
+        .filter(|id| !id.is_empty())
+        .map(|id| crate::check_id("item", id))
+        .transpose()?
+        .map(str::to_string);
     let mut payloads = item.elements();
     let body = match (payloads.next(), payloads.next()) {
         (Some(_), Some(_)) => return Err(errors::pubsub(Condition::BadRequest, "invalid-payload")),

@@ -16,6 +16,12 @@ fn subscriber(iq: &Iq, request: &Element, mismatch: StanzaError) -> Result<Strin
         return Err(errors::pubsub(Condition::BadRequest, "jid-required"));
     };
     let prepared = Jid::prep(raw).map_err(|_| errors::pubsub(Condition::BadRequest, "invalid-jid"))?;
+    if raw.len() > 512 {
+        // A part of storage keys: long enough for any address in use.
+        return Err(
+            errors::pubsub(Condition::BadRequest, "invalid-jid").with_text("a subscriber JID of at most 512 bytes")
+        );
+    }
     if prepared.bare() != jid::bare(iq.from()) {
         return Err(mismatch);
     }

@@ -455,3 +455,20 @@ fn config_forms_round_trip_and_refuse_bad_values() {
         assert_eq!(c.clone().apply(&form, &l).unwrap_err().condition, Condition::NotAcceptable, "{bad}");
     }
 }
+
+#[test]
+fn ids_too_long_for_storage_are_refused_before_they_reach_it() {
+    let s = component();
+    let long = "n".repeat(crate::MAX_ID_BYTES + 1);
+    assert_eq!(refused(&s, ALICE, "set", NS, &format!("<create node='{long}'/>")).0, Condition::NotAcceptable);
+    assert_eq!(refused(&s, ALICE, "get", NS, &format!("<items node='{long}'/>")).0, Condition::NotAcceptable);
+    ok(&s, ALICE, "set", NS, "<create node='n'/>");
+    let item = format!("<publish node='n'><item id='{long}'><a xmlns='urn:t'/></item></publish>");
+    assert_eq!(refused(&s, ALICE, "set", NS, &item).0, Condition::NotAcceptable);
+    let jid = format!("bob@example.org/{}", "r".repeat(600));
+    assert_eq!(
+        refused(&s, BOB, "set", NS, &format!("<subscribe node='n' jid='{jid}'/>")).1.as_deref(),
+        Some("invalid-jid")
+    );
+    assert!(FakeHost::kv_entries().iter().all(|(k, _)| k.len() < 1024));
+}
