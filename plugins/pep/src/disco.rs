@@ -11,9 +11,11 @@ pub fn answer(service: &Service, iq: &Iq) -> Handled {
     let query = iq.payload()?;
     let node = query.attr("node").filter(|n| !n.is_empty());
     let answer = match (query.ns.as_str(), node) {
-        (ns::DISCO_INFO, None) => {
-            engine::disco::service_info(&[("account", "registered", ""), ("pubsub", "pep", "")], &[NS_VCARD_CONVERSION])
-        }
+        (ns::DISCO_INFO, None) => engine::disco::service_info(
+            service,
+            &[("account", "registered", ""), ("pubsub", "pep", "")],
+            &[NS_VCARD_CONVERSION],
+        ),
         (ns::DISCO_INFO, Some(n)) => engine::disco::node_info(service, n, iq.from())?,
         (_, node) => engine::disco::items(service, node, iq.from())?,
     };

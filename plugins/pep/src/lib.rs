@@ -69,7 +69,7 @@ impl Plugin for Pep {
             .reads(engine::notify::CAPS_PLUGIN, engine::notify::CAPS_DATASET)
             .setting_int("max_items", 1, 1_000_000, 10_000, "The most items a node may keep; a node's `max` is this")
             .setting_bytes("max_payload_bytes", 256, 1 << 20, 262_144, "The largest item payload");
-        engine::feature_uris().iter().fold(d, |d, f| d.feature(f))
+        engine::feature_uris(true).iter().fold(d, |d, f| d.feature(f))
     }
 
     fn on_iq(iq: Iq) -> Handled {

@@ -70,7 +70,7 @@ pub fn handle_answer(service: &Service, msg: &Message) -> Result<Option<()>, Sta
         .with_attr("jid", subscriber)
         .with_attr("subscription", if allow { "subscribed" } else { "none" });
     route::send(&notify::message(service, &node, told).with_attr("to", subscriber))?;
-    if allow {
+    if allow && node.config.send_last != crate::config::SendLast::Never {
         crate::subscribe::send_last_items(service, &node, subscriber)?;
     }
     Ok(Some(()))

@@ -124,8 +124,9 @@ impl NodeConfig {
         }
     }
 
-    /// The configuration form (`type='form'`, current values).
-    pub fn to_form(&self, limits: &Limits) -> DataForm {
+    /// The configuration form (`type='form'`, current values); a
+    /// collection's lists its `children`.
+    pub fn to_form(&self, limits: &Limits, children: &[String]) -> DataForm {
         let list = |var: &str, label: &str, value: &str, options: &[&str]| {
             options.iter().fold(Field::list_single(var, value).label(label), |f, o| f.option(o, o))
         };
@@ -208,11 +209,18 @@ impl NodeConfig {
                     .values(&self.collections),
             )
             .field(list("pubsub#itemreply", "Whom replies to items go to", &self.itemreply, &["owner", "publisher"]))
+            .field(
+                Field::new("pubsub#children", FieldType::TextMulti)
+                    .label("The nodes in this collection")
+                    .values(children),
+            )
     }
 
     /// Applies a submitted form's known fields; a value outside what a field
     /// allows is `not-acceptable`, naming the field. Unknown fields are
-    /// ignored, as a client may send what another server offers.
+    /// ignored, as a client may send what another server offers (publish
+    /// options are stricter: [`Self::check_preconditions`]). `pubsub#children`
+    /// is the collection's to apply to its children.
     pub fn apply(&mut self, form: &DataForm, limits: &Limits) -> Result<(), StanzaError> {
         for field in &form.fields {
             let Some(var) = field.var.as_deref() else { continue };
@@ -228,7 +236,12 @@ impl NodeConfig {
                 "pubsub#title" => self.title = value.to_string(),
                 "pubsub#description" => self.description = value.to_string(),
                 "pubsub#type" => self.payload_type = value.to_string(),
-                "pubsub#access_model" => self.access = Access::parse(value).ok_or_else(bad)?,
+                "pubsub#access_model" => {
+                    self.access = Access::parse(value).ok_or_else(|| {
+                        errors::pubsub(Condition::NotAcceptable, "unsupported-access-model")
+                            .with_text(format!("no access model '{value}' here"))
+                    })?
+                }
                 "pubsub#roster_groups_allowed" => self.roster_groups = field.values.clone(),
                 "pubsub#publish_model" => self.publish_model = PublishModel::parse(value).ok_or_else(bad)?,
                 "pubsub#persist_items" => self.persist_items = boolean()?,
@@ -269,6 +282,7 @@ impl NodeConfig {
         for field in &options.fields {
             let Some(var) = field.var.as_deref() else { continue };
             let same = match var {
+                "FORM_TYPE" => true,
                 "pubsub#access_model" => wanted.access == self.access,
                 "pubsub#roster_groups_allowed" => wanted.roster_groups == self.roster_groups,
                 "pubsub#publish_model" => wanted.publish_model == self.publish_model,
@@ -286,7 +300,8 @@ impl NodeConfig {
                 "pubsub#description" => wanted.description == self.description,
                 "pubsub#type" => wanted.payload_type == self.payload_type,
                 "pubsub#itemreply" => wanted.itemreply == self.itemreply,
-                _ => true,
+                // §7.1.5: a precondition the service does not know is unmet.
+                _ => false,
             };
             if !same {
                 return Err(precondition_not_met(var));

@@ -19,13 +19,13 @@ fn feature(var: &str) -> Element {
 
 /// disco#info of the service itself: `identities` ((category, type,
 /// name)) and `features` besides the pubsub ones.
-pub fn service_info(identities: &[(&str, &str, &str)], extra_features: &[&str]) -> Element {
+pub fn service_info(service: &Service, identities: &[(&str, &str, &str)], extra_features: &[&str]) -> Element {
     let mut q = Element::new("query", ns::DISCO_INFO);
     for (c, t, n) in identities {
         q.push_child(identity(c, t, n));
     }
     let mut features: Vec<String> = vec![ns::DISCO_INFO.into(), ns::DISCO_ITEMS.into()];
-    features.extend(crate::feature_uris());
+    features.extend(crate::feature_uris(service.is_pep()));
     features.extend(extra_features.iter().map(|f| f.to_string()));
     features.sort();
     features.dedup();

@@ -45,11 +45,6 @@ pub const FORM_META: &str = "http://jabber.org/protocol/pubsub#meta-data";
 
 /// The `#feature`s both services announce (XEP-0060 §10).
 pub const FEATURES: &[&str] = &[
-    "access-authorize",
-    "access-open",
-    "access-presence",
-    "access-roster",
-    "access-whitelist",
     "auto-create",
     "auto-subscribe",
     "collections",
@@ -68,6 +63,7 @@ pub const FEATURES: &[&str] = &[
     "member-affiliation",
     "meta-data",
     "modify-affiliations",
+    "multi-items",
     "outcast-affiliation",
     "persistent-items",
     "presence-access",
@@ -89,10 +85,14 @@ pub const FEATURES: &[&str] = &[
     "subscription-notifications",
 ];
 
-/// Every feature URI of [`FEATURES`], plus the base namespaces.
-pub fn feature_uris() -> Vec<String> {
+/// Every feature URI of [`FEATURES`], plus the base namespaces and
+/// `access-<model>` naming the default access model of a new node (§10):
+/// open on a component, presence on PEP. The other models are offered by
+/// the configuration form.
+pub fn feature_uris(pep: bool) -> Vec<String> {
     let mut out = vec![NS.to_string(), NS_OWNER.to_string(), NS_EVENT.to_string()];
     out.extend(FEATURES.iter().map(|f| format!("{NS}#{f}")));
+    out.push(format!("{NS}#access-{}", if pep { "presence" } else { "open" }));
     out
 }
 

@@ -21,20 +21,86 @@ fn config_form(parent: Option<&Element>) -> Result<Option<DataForm>, StanzaError
     Ok(form)
 }
 
-/// Each collection a node names must exist, be a collection and let the
-/// creator in as an owner (XEP-0248 §6.1).
+/// XEP-0248 §7.2.3: the error of a node graph that cannot be.
+fn invalid_options(why: String) -> StanzaError {
+    errors::pubsub(Condition::NotAllowed, "invalid-options").with_type(ErrorType::Cancel).with_text(why)
+}
+
+/// Each collection a node names must exist, be a collection, let the
+/// creator in as an owner (XEP-0248 §6.1), and not be the node itself or
+/// below it (§7.2.3.5: no cycles).
 fn check_collections(service: &Service, from: &str, collections: &[String], itself: &str) -> Result<(), StanzaError> {
     for name in collections {
-        if name == itself {
-            return Err(StanzaError::new(Condition::NotAcceptable).with_text("a node cannot be in itself"));
-        }
         let parent = node::load(service, name)?
             .ok_or_else(|| StanzaError::new(Condition::ItemNotFound).with_text(format!("no collection '{name}'")))?
             .node;
         if !parent.is_collection() {
-            return Err(StanzaError::new(Condition::NotAcceptable).with_text(format!("'{name}' is not a collection")));
+            return Err(invalid_options(format!("'{name}' is a leaf: leaves have no children")));
         }
         access::check_owner(service, &parent, from)?;
+        if is_within(service, &parent, itself)? {
+            return Err(invalid_options(format!("'{itself}' in '{name}' would make a cycle")));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `node` is `ancestor` or lies below it.
+fn is_within(service: &Service, node: &Node, ancestor: &str) -> Result<bool, StanzaError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut level = vec![node.clone()];
+    while !level.is_empty() {
+        let mut next = Vec::new();
+        for n in level {
+            if n.name == ancestor {
+                return Ok(true);
+            }
+            if !seen.insert(n.name.clone()) {
+                continue;
+            }
+            for parent in &n.config.collections {
+                if let Some(p) = node::load(service, parent)? {
+                    next.push(p.node);
+                }
+            }
+        }
+        level = next;
+    }
+    Ok(false)
+}
+
+/// The nodes directly in `collection`.
+pub fn children(service: &Service, collection: &str) -> Result<Vec<String>, StanzaError> {
+    Ok(node::all(service)?
+        .into_iter()
+        .filter(|n| n.config.collections.iter().any(|c| c == collection))
+        .map(|n| n.name)
+        .collect())
+}
+
+/// A collection's `pubsub#children`, submitted: each listed node joins
+/// it, each other child leaves it.
+fn set_children(service: &Service, from: &str, collection: &Node, wanted: &[String]) -> Result<(), StanzaError> {
+    if !collection.is_collection() {
+        return Err(invalid_options("a leaf has no children".into()));
+    }
+    let current = children(service, &collection.name)?;
+    for name in wanted.iter().filter(|n| !current.contains(n)) {
+        let child = node::require(service, name)?.node;
+        access::check_owner(service, &child, from)?;
+        if is_within(service, collection, name)? {
+            return Err(invalid_options(format!("'{name}' in '{}' would make a cycle", collection.name)));
+        }
+        node::update(service, name, |n| {
+            n.config.collections.push(collection.name.clone());
+            Ok(())
+        })?;
+    }
+    for name in current.iter().filter(|n| !wanted.contains(n)) {
+        node::update(service, name, |n| {
+            n.config.collections.retain(|c| *c != collection.name);
+            Ok(())
+        })?;
     }
     Ok(())
 }
@@ -55,13 +121,22 @@ pub fn create(
         crate::check_id("node", request.attr("node").unwrap_or_default())?.to_string()
     };
     let mut config = node::base_config(service);
-    if let Some(form) = config_form(payload.child("configure", NS))? {
-        config.apply(&form, &service.limits)?;
+    let configure = payload.child("configure", NS);
+    if configure.is_some_and(|c| c.attr("node").is_some()) {
+        // §8.1.3: the node is named by <create/> alone.
+        return Err(StanzaError::new(Condition::BadRequest).with_text("<configure/> of a create names no node"));
+    }
+    let form = config_form(configure)?;
+    if let Some(form) = &form {
+        config.apply(form, &service.limits)?;
     }
     check_collections(service, iq.from(), &config.collections, &name)?;
     let node = Node::new(&name, iq.from(), config);
     if !node::create(service, &node)? {
         return Err(Condition::Conflict.into());
+    }
+    if let Some(kids) = form.as_ref().and_then(|f| f.get("pubsub#children")) {
+        set_children(service, iq.from(), &node, &kids.values)?;
     }
     Ok(instant
         .then(|| Element::new("pubsub", NS).with_child(Element::new("create", NS).with_attr("node", name.as_str()))))
@@ -77,9 +152,10 @@ fn owned(service: &Service, iq: &Iq, request: &Element) -> Result<Node, StanzaEr
 
 pub fn get_config(service: &Service, iq: &Iq, request: &Element) -> Result<Option<Element>, StanzaError> {
     let node = owned(service, iq, request)?;
+    let kids = if node.is_collection() { children(service, &node.name)? } else { Vec::new() };
     let configure = Element::new("configure", NS_OWNER)
         .with_attr("node", node.name.as_str())
-        .with_child(node.config.to_form(&service.limits).to_element());
+        .with_child(node.config.to_form(&service.limits, &kids).to_element());
     Ok(Some(Element::new("pubsub", NS_OWNER).with_child(configure)))
 }
 
@@ -90,19 +166,30 @@ pub fn set_config(service: &Service, iq: &Iq, request: &Element) -> Result<Optio
         return Ok(None);
     };
     let from = iq.from();
+    let has_items = !items::newest(service, &node.name, 1)?.is_empty();
     let updated = node::update(service, &node.name, |n| {
         let before = n.config.node_type;
         n.config.apply(&form, &service.limits)?;
-        if n.config.node_type != before {
-            return Err(StanzaError::new(Condition::NotAcceptable).with_text("pubsub#node_type is set at creation"));
+        match (before, n.config.node_type) {
+            (NodeType::Collection, NodeType::Leaf) => {
+                return Err(invalid_options("a collection stays a collection".into()));
+            }
+            (NodeType::Leaf, NodeType::Collection) if has_items => {
+                return Err(invalid_options("a leaf with items cannot become a collection; purge it first".into()));
+            }
+            _ => {}
         }
         check_collections(service, from, &n.config.collections, &n.name)
     })?;
+    if let Some(kids) = form.get("pubsub#children") {
+        set_children(service, from, &updated, &kids.values)?;
+    }
     items::trim(service, &updated.name, updated.config.max_items)?;
     if updated.config.notify_config {
         let mut event = Element::new("configuration", NS_EVENT).with_attr("node", updated.name.as_str());
         if updated.config.deliver_payloads {
-            let mut form = updated.config.to_form(&service.limits);
+            let kids = if updated.is_collection() { children(service, &updated.name)? } else { Vec::new() };
+            let mut form = updated.config.to_form(&service.limits, &kids);
             form.kind = FormKind::Result;
             event.push_child(form.to_element());
         }
@@ -119,11 +206,15 @@ pub fn default_config(service: &Service, request: &Element) -> Result<Option<Ele
             config.node_type = NodeType::Collection;
         }
     }
-    let default = Element::new("default", NS_OWNER).with_child(config.to_form(&service.limits).to_element());
+    let default = Element::new("default", NS_OWNER).with_child(config.to_form(&service.limits, &[]).to_element());
     Ok(Some(Element::new("pubsub", NS_OWNER).with_child(default)))
 }
 
 pub fn delete(service: &Service, iq: &Iq, request: &Element) -> Result<Option<Element>, StanzaError> {
+    if request.attr("node").is_none_or(str::is_empty) {
+        // XEP-0248 §7.4.3: the root collection (the service) stays.
+        return Err(StanzaError::new(Condition::NotAllowed).with_text("the root node cannot be deleted"));
+    }
     let node = owned(service, iq, request)?;
     if node.config.notify_delete {
         let mut event = Element::new("delete", NS_EVENT).with_attr("node", node.name.as_str());
@@ -197,6 +288,12 @@ pub fn set_subscriptions(service: &Service, iq: &Iq, request: &Element) -> Resul
                 subscription::put(service, &node.name, &sub)?;
             }
         }
+        // §8.8.4: the entity hears of what an owner did to its subscription.
+        let told = Element::new("subscription", NS_EVENT)
+            .with_attr("node", node.name.as_str())
+            .with_attr("jid", jid.as_str())
+            .with_attr("subscription", state.map_or("none", State::as_str));
+        waxwing_sdk::route::send(&notify::message(service, &node, told).with_attr("to", jid.as_str()))?;
     }
     Ok(None)
 }
@@ -223,6 +320,10 @@ pub fn set_affiliations(service: &Service, iq: &Iq, request: &Element) -> Result
         let jid = entry.attr("jid").and_then(|j| Jid::prep(j).ok()).map(|j| j.bare());
         let affiliation = entry.attr("affiliation").and_then(Affiliation::parse);
         match (jid, affiliation) {
+            (Some(jid), Some(_)) if changes.iter().any(|(j, _)| *j == jid) => {
+                // §8.9.2.5: one change per entity in a request.
+                return Err(StanzaError::new(Condition::BadRequest).with_text(format!("{jid} is named twice")));
+            }
             (Some(jid), Some(a)) => changes.push((jid, a)),
             _ => {
                 return Err(StanzaError::new(Condition::NotAcceptable)

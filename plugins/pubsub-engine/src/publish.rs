@@ -37,11 +37,12 @@ pub fn publish(
     } else {
         items::Item { id: item_id.clone(), seq: String::new(), publisher, payload: body }
     };
-    let event = Element::new("items", NS_EVENT).with_attr("node", name).with_child(item.element(
-        NS_EVENT,
-        node.config.deliver_payloads,
-        !service.is_pep(),
-    ));
+    let mut event = Element::new("items", NS_EVENT).with_attr("node", name);
+    // §7.1.1: a transient notification-only node tells of a publish with
+    // not even an item.
+    if node.config.persist_items || node.config.deliver_payloads {
+        event.push_child(item.element(NS_EVENT, node.config.deliver_payloads, !service.is_pep()));
+    }
     notify::broadcast(service, &node, Change { event, about_items: true })?;
     Ok(Some(
         Element::new("pubsub", NS).with_child(

@@ -121,12 +121,10 @@ pub fn unsubscribe(service: &Service, iq: &Iq, request: &Element) -> Result<Opti
     let jid = subscriber(iq, request, errors::forbidden())?;
     node::require(service, name)?;
     let Some(_) = subscription::get(service, name, &jid)? else {
-        return Err(errors::pubsub(Condition::UnexpectedRequest, "not-subscribed"));
+        return Err(errors::pubsub(Condition::UnexpectedRequest, "not-subscribed").with_type(ErrorType::Cancel));
     };
-    if request.attr("subid").is_some_and(|s| !s.is_empty()) {
-        // One subscription per JID: no subscription ids are handed out.
-        return Err(errors::pubsub(Condition::NotAcceptable, "invalid-subid"));
-    }
+    // One subscription per JID, so no subscription ids are handed out and a
+    // `subid` names nothing to choose between (§6.2.3.5: ignored).
     subscription::remove(service, name, &jid)?;
     Ok(None)
 }
@@ -136,11 +134,8 @@ fn options_target(service: &Service, iq: &Iq, request: &Element) -> Result<(Node
     let name = crate::node_attr(request)?;
     let jid = subscriber(iq, request, errors::forbidden())?;
     let node = node::require(service, name)?.node;
-    if request.attr("subid").is_some_and(|s| !s.is_empty()) {
-        return Err(errors::pubsub(Condition::NotAcceptable, "invalid-subid"));
-    }
     let sub = subscription::get(service, name, &jid)?
-        .ok_or_else(|| errors::pubsub(Condition::UnexpectedRequest, "not-subscribed"))?;
+        .ok_or_else(|| errors::pubsub(Condition::UnexpectedRequest, "not-subscribed").with_type(ErrorType::Modify))?;
     Ok((node, sub))
 }
 
@@ -172,7 +167,10 @@ pub fn default_options(service: &Service, request: &Element) -> Result<Option<El
         Some(name) => node::require(service, name)?.node.is_collection(),
         None => false,
     };
-    let form = Subscription::new("", State::Subscribed).options_form(collection).to_element();
+    let mut form = Subscription::new("", State::Subscribed).options_form(collection);
+    // §6.4.2: the defaults are data, not a form to fill in.
+    form.kind = FormKind::Result;
+    let form = form.to_element();
     let mut default = Element::new("default", NS);
     if let Some(name) = request.attr("node") {
         default.set_attr("node", name);

@@ -472,3 +472,58 @@ fn ids_too_long_for_storage_are_refused_before_they_reach_it() {
     );
     assert!(FakeHost::kv_entries().iter().all(|(k, _)| k.len() < 1024));
 }
+
+#[test]
+fn the_node_graph_stays_a_tree_of_collections() {
+    let s = component();
+    let form = |var: &str, value: &str| {
+        format!("<x xmlns='jabber:x:data' type='submit'><field var='{var}'><value>{value}</value></field></x>")
+    };
+    let create = |node: &str, var: &str, value: &str| {
+        format!("<create node='{node}'/><configure>{}</configure>", form(var, value))
+    };
+    let configure =
+        |node: &str, var: &str, value: &str| format!("<configure node='{node}'>{}</configure>", form(var, value));
+    ok(&s, ALICE, "set", NS, &create("top", "pubsub#node_type", "collection"));
+    ok(&s, ALICE, "set", NS, &create("mid", "pubsub#node_type", "collection"));
+    ok(&s, ALICE, "set", NS_OWNER, &configure("mid", "pubsub#collection", "top"));
+    ok(&s, ALICE, "set", NS, &create("leaf", "pubsub#collection", "mid"));
+    let invalid = (Condition::NotAllowed, Some("invalid-options".to_string()));
+    // top under mid, when mid is under top.
+    assert_eq!(refused(&s, ALICE, "set", NS_OWNER, &configure("top", "pubsub#collection", "mid")), invalid);
+    assert_eq!(refused(&s, ALICE, "set", NS, &create("x", "pubsub#collection", "leaf")), invalid);
+    assert_eq!(refused(&s, ALICE, "set", NS_OWNER, &configure("mid", "pubsub#node_type", "leaf")), invalid);
+    assert_eq!(refused(&s, ALICE, "set", NS_OWNER, "<delete/>").0, Condition::NotAllowed);
+    let reply = ok(&s, ALICE, "get", NS_OWNER, "<configure node='top'/>").unwrap();
+    let x = reply.child("configure", NS_OWNER).and_then(|c| c.child("x", ns::DATA_FORMS)).unwrap();
+    assert_eq!(DataForm::from_element(x).unwrap().values("pubsub#children"), ["mid"]);
+}
+
+#[test]
+fn unknown_publish_options_are_unmet_preconditions() {
+    let s = component();
+    ok(&s, ALICE, "set", NS, "<create node='n'/>");
+    let unknown = "<publish node='n'><item><a xmlns='urn:t'/></item></publish><publish-options><x xmlns='jabber:x:data' type='submit'>\
+        <field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field>\
+        <field var='pubsub#frobnicate'><value>1</value></field></x></publish-options>";
+    assert_eq!(refused(&s, ALICE, "set", NS, unknown), (Condition::Conflict, Some("precondition-not-met".into())));
+}
+
+#[test]
+fn an_owner_changing_a_subscription_tells_the_entity() {
+    let s = component();
+    ok(&s, ALICE, "set", NS, "<create node='n'/>");
+    FakeHost::take_sent();
+    ok(
+        &s,
+        ALICE,
+        "set",
+        NS_OWNER,
+        "<subscriptions node='n'><subscription jid='bob@example.org' subscription='subscribed'/></subscriptions>",
+    );
+    let told = sent_to("bob@example.org");
+    let sub = told[0].child("event", NS_EVENT).and_then(|e| e.child("subscription", NS_EVENT)).unwrap();
+    assert_eq!(sub.attr("subscription"), Some("subscribed"));
+    let dup = "<affiliations node='n'><affiliation jid='bob@example.org' affiliation='member'/><affiliation jid='bob@example.org' affiliation='publisher'/></affiliations>";
+    assert_eq!(refused(&s, ALICE, "set", NS_OWNER, dup).0, Condition::BadRequest);
+}

@@ -52,7 +52,7 @@ impl Plugin for Pubsub {
             .setting_int("max_items", 1, 1_000_000, 10_000, "The most items a node may keep; a node's `max` is this")
             .setting_int("default_max_items", 1, 1_000_000, 256, "Items a new node keeps")
             .setting_bytes("max_payload_bytes", 256, 1 << 20, 65_536, "The largest item payload");
-        engine::feature_uris().iter().fold(d, |d, f| d.feature(f))
+        engine::feature_uris(false).iter().fold(d, |d, f| d.feature(f))
     }
 
     fn init(config: &Json) -> Result<Ready, String> {
@@ -92,7 +92,7 @@ fn disco(service: &Service, iq: &Iq) -> Handled {
     let answer = match (query.ns.as_str(), node) {
         (ns::DISCO_INFO, None) => {
             let name = waxwing_sdk::config().get("name").as_str().unwrap_or_default().to_string();
-            engine::disco::service_info(&[("pubsub", "service", &name)], &[])
+            engine::disco::service_info(service, &[("pubsub", "service", &name)], &[])
         }
         (ns::DISCO_INFO, Some(n)) => engine::disco::node_info(service, n, iq.from())?,
         (_, node) => engine::disco::items(service, node, iq.from())?,
