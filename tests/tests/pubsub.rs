@@ -31,6 +31,10 @@ fn error_of(e: &Element) -> (String, String, String) {
     (stanza_error_condition(e).unwrap_or_default(), stanza_error_type(e).unwrap_or_default(), app)
 }
 
+/// A bad request: what it is, its iq type, `to`, payload, and the error it
+/// must get (condition, type, pubsub#errors element or "").
+type Case<'a> = (&'a str, &'a str, Option<&'a str>, String, (&'a str, &'a str, &'a str));
+
 fn publish(node: &str, id: &str, text: &str) -> String {
     format!(
         "<pubsub xmlns='{NS}'><publish node='{node}'><item id='{id}'><entry xmlns='urn:example'>{text}</entry></item></publish></pubsub>"
@@ -48,7 +52,7 @@ async fn bad_requests_get_their_errors_and_the_service_keeps_serving() {
     let form = |field: &str, value: &str| {
         format!("<x xmlns='jabber:x:data' type='submit'><field var='{field}'><value>{value}</value></field></x>")
     };
-    let cases: Vec<(&str, &str, Option<&str>, String, (&str, &str, &str))> = vec![
+    let cases: Vec<Case> = vec![
         ("an empty pubsub", "set", Some(SERVICE), format!("<pubsub xmlns='{NS}'/>"), ("bad-request", "modify", "")),
         (
             "an unknown request",
