@@ -1,5 +1,6 @@
 //! The load scenarios against any server at host:port:domain: logins, idle
-//! sessions, 1:1 messages, PubSub, and iq round trips (MUC: `muc.rs`).
+//! sessions, 1:1 messages and iq round trips (MUC: `muc.rs`; PubSub:
+//! `pubsub.rs`).
 //!
 //! Accounts are `{prefix}{i}@{domain}` for i in 1..=users, all with one
 //! password. Every wait is bounded by `--timeout`; a scenario that loses
@@ -45,6 +46,11 @@ pub struct Opts {
     pub big_count: usize,
     pub big_rate: f64,
     pub subscribers: usize,
+    /// Subscribers of the large node (`pubsub`), each its own session; 0
+    /// leaves it out.
+    pub big_node: usize,
+    /// Items published to the large node, one at a time.
+    pub big_publishes: usize,
     pub hold: Duration,
     /// Messages per second over all senders (`messages`, `muc`); 0 sends as
     /// fast as the window allows.
@@ -362,125 +368,6 @@ pub async fn messages(o: &Opts) -> Result<Report, Error> {
     r.num("messages_per_s", got as f64 / wall.as_secs_f64(), "/s");
     r.latencies("latency", lat);
     r.cpu(&meter, got, "message");
-    for w in writers {
-        close_writer(w).await;
-    }
-    Ok(r)
-}
-
-// ---------------------------------------------------------------- PubSub
-
-const PUBSUB: &str = "http://jabber.org/protocol/pubsub";
-
-pub async fn pubsub(o: &Opts) -> Result<Report, Error> {
-    let (subs, m) = (o.subscribers.max(1), o.count as u64);
-    o.need(subs + 1)?;
-    let limit = o.target.timeout;
-    let ps = o.pubsub_domain.clone();
-    let node = format!("wxb{}", std::process::id());
-    let indices: Vec<usize> = (1..=subs + 1).collect();
-    let mut sessions = login_many(o, &indices, "wxb").await?;
-    let mut owner = sessions.remove(0);
-    owner
-        .send(&format!(
-            "<iq type='set' to='{ps}' id='create'><pubsub xmlns='{PUBSUB}'><create node='{node}'/></pubsub></iq>"
-        ))
-        .await?;
-    let (ok, answer) = await_iq(&mut owner.reader, "create", limit).await?;
-    if !ok {
-        return Err(format!("creating node {node} on {ps}: {answer}"));
-    }
-    let mut set = JoinSet::new();
-    for mut s in sessions {
-        let (ps, node) = (ps.clone(), node.clone());
-        set.spawn(async move {
-            let jid = s.jid.clone();
-            s.send(&format!(
-                "<iq type='set' to='{ps}' id='sub'><pubsub xmlns='{PUBSUB}'><subscribe node='{node}' jid='{jid}'/></pubsub></iq>"
-            ))
-            .await?;
-            let (ok, answer) = await_iq(&mut s.reader, "sub", limit).await?;
-            if !ok {
-                return Err(format!("subscribing {jid}: {answer}"));
-            }
-            Ok::<_, Error>(s)
-        });
-    }
-    let mut subscribed = Vec::new();
-    while let Some(res) = set.join_next().await {
-        subscribed.push(res.map_err(|e| e.to_string())??);
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let meter = CpuMeter::start(o.pid);
-    let t0 = Instant::now();
-    let window = Arc::new(Semaphore::new(o.window.max(1)));
-    let Session { reader: mut owner_reader, writer: owner_writer, .. } = owner;
-    let publisher = tokio::spawn(send_windowed(owner_writer, window.clone(), m, limit, None, move |seq, xml| {
-        use std::fmt::Write as _;
-        let _ = write!(
-            xml,
-            "<iq type='set' to='{ps}' id='pub{seq}'><pubsub xmlns='{PUBSUB}'><publish node='{node}'>\
-             <item id='i{seq}'><entry xmlns='urn:waxwing:bench'>wxb:0:{seq}:{}</entry></item></publish></pubsub></iq>",
-            now_us()
-        );
-    }));
-    let acks = tokio::spawn(async move {
-        let (mut ok, mut failed) = (0u64, 0u64);
-        while ok + failed < m {
-            let Ok(Ok(st)) = timeout(limit, owner_reader.stanza()).await else { break };
-            if scan::name(st) == b"iq" && scan::attr(st, "id").is_some_and(|id| id.starts_with(b"pub")) {
-                if scan::attr(st, "type") == Some(b"result") {
-                    ok += 1;
-                } else {
-                    if failed == 0 {
-                        eprintln!("publish failed: {}", String::from_utf8_lossy(st));
-                    }
-                    failed += 1;
-                }
-                window.add_permits(1);
-            }
-        }
-        drain(owner_reader);
-        (ok, failed)
-    });
-    let mut receivers = JoinSet::new();
-    for s in subscribed {
-        let Session { mut reader, writer, .. } = s;
-        receivers.spawn(async move {
-            let mut got = 0u64;
-            let mut lat = Vec::with_capacity(m as usize);
-            while got < m {
-                let Ok(Ok(st)) = timeout(limit, reader.stanza()).await else { break };
-                if scan::name(st) != b"message" {
-                    continue;
-                }
-                let Some((_, _, t)) = token(st) else { continue };
-                lat.push(latency_us(t));
-                got += 1;
-            }
-            drain(reader);
-            (got, lat, writer)
-        });
-    }
-    let (mut got, mut lat, mut writers) = (0u64, Vec::new(), Vec::new());
-    while let Some(res) = receivers.join_next().await {
-        let (g, l, w) = res.map_err(|e| e.to_string())?;
-        got += g;
-        lat.extend(l);
-        writers.push(w);
-    }
-    let wall = t0.elapsed();
-    let (published, failed) = acks.await.map_err(|e| e.to_string())?;
-    writers.push(publisher.await.map_err(|e| e.to_string())?.1);
-    let mut r = Report::new("pubsub");
-    r.add("subscribers", subs, "");
-    r.add("published", published, "");
-    r.add("publish_errors", failed, "");
-    r.add("notifications", got, "");
-    r.add("lost", (subs as u64 * m).saturating_sub(got), "");
-    r.num("notifications_per_s", got as f64 / wall.as_secs_f64(), "/s");
-    r.latencies("latency", lat);
-    r.cpu(&meter, got, "notification");
     for w in writers {
         close_writer(w).await;
     }

@@ -16,6 +16,7 @@ mod cpu;
 mod load;
 mod muc;
 mod plugin_iq;
+mod pubsub;
 mod report;
 mod scan;
 mod scram;
@@ -48,7 +49,8 @@ enum Scenario {
     /// MUC: --rooms rooms of --occupants, --senders of each send --count groupchat
     /// messages at --rate; a room of --big-room that --newcomers join one by one.
     Muc(Common),
-    /// One node, --subscribers subscribers, --count items published.
+    /// PubSub: one node, --subscribers subscribers, --count items published;
+    /// a node of --big-node subscribers (one session each), --big-publishes items one at a time.
     Pubsub(Common),
     /// XEP-0199 pings to the server from --concurrency sessions, --count in all.
     Iq(Common),
@@ -116,8 +118,15 @@ struct Common {
     /// Their rate, messages/s (0: as fast as the window allows).
     #[arg(long, default_value_t = 10.0)]
     big_rate: f64,
+    /// Subscribers of the node --count items are published to (pubsub); 0 leaves it out.
     #[arg(long, default_value_t = 50)]
     subscribers: usize,
+    /// Subscribers of the large node, each its own session (pubsub); 0 leaves it out.
+    #[arg(long, default_value_t = 0)]
+    big_node: usize,
+    /// Items published to the large node, one at a time.
+    #[arg(long, default_value_t = 5)]
+    big_publishes: usize,
     /// Messages per second over all pairs (messages; reported as scenario
     /// `messages_paced`) or all senders (muc), paced; 0: as fast as the
     /// window allows.
@@ -165,6 +174,8 @@ impl Common {
             big_count: self.big_count,
             big_rate: self.big_rate,
             subscribers: self.subscribers,
+            big_node: self.big_node,
+            big_publishes: self.big_publishes,
             hold: Duration::from_secs(self.hold),
             rate: self.rate,
         })
@@ -206,10 +217,10 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         let one = match name {
             "muc" => return muc::run(&opts, &mut reports).await,
+            "pubsub" => return pubsub::run(&opts, &mut reports).await,
             "login" => load::login(&opts).await,
             "idle" => load::idle(&opts).await,
             "messages" => load::messages(&opts).await,
-            "pubsub" => load::pubsub(&opts).await,
             "iq" => load::iq(&opts).await,
             _ => load::register(&opts).await,
         };

@@ -63,7 +63,7 @@ fn join_stanza(occupant: &str) -> String {
 }
 
 /// A stanza for an error message, cut at 600 characters.
-fn text(st: &[u8]) -> String {
+pub(crate) fn text(st: &[u8]) -> String {
     let s = String::from_utf8_lossy(st);
     if s.chars().count() > 600 { format!("{}…", s.chars().take(600).collect::<String>()) } else { s.into_owned() }
 }
@@ -278,7 +278,7 @@ async fn join_then_listen(
 
 /// Waits until `counter` reaches `target`, giving up once it has not moved
 /// for `limit`; returns what it reached and when it last moved.
-async fn wait_count(counter: &AtomicU64, target: u64, limit: Duration) -> (u64, Instant) {
+pub(crate) async fn wait_count(counter: &AtomicU64, target: u64, limit: Duration) -> (u64, Instant) {
     let mut last = counter.load(Relaxed);
     let mut moved = Instant::now();
     loop {
@@ -299,7 +299,7 @@ async fn wait_count(counter: &AtomicU64, target: u64, limit: Duration) -> (u64, 
 /// Waits until the server has used under 5% of a core over 200 ms, at most
 /// `max`: presence broadcasts or a teardown still under way are not counted
 /// in what is measured next. Without a pid, half a second.
-async fn settle(pid: Option<u32>, max: Duration) {
+pub(crate) async fn settle(pid: Option<u32>, max: Duration) {
     let Some(pid) = pid else {
         sleep(Duration::from_millis(500)).await;
         return;
