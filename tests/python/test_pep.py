@@ -1337,7 +1337,6 @@ def test_vcard_photo_is_published_as_the_pep_avatar(pep_server):
     run(main())
 
 
-@pytest.mark.xfail(strict=True, reason="XEP-0398's presence side: no plugin sees a session's broadcast presence on its way out (ARCHITECTURE.md, known gaps)")
 def test_presence_carries_the_avatar_hash(pep_server):
     """XEP-0398 §presence: "services MUST include the hash on behalf of their
     users in every available presence that does not contain an empty photo

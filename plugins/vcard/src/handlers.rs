@@ -19,6 +19,7 @@ pub fn set(iq: &Iq, max_bytes: usize) -> Handled {
     check_owner(iq.from(), owner)?;
     let serialized = serialize_within(iq.payload()?, max_bytes)?;
     store::save(owner, &serialized)?;
+    crate::presence_hash::remember(owner, iq.payload()?)?;
     if let Err(e) = crate::avatar::stored(iq, owner, iq.payload()?) {
         // The vCard is stored; only its copy to PEP failed.
         waxwing_sdk::log::warn(&format!("{owner}: vCard avatar not published to PEP: {e:?}"));

@@ -1,10 +1,12 @@
 //! XEP-0054 vcard-temp: each account's vCard, stored as the client sent it;
-//! a client's PHOTO is published as its XEP-0084 avatar (XEP-0398, `avatar.rs`).
+//! a client's PHOTO is published as its XEP-0084 avatar (XEP-0398, `avatar.rs`)
+//! and its hash goes into the account's presence (`presence_hash.rs`).
 //!
 //! Setting: `max_bytes`, the largest vCard accepted (64 KiB).
 
 mod avatar;
 mod handlers;
+mod presence_hash;
 mod store;
 
 use waxwing_sdk::prelude::*;
@@ -24,6 +26,9 @@ impl Plugin for VCard {
             .route(
                 Route::iq().of_types([StanzaType::Get, StanzaType::Set]).payload(store::NS, "vCard").to(Address::Bare),
             )
+            // XEP-0398 §2.3: the avatar hash in the account's presence.
+            .filter(Route::presence().of_type(StanzaType::Available).to_anywhere())
+            .filter_scope(FilterScope::WatchedAccounts)
             .event(EventKind::UserDeleted)
             .setting_bytes("max_bytes", 1, 16 << 20, DEFAULT_MAX_BYTES, "The largest vCard stored, in bytes")
             .capabilities([Capability::Kv, Capability::Mem, Capability::Route])
@@ -40,11 +45,24 @@ impl Plugin for VCard {
         }
     }
 
+    fn filter(stanza: Stanza) -> Verdict {
+        match presence_hash::stamp(&stanza) {
+            Ok(Some(stamped)) => Verdict::Rewrite(stamped),
+            Ok(None) => Verdict::Pass,
+            Err(e) => {
+                // The presence goes out as sent; only the hash is missing.
+                waxwing_sdk::log::warn(&format!("avatar hash not added to {}'s presence: {e:?}", stanza.from()));
+                Verdict::Pass
+            }
+        }
+    }
+
     fn on_event(event: Event) -> Result<(), EventError> {
         match event {
             Event::UserDeleted { jid } => {
                 store::delete(&jid).map_err(|e| EventError::from(e).context("deleting its vCard"))?;
-                avatar::forget(&jid).map_err(|e| EventError::from(e).context("forgetting its published avatar"))
+                avatar::forget(&jid).map_err(|e| EventError::from(e).context("forgetting its published avatar"))?;
+                presence_hash::forget(&jid).map_err(|e| EventError::from(e).context("forgetting its avatar hash"))
             }
             Event::IqResponse { context, outcome, .. } => {
                 avatar::answered(&context, &outcome).map_err(|e| EventError::new(format!("{e:?}")))
