@@ -8,7 +8,7 @@ use waxwing_sdk::prelude::*;
 use waxwing_sdk::{kv, mem};
 
 use crate::node::Node;
-use crate::{NS, NS_RSM, Service, access, errors, node, store};
+use crate::{Answer, NS, NS_RSM, Service, access, errors, node, store};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
@@ -140,12 +140,7 @@ pub fn newest(service: &Service, node: &str, n: usize) -> Result<Vec<Item>, Host
 
 /// `<items node='…'/>` (§6.5): all, the newest `max_items`, named ones, or
 /// a XEP-0059 page, newest first.
-pub fn retrieve(
-    service: &Service,
-    iq: &Iq,
-    payload: &Element,
-    request: &Element,
-) -> Result<Option<Element>, StanzaError> {
+pub fn retrieve(service: &Service, iq: &Iq, payload: &Element, request: &Element) -> Answer {
     let name = crate::node_attr(request)?;
     let node = node::require(service, name)?.node;
     access::check_read(service, &node, iq.from())?;

@@ -96,6 +96,10 @@ pub fn feature_uris(pep: bool) -> Vec<String> {
     out
 }
 
+/// What a request handler answers: the payload of the result iq (none for
+/// an empty result), or the error.
+pub type Answer = Result<Option<Element>, StanzaError>;
+
 /// What kind of service runs the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {

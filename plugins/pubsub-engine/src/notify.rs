@@ -152,27 +152,22 @@ pub fn sessions_wanting(bare: &str, node: &str) -> Result<Vec<String>, HostError
 
 /// The contacts that see `owner`'s presence (`from` or `both`).
 pub fn presence_subscribers(owner: &str) -> Result<Vec<String>, HostError> {
-    let prefix = format!("{owner} ");
-    let mut out = Vec::new();
-    for entry in datasets::scan_iter(access::ROSTER, access::SUBSCRIPTIONS, &prefix) {
-        let (key, value) = entry?;
-        if matches!(value.as_slice(), b"from" | b"both")
-            && let Some(contact) = key.strip_prefix(&prefix)
-        {
-            out.push(contact.to_string());
-        }
-    }
-    Ok(out)
+    roster_contacts(owner, &[b"from", b"both"])
 }
 
 /// The accounts whose presence `user` sees (`to` or `both`): whose PEP
 /// nodes may send it their last items when it comes online.
 pub fn presence_subscriptions(user: &str) -> Result<Vec<String>, HostError> {
+    roster_contacts(user, &[b"to", b"both"])
+}
+
+/// The contacts in `user`'s roster whose subscription is one of `states`.
+fn roster_contacts(user: &str, states: &[&[u8]]) -> Result<Vec<String>, HostError> {
     let prefix = format!("{user} ");
     let mut out = Vec::new();
     for entry in datasets::scan_iter(access::ROSTER, access::SUBSCRIPTIONS, &prefix) {
         let (key, value) = entry?;
-        if matches!(value.as_slice(), b"to" | b"both")
+        if states.contains(&value.as_slice())
             && let Some(contact) = key.strip_prefix(&prefix)
         {
             out.push(contact.to_string());

@@ -8,7 +8,7 @@ use crate::config::{self, NodeType};
 use crate::node::{self, Affiliation, Node};
 use crate::notify::{self, Change};
 use crate::subscription::{self, State, Subscription};
-use crate::{FORM_NODE_CONFIG, NS, NS_EVENT, NS_OWNER, Service, access, errors, items};
+use crate::{Answer, FORM_NODE_CONFIG, NS, NS_EVENT, NS_OWNER, Service, access, errors, items};
 
 /// The node config form of a request's `<configure/>`, checked to be one.
 fn config_form(parent: Option<&Element>) -> Result<Option<DataForm>, StanzaError> {
@@ -105,12 +105,7 @@ fn set_children(service: &Service, from: &str, collection: &Node, wanted: &[Stri
     Ok(())
 }
 
-pub fn create(
-    service: &Service,
-    iq: &Iq,
-    payload: &Element,
-    request: &Element,
-) -> Result<Option<Element>, StanzaError> {
+pub fn create(service: &Service, iq: &Iq, payload: &Element, request: &Element) -> Answer {
     if !service.may_create(iq.from()) {
         return Err(errors::forbidden());
     }
@@ -150,7 +145,7 @@ fn owned(service: &Service, iq: &Iq, request: &Element) -> Result<Node, StanzaEr
     Ok(node)
 }
 
-pub fn get_config(service: &Service, iq: &Iq, request: &Element) -> Result<Option<Element>, StanzaError> {
+pub fn get_config(service: &Service, iq: &Iq, request: &Element) -> Answer {
     let node = owned(service, iq, request)?;
     let kids = if node.is_collection() { children(service, &node.name)? } else { Vec::new() };
     let configure = Element::new("configure", NS_OWNER)
@@ -159,7 +154,7 @@ pub fn get_config(service: &Service, iq: &Iq, request: &Element) -> Result<Optio
     Ok(Some(Element::new("pubsub", NS_OWNER).with_child(configure)))
 }
 
-pub fn set_config(service: &Service, iq: &Iq, request: &Element) -> Result<Option<Element>, StanzaError> {
+pub fn set_config(service: &Service, iq: &Iq, request: &Element) -> Answer {
     let node = owned(service, iq, request)?;
     let Some(form) = config_form(Some(request))? else {
         // A cancelled form changes nothing (§8.2.5).
@@ -198,7 +193,7 @@ pub fn set_config(service: &Service, iq: &Iq, request: &Element) -> Result<Optio
     Ok(None)
 }
 
-pub fn default_config(service: &Service, request: &Element) -> Result<Option<Element>, StanzaError> {
+pub fn default_config(service: &Service, request: &Element) -> Answer {
     let mut config = node::base_config(service);
     if let Some(form) = config_form(Some(request))? {
         // `pubsub#node_type=collection` asks for a collection's defaults.
@@ -210,7 +205,7 @@ pub fn default_config(service: &Service, request: &Element) -> Result<Option<Ele
     Ok(Some(Element::new("pubsub", NS_OWNER).with_child(default)))
 }
 
-pub fn delete(service: &Service, iq: &Iq, request: &Element) -> Result<Option<Element>, StanzaError> {
+pub fn delete(service: &Service, iq: &Iq, request: &Element) -> Answer {
     if request.attr("node").is_none_or(str::is_empty) {
         // XEP-0248 §7.4.3: the root collection (the service) stays.
         return Err(StanzaError::new(Condition::NotAllowed).with_text("the root node cannot be deleted"));
@@ -229,7 +224,7 @@ pub fn delete(service: &Service, iq: &Iq, request: &Element) -> Result<Option<El
     Ok(None)
 }
 
-pub fn purge(service: &Service, iq: &Iq, request: &Element) -> Result<Option<Element>, StanzaError> {
+pub fn purge(service: &Service, iq: &Iq, request: &Element) -> Answer {
     let node = owned(service, iq, request)?;
     if !node.config.persist_items {
         return Err(errors::unsupported("persistent-items"));
@@ -240,7 +235,7 @@ pub fn purge(service: &Service, iq: &Iq, request: &Element) -> Result<Option<Ele
     Ok(None)
 }
 
-pub fn get_subscriptions(service: &Service, iq: &Iq, request: &Element) -> Result<Option<Element>, StanzaError> {
+pub fn get_subscriptions(service: &Service, iq: &Iq, request: &Element) -> Answer {
     let node = owned(service, iq, request)?;
     let list = subscription::of_node(service, &node.name)?.iter().fold(
         Element::new("subscriptions", NS_OWNER).with_attr("node", node.name.as_str()),
@@ -255,7 +250,7 @@ pub fn get_subscriptions(service: &Service, iq: &Iq, request: &Element) -> Resul
     Ok(Some(Element::new("pubsub", NS_OWNER).with_child(list)))
 }
 
-pub fn set_subscriptions(service: &Service, iq: &Iq, request: &Element) -> Result<Option<Element>, StanzaError> {
+pub fn set_subscriptions(service: &Service, iq: &Iq, request: &Element) -> Answer {
     let node = owned(service, iq, request)?;
     let mut changes = Vec::new();
     for entry in request.elements().filter(|e| e.is("subscription", NS_OWNER)) {
@@ -298,7 +293,7 @@ pub fn set_subscriptions(service: &Service, iq: &Iq, request: &Element) -> Resul
     Ok(None)
 }
 
-pub fn get_affiliations(service: &Service, iq: &Iq, request: &Element) -> Result<Option<Element>, StanzaError> {
+pub fn get_affiliations(service: &Service, iq: &Iq, request: &Element) -> Answer {
     let node = owned(service, iq, request)?;
     let list = node.affiliations.iter().fold(
         Element::new("affiliations", NS_OWNER).with_attr("node", node.name.as_str()),
@@ -313,7 +308,7 @@ pub fn get_affiliations(service: &Service, iq: &Iq, request: &Element) -> Result
     Ok(Some(Element::new("pubsub", NS_OWNER).with_child(list)))
 }
 
-pub fn set_affiliations(service: &Service, iq: &Iq, request: &Element) -> Result<Option<Element>, StanzaError> {
+pub fn set_affiliations(service: &Service, iq: &Iq, request: &Element) -> Answer {
     let node = owned(service, iq, request)?;
     let mut changes = Vec::new();
     for entry in request.elements().filter(|e| e.is("affiliation", NS_OWNER)) {
@@ -355,7 +350,7 @@ pub fn set_affiliations(service: &Service, iq: &Iq, request: &Element) -> Result
 }
 
 /// `<affiliations/>` in `pubsub`: the sender's own, on one node or all.
-pub fn own_affiliations(service: &Service, iq: &Iq, request: &Element) -> Result<Option<Element>, StanzaError> {
+pub fn own_affiliations(service: &Service, iq: &Iq, request: &Element) -> Answer {
     let bare = jid::bare(iq.from());
     let nodes = match request.attr("node") {
         Some(name) => vec![node::require(service, name)?.node],

@@ -6,14 +6,9 @@ use waxwing_sdk::prelude::*;
 use crate::config::{self, NodeConfig};
 use crate::node::{self, Affiliation, Node};
 use crate::notify::{self, Change};
-use crate::{FORM_PUBLISH_OPTIONS, NS, NS_EVENT, Service, access, errors, items};
+use crate::{Answer, FORM_PUBLISH_OPTIONS, NS, NS_EVENT, Service, access, errors, items};
 
-pub fn publish(
-    service: &Service,
-    iq: &Iq,
-    payload: &Element,
-    request: &Element,
-) -> Result<Option<Element>, StanzaError> {
+pub fn publish(service: &Service, iq: &Iq, payload: &Element, request: &Element) -> Answer {
     let name = crate::node_attr(request)?;
     let options = publish_options(payload)?;
     let node = match node::load(service, name)? {
@@ -125,7 +120,7 @@ fn item_of(request: &Element, config: &NodeConfig) -> Result<(Option<String>, St
     Ok((id, body))
 }
 
-pub fn retract(service: &Service, iq: &Iq, request: &Element) -> Result<Option<Element>, StanzaError> {
+pub fn retract(service: &Service, iq: &Iq, request: &Element) -> Answer {
     let name = crate::node_attr(request)?;
     let ids: Vec<&str> = request.elements().filter(|e| e.is("item", NS)).filter_map(|e| e.attr("id")).collect();
     if ids.is_empty() {

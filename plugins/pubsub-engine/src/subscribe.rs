@@ -7,7 +7,7 @@ use waxwing_sdk::{jid, route};
 use crate::config::{Access, SendLast};
 use crate::node::{self, Affiliation, Node};
 use crate::subscription::{self, State, Subscription};
-use crate::{FORM_SUB_OPTIONS, NS, NS_EVENT, Service, access, authorize, errors, items, notify};
+use crate::{Answer, FORM_SUB_OPTIONS, NS, NS_EVENT, Service, access, authorize, errors, items, notify};
 
 /// The `jid` of a request, prepared, which must be the sender's own (bare
 /// or full, as the subscriber chose).
@@ -28,12 +28,7 @@ fn subscriber(iq: &Iq, request: &Element, mismatch: StanzaError) -> Result<Strin
     Ok(prepared.to_string())
 }
 
-pub fn subscribe(
-    service: &Service,
-    iq: &Iq,
-    payload: &Element,
-    request: &Element,
-) -> Result<Option<Element>, StanzaError> {
+pub fn subscribe(service: &Service, iq: &Iq, payload: &Element, request: &Element) -> Answer {
     let name = crate::node_attr(request)?;
     let jid = subscriber(iq, request, errors::pubsub(Condition::BadRequest, "invalid-jid"))?;
     let node = node::require(service, name)?.node;
@@ -116,7 +111,7 @@ pub fn send_last_items(service: &Service, node: &Node, to: &str) -> Result<(), S
     Ok(())
 }
 
-pub fn unsubscribe(service: &Service, iq: &Iq, request: &Element) -> Result<Option<Element>, StanzaError> {
+pub fn unsubscribe(service: &Service, iq: &Iq, request: &Element) -> Answer {
     let name = crate::node_attr(request)?;
     let jid = subscriber(iq, request, errors::forbidden())?;
     node::require(service, name)?;
@@ -139,7 +134,7 @@ fn options_target(service: &Service, iq: &Iq, request: &Element) -> Result<(Node
     Ok((node, sub))
 }
 
-pub fn get_options(service: &Service, iq: &Iq, request: &Element) -> Result<Option<Element>, StanzaError> {
+pub fn get_options(service: &Service, iq: &Iq, request: &Element) -> Answer {
     let (node, sub) = options_target(service, iq, request)?;
     let options = Element::new("options", NS)
         .with_attr("node", node.name.as_str())
@@ -148,7 +143,7 @@ pub fn get_options(service: &Service, iq: &Iq, request: &Element) -> Result<Opti
     Ok(Some(Element::new("pubsub", NS).with_child(options)))
 }
 
-pub fn set_options(service: &Service, iq: &Iq, request: &Element) -> Result<Option<Element>, StanzaError> {
+pub fn set_options(service: &Service, iq: &Iq, request: &Element) -> Answer {
     let (node, mut sub) = options_target(service, iq, request)?;
     let Some(form) = crate::config::submitted_form(Some(request))? else {
         return Err(errors::pubsub(Condition::BadRequest, "invalid-options"));
@@ -162,7 +157,7 @@ pub fn set_options(service: &Service, iq: &Iq, request: &Element) -> Result<Opti
 }
 
 /// `<default/>` in `pubsub`: the options a new subscription gets (§6.4).
-pub fn default_options(service: &Service, request: &Element) -> Result<Option<Element>, StanzaError> {
+pub fn default_options(service: &Service, request: &Element) -> Answer {
     let collection = match request.attr("node") {
         Some(name) => node::require(service, name)?.node.is_collection(),
         None => false,
@@ -179,7 +174,7 @@ pub fn default_options(service: &Service, request: &Element) -> Result<Option<El
 }
 
 /// `<subscriptions/>` in `pubsub`: the sender's own (§5.6).
-pub fn own_subscriptions(service: &Service, iq: &Iq, request: &Element) -> Result<Option<Element>, StanzaError> {
+pub fn own_subscriptions(service: &Service, iq: &Iq, request: &Element) -> Answer {
     let bare = jid::bare(iq.from());
     let only = request.attr("node");
     if let Some(name) = only {

@@ -5,7 +5,7 @@ use waxwing_sdk::prelude::*;
 use waxwing_sdk::testing::FakeHost;
 
 use crate::config::{Access, NodeConfig};
-use crate::{Limits, NS, NS_ERRORS, NS_EVENT, NS_OWNER, NS_SHIM, Service, handle_iq};
+use crate::{Answer, Limits, NS, NS_ERRORS, NS_EVENT, NS_OWNER, NS_SHIM, Service, handle_iq};
 
 const PS: &str = "pubsub.example.org";
 
@@ -23,7 +23,7 @@ fn component() -> Service {
 }
 
 /// Sends `payload` (inside `<pubsub xmlns=ns>`) as an iq of `ty` from `from`.
-fn ask(service: &Service, from: &str, ty: &str, ns: &str, payload: &str) -> Result<Option<Element>, StanzaError> {
+fn ask(service: &Service, from: &str, ty: &str, ns: &str, payload: &str) -> Answer {
     let xml = format!(
         "<iq xmlns='jabber:client' type='{ty}' id='q' from='{from}' to='{}'><pubsub xmlns='{ns}'>{payload}</pubsub></iq>",
         service.jid
