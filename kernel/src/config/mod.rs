@@ -151,7 +151,8 @@ impl Default for SaslSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PluginLimits {
-    /// Longest a single plugin call may run before it is interrupted.
+    /// CPU time a single plugin call may use before it is interrupted (ten
+    /// times it in wall time at most: `plugins/call_clock.rs`).
     pub call_timeout_ms: u64,
     /// Linear memory cap per plugin instance.
     pub memory_mib: u64,

@@ -18,6 +18,7 @@ use wasmtime::{Store, Trap};
 
 use super::EventKind;
 use super::bindings::{capability_name, types};
+use super::call_clock::CallClock;
 use super::engine::{Runtime, deadline_ticks, sha256};
 use super::guest::{GuestInstance, GuestPre, major_of};
 use super::routes::RouteSpec;
@@ -76,7 +77,7 @@ fn panic_text(p: &(dyn Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
-/// Runs one call into wasm under the deadline. A panic in a host function
+/// Runs one call into wasm under the deadline (in CPU time, `call_clock.rs`). A panic in a host function
 /// (wasmtime carries it out through the wasm frames) fails the call instead
 /// of the caller's thread.
 fn guarded<R>(
@@ -84,7 +85,9 @@ fn guarded<R>(
     timeout_ms: u64,
     f: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<R>,
 ) -> Result<R, CallFailure> {
+    store.data_mut().clock = CallClock::start(timeout_ms);
     store.set_epoch_deadline(deadline_ticks(timeout_ms));
+    store.epoch_deadline_callback(|ctx| Ok(ctx.data().clock.at_deadline()));
     match catch_unwind(AssertUnwindSafe(|| f(store))) {
         Ok(Ok(r)) => Ok(r),
         Ok(Err(e)) => Err(CallFailure(match e.downcast_ref::<Trap>() {

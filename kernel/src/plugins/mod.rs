@@ -16,6 +16,7 @@
 
 mod bindings;
 pub mod builtin;
+mod call_clock;
 mod engine;
 mod filter_scope;
 mod guest;

@@ -187,6 +187,8 @@ pub(crate) struct StoreData {
     pub effects: Effects,
     /// The current call's `kv` writes, committed when it returns.
     pub pending: PendingWrites,
+    /// The current call's CPU budget (`call_clock.rs`).
+    pub clock: super::call_clock::CallClock,
 }
 
 impl StoreData {
@@ -209,6 +211,7 @@ impl StoreData {
             declared,
             effects: Effects::default(),
             pending: PendingWrites::default(),
+            clock: Default::default(),
         }
     }
 }
