@@ -77,9 +77,9 @@ fn panic_text(p: &(dyn Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
-/// Runs one call into wasm under the deadline (in CPU time, `call_clock.rs`). A panic in a host function
-/// (wasmtime carries it out through the wasm frames) fails the call instead
-/// of the caller's thread.
+/// Runs one call into wasm under the deadline (in CPU time, `call_clock.rs`).
+/// A panic in a host function (wasmtime carries it out through the wasm
+/// frames) fails the call instead of the caller's thread.
 fn guarded<R>(
     store: &mut Store<StoreData>,
     timeout_ms: u64,
