@@ -54,7 +54,9 @@ pub fn broadcast(service: &Service, node: &Node, change: Change) -> Result<(), S
     let mut recipients = direct;
     if change.about_items && service.is_pep() {
         for full in interested_sessions(service, node)? {
-            if seen.insert(full.clone()) {
+            // A contact subscribed by its bare JID already gets one copy
+            // on each of its sessions.
+            if !seen.contains(jid::bare(&full)) && seen.insert(full.clone()) {
                 recipients.push(full);
             }
         }

@@ -399,6 +399,19 @@ fn pep_notifies_contacts_whose_caps_ask_for_the_node() {
         "bob's laptop (caps), alice's own session; not bob's phone (no +notify) nor carol (no from)"
     );
     assert_eq!(FakeHost::sent()[0].attr("from"), Some("alice@example.org"));
+    // Subscribed by his bare JID as well: still one copy for his laptop.
+    ok(&s, BOB, "set", NS, "<subscribe node='http://jabber.org/protocol/nick' jid='bob@example.org'/>");
+    FakeHost::take_sent();
+    ok(
+        &s,
+        ALICE,
+        "set",
+        NS,
+        "<publish node='http://jabber.org/protocol/nick'><item><nick xmlns='http://jabber.org/protocol/nick'>Ali</nick></item></publish>",
+    );
+    let mut to: Vec<String> = FakeHost::sent().iter().filter_map(|m| m.attr("to").map(str::to_string)).collect();
+    to.sort();
+    assert_eq!(to, [ALICE, "bob@example.org"]);
     let stored = crate::node::require(&s, "http://jabber.org/protocol/nick").unwrap().node;
     assert_eq!(stored.config.access, Access::Presence);
     assert_eq!(stored.config.max_items, 1);
