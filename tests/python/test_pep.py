@@ -1130,7 +1130,7 @@ def test_last_item_reaches_a_contact_coming_online(pep_server):
 
 
 def test_a_contact_that_starts_asking_gets_the_last_item(pep_server):
-    """The spec's PEP rule "when such a contact ... first advertises the
+    """The PEP rule (XEP-0163 §4.3.2) "when such a contact ... first advertises the
     +notify, it gets the last item of each such node" (XEP-0163
     §approach-filter: caps name what a contact wants, and they may change):
     Romeo adds tune+notify to his caps, as slixmpp's add_interest does, and
@@ -1194,7 +1194,7 @@ def test_a_revoked_presence_subscription_ends_the_notifications(pep_server):
 
 
 def test_items_and_configuration_survive_a_restart():
-    """XEP-0223 §approach and XEP-0222 (persist_items), the spec's "Items
+    """XEP-0223 §approach and XEP-0222 (persist_items), the plugin's promise "Items
     persist in RocksDB before the publish is acknowledged": after a restart
     the items, their node configuration (whitelist, max_items) and the
     contact's last-item delivery are all there."""

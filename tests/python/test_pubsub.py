@@ -3,9 +3,9 @@ as a stock client (slixmpp) sees it: the `pubsub` plugin serves the service
 at pubsub.localhost on the default config.
 
 Each test names one flow and points at its section of XEP-0060 (v1.26) or
-XEP-0248; /work/pubsub-spec.md is the interface being built (defaults,
-settings, which errors). slixmpp's xep_0060 plugin sends what it has a call
-for; everything else is a raw iq.
+XEP-0248; plugins/README.md and plugins/pubsub-engine say what the service
+sets where the XEPs leave room (defaults, settings). slixmpp's xep_0060
+plugin sends what it has a call for; everything else is a raw iq.
 
 The tests share one server (`ps_server`) and each uses nodes and accounts
 (or resources) of its own; the restart and settings tests start their own.
@@ -72,7 +72,7 @@ USERS = [
 
 # What the service must advertise (XEP-0060 §5.1: the disco#info result
 # "MUST ... indicate which pubsub features are supported"), each one a
-# feature the spec says the service has and these tests exercise.
+# feature the service offers (plugins/pubsub-engine) and these tests exercise.
 SERVICE_FEATURES = {NS_PUBSUB} | {
     f"{NS_PUBSUB}#{f}"
     for f in (
@@ -660,7 +660,7 @@ def test_service_identity_and_features(ps_server):
 
 def test_access_features_name_the_default_model(ps_server):
     """XEP-0060 §10 (Feature Summary): access-<model> means "the default
-    access model is <model>": the service's default is open (spec), so
+    access model is <model>": the service's default is open (plugins/README.md), so
     access-open and no other access-* feature."""
 
     async def main():
@@ -743,7 +743,7 @@ def test_node_info_identity_and_metadata(ps_server):
 
 def test_create_named_node_with_default_configuration(ps_server):
     """XEP-0060 §8.1.2: the creator becomes the owner, the node has the
-    service's default configuration (spec: open, publishers, persistent, 256
+    service's default configuration (ours: open, publishers, persistent, 256
     items, payloads, headline, on_sub)."""
     node = "create-default"
 
@@ -809,7 +809,7 @@ def test_create_and_configure(ps_server):
 def test_create_errors(ps_server):
     """XEP-0060 §8.1: an existing NodeID is a conflict; §8.1.2 an unknown
     access model is not-acceptable + unsupported-access-model; §8.1.3 a
-    <configure/> with a node attribute is bad-request; the spec: another
+    <configure/> with a node attribute is bad-request; and (ours) another
     value outside a field's options is not-acceptable. Nothing is created by
     a refused request, and the service goes on serving."""
     node = "create-errors"
@@ -851,7 +851,7 @@ def test_create_errors(ps_server):
 
 def test_configure_form_get_and_set(ps_server):
     """XEP-0060 §8.2: the owner gets the node_config form with the current
-    values and the spec's fields; a submitted form (XEP-0004: only the changed
+    values and every field the service offers; a submitted form (XEP-0004: only the changed
     fields) is applied, the rest kept; a cancelled form changes nothing."""
     node = "configure-node"
 
@@ -903,7 +903,7 @@ def test_configure_form_get_and_set(ps_server):
 
 
 def test_default_node_configuration(ps_server):
-    """XEP-0060 §8.3: <default/> returns the leaf defaults (spec: open,
+    """XEP-0060 §8.3: <default/> returns the leaf defaults (ours: open,
     publishers, persistent, 256 items, payloads, notifications, retract and
     delete notified, config not, on_sub, headline)."""
 
@@ -928,7 +928,7 @@ def test_default_node_configuration(ps_server):
 def test_configure_errors(ps_server):
     """XEP-0060 §8.2.3: a non-owner is forbidden, no node is bad-request +
     nodeid-required, a missing node item-not-found; §8.2.5.2 a value the
-    service cannot take is not-acceptable (spec: outside the options, or
+    service cannot take is not-acceptable (ours: outside the options, or
     max_items above max_items). Nothing changes; the service goes on."""
     node = "configure-errors"
 
@@ -1145,7 +1145,7 @@ def test_purge_errors(ps_server):
 def test_publish_with_and_without_item_id(ps_server):
     """XEP-0060 §7.1: with an ItemID the item is stored under it; without one
     the result names the ItemID the service made; each subscriber gets a
-    headline with the item, its payload and the publisher's bare JID (spec,
+    headline with the item, its payload and the publisher's bare JID (ours,
     §7.1.2.3); the publisher's full JID is never shown."""
     node = "publish-node"
 
@@ -1746,7 +1746,7 @@ async def items_page(c, node, **rsm):
 
 def test_retrieve_items_with_rsm_paging(ps_server):
     """XEP-0060 §6.5.4 with XEP-0059: pages of <max/> items, newest first
-    (spec), with first/last/count; <after/> goes on; the empty page has no
+    (plugins/README.md), with first/last/count; <after/> goes on; the empty page has no
     first/last (XEP-0059 §2.2)."""
     node = "items-rsm"
 
@@ -2102,7 +2102,7 @@ def test_access_model_authorize_approval(ps_server):
     owner gets a subscribe_authorization form; subscribing again while pending
     is not-authorized + pending-subscription (§6.1.3.7) and retrieving
     not-authorized + not-subscribed (§6.5.9.3); the owner's submitted form
-    approves: the subscriber gets subscription='subscribed' (spec, §12.6) and
+    approves: the subscriber gets subscription='subscribed' (ours, §12.6) and
     then the new items (send_last_published_item never: no old one)."""
     node = "access-authorize"
 
@@ -2140,7 +2140,7 @@ def test_access_model_authorize_approval(ps_server):
 
 def test_access_model_authorize_denial(ps_server):
     """XEP-0060 §8.6: the owner's form with pubsub#allow false denies: the
-    subscriber gets subscription='none' (spec, §12.6), is not listed, may not
+    subscriber gets subscription='none' (ours, §12.6), is not listed, may not
     retrieve (not-authorized + not-subscribed) and gets no notification."""
     node = "access-authorize-deny"
 
@@ -2432,8 +2432,9 @@ def test_get_pending_subscriptions_command(ps_server):
 
 
 def test_nodes_items_and_subscriptions_survive_a_restart():
-    """Spec: items persist before the publish is acknowledged and survive a
-    restart, with the node's configuration, affiliations and subscriptions."""
+    """Items persist before the publish is acknowledged (issue 11) and
+    survive a restart, with the node's configuration, affiliations and
+    subscriptions."""
     s = Server()
     node = "restart-node"
 
@@ -2489,18 +2490,18 @@ def settings_toml(pubsub_config: str) -> str:
     )
 
 
-def test_the_spec_settings_are_accepted():
-    """Spec: pubsub's settings are name, node_creation, admins,
-    max_items, max_payload_bytes, default_max_items: check-config
+def test_the_documented_settings_are_accepted():
+    """pubsub's settings (plugins/README.md) are name, node_creation,
+    admins, max_items, max_payload_bytes, default_max_items: check-config
     takes them all."""
     out = conftest.check_config(settings_toml(
         'name = "Bulletin board"\nnode_creation = "admins"\nadmins = ["hamlet@localhost"]\n'
         "max_items = 5\ndefault_max_items = 3\nmax_payload_bytes = 2048\n"))
-    assert out.returncode == 0, f"check-config refused the spec's settings:\n{out.stdout}\n{out.stderr}"
+    assert out.returncode == 0, f"check-config refused the documented settings:\n{out.stdout}\n{out.stderr}"
 
 
 def test_service_settings():
-    """Spec settings: the disco name; node_creation "admins" (others get
+    """The settings (plugins/README.md): the disco name; node_creation "admins" (others get
     forbidden, XEP-0060 §8.1.1); admins administer every node;
     default_max_items is the default max_items; max_payload_bytes bounds
     payloads (payload-too-big, §7.1.3.5)."""
