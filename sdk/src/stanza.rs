@@ -280,9 +280,12 @@ pub fn new_iq(iq_type: StanzaType, id: &str) -> Element {
     if id.is_empty() { el } else { el.with_attr("id", id) }
 }
 
-/// A new `<message/>` to `to` of `message_type` (`normal` as no attribute).
+/// A new `<message/>` to `to` of `message_type` (`normal` as no attribute);
+/// with `to` "" it has none, for [`crate::route::send_many`] to set per
+/// recipient.
 pub fn new_message(to: &str, message_type: StanzaType) -> Element {
-    with_type(Element::new("message", ns::CLIENT).with_attr("to", to), message_type)
+    let el = Element::new("message", ns::CLIENT);
+    with_type(if to.is_empty() { el } else { el.with_attr("to", to) }, message_type)
 }
 
 /// A new `<presence/>` of `presence_type` (`available` as no attribute).
@@ -422,6 +425,7 @@ mod tests {
         assert_eq!(new_iq(StanzaType::Set, "").to_xml_in(ns::CLIENT), "<iq type='set'/>");
         assert_eq!(new_message("u@h", StanzaType::Chat).to_xml_in(ns::CLIENT), "<message to='u@h' type='chat'/>");
         assert_eq!(new_message("u@h", StanzaType::Normal).to_xml_in(ns::CLIENT), "<message to='u@h'/>");
+        assert_eq!(new_message("", StanzaType::Headline).to_xml_in(ns::CLIENT), "<message type='headline'/>");
         assert_eq!(new_presence(StanzaType::Available).to_xml_in(ns::CLIENT), "<presence/>");
         assert_eq!(new_presence(StanzaType::Probe).to_xml_in(ns::CLIENT), "<presence type='probe'/>");
     }

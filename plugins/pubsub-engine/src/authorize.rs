@@ -22,8 +22,6 @@ pub fn ask_owners(service: &Service, node: &Node, sub: &Subscription) -> Result<
         .with_attr("from", service.jid.as_str())
         .with_attr("id", crate::new_id())
         .with_child(form.to_element());
-    let mut msg = msg;
-    msg.remove_attr("to");
     let owners: Vec<String> = node.owners().map(str::to_string).collect();
     if !owners.is_empty() {
         route::send_many(&msg, &owners)?;

@@ -31,13 +31,10 @@ pub struct Change {
 pub fn message(service: &Service, node: &Node, event: Element) -> Element {
     let message_type =
         if node.config.notification_type == "normal" { StanzaType::Normal } else { StanzaType::Headline };
-    let mut msg = waxwing_sdk::new_message("", message_type)
+    waxwing_sdk::new_message("", message_type)
         .with_attr("from", service.jid.as_str())
         .with_attr("id", crate::new_id())
-        .with_child(Element::new("event", NS_EVENT).with_child(event));
-    // `to` is the kernel's to set, per recipient.
-    msg.remove_attr("to");
-    msg
+        .with_child(Element::new("event", NS_EVENT).with_child(event))
 }
 
 /// Sends `change` to everyone who should hear of it.
