@@ -72,6 +72,18 @@ pub fn model_admits(service: &Service, node: &Node, bare: &str) -> Result<Result
     })
 }
 
+/// Whether `from` holds an approved subscription to the node, by its own
+/// JID or its bare one.
+fn is_subscribed(service: &Service, node: &Node, from: &str) -> Result<bool, HostError> {
+    let bare = jid::bare(from);
+    for j in std::iter::once(from).chain((bare != from).then_some(bare)) {
+        if subscription::get(service, &node.name, j)?.is_some_and(|s| s.state == State::Subscribed) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// May `from` retrieve the node's items (§6.5.9)?
 pub fn check_read(service: &Service, node: &Node, from: &str) -> Result<(), StanzaError> {
     let bare = jid::bare(from);
@@ -81,12 +93,11 @@ pub fn check_read(service: &Service, node: &Node, from: &str) -> Result<(), Stan
         _ => {}
     }
     if node.config.access == Access::Authorize {
-        let approved = [from, bare].iter().try_fold(false, |ok, j| {
-            Ok::<_, HostError>(
-                ok || subscription::get(service, &node.name, j)?.is_some_and(|s| s.state == State::Subscribed),
-            )
-        })?;
-        return if approved { Ok(()) } else { Err(errors::pubsub(Condition::NotAuthorized, "not-subscribed")) };
+        return if is_subscribed(service, node, from)? {
+            Ok(())
+        } else {
+            Err(errors::pubsub(Condition::NotAuthorized, "not-subscribed"))
+        };
     }
     model_admits(service, node, bare)?
 }
@@ -103,14 +114,7 @@ pub fn check_publish(service: &Service, node: &Node, from: &str) -> Result<(), S
     let allowed = match node.config.publish_model {
         PublishModel::Publishers => false,
         PublishModel::Open => !service.is_pep(),
-        PublishModel::Subscribers => {
-            let bare = jid::bare(from);
-            [from, bare].iter().try_fold(false, |ok, j| {
-                Ok::<_, HostError>(
-                    ok || subscription::get(service, &node.name, j)?.is_some_and(|s| s.state == State::Subscribed),
-                )
-            })?
-        }
+        PublishModel::Subscribers => is_subscribed(service, node, from)?,
     };
     if allowed { Ok(()) } else { Err(errors::forbidden()) }
 }
