@@ -8,9 +8,10 @@
 //! dataset, a timer looks again a few times.
 
 use pubsub_engine::config::SendLast;
-use pubsub_engine::{access, items, node, notify, store};
+use pubsub_engine::notify::{self, Caps};
+use pubsub_engine::{access, node, store, subscribe};
 use waxwing_sdk::prelude::*;
-use waxwing_sdk::{jid, kv, mem, route, sessions, timers};
+use waxwing_sdk::{jid, kv, mem, sessions, timers};
 
 /// How long to wait for caps to be verified, each time.
 const RETRIES_MS: &[u64] = &[300, 1_000, 3_000, 10_000];
@@ -43,7 +44,7 @@ pub fn presence(full: &str, xml: &str) -> Result<(), StanzaError> {
 
 /// Sends the newest items once the session's caps are known, else waits.
 fn attempt(full: &str, ver: &str) -> Result<(), StanzaError> {
-    if waxwing_sdk::datasets::get(notify::CAPS_PLUGIN, notify::CAPS_DATASET, full)?.is_none() {
+    let Some(caps) = Caps::of(full)? else {
         let tries = mem::incr(&tries_key(full), 1)?;
         if let Some(delay) = usize::try_from(tries - 1).ok().and_then(|i| RETRIES_MS.get(i)) {
             timers::set(*delay, full)?;
@@ -51,10 +52,10 @@ fn attempt(full: &str, ver: &str) -> Result<(), StanzaError> {
             mem::delete(&tries_key(full))?;
         }
         return Ok(());
-    }
+    };
     mem::delete(&tries_key(full))?;
     mem::put(&seen_key(full), ver)?;
-    send_newest(full)
+    send_newest(full, &caps)
 }
 
 /// A retry timer: the session's current caps, if it is still there.
@@ -77,7 +78,7 @@ pub fn ended(full: &str) -> Result<(), StanzaError> {
     Ok(())
 }
 
-fn send_newest(full: &str) -> Result<(), StanzaError> {
+fn send_newest(full: &str, caps: &Caps) -> Result<(), StanzaError> {
     let user = jid::bare(full);
     let accounts = std::iter::once(user.to_string()).chain(notify::presence_subscriptions(user)?);
     for account in accounts {
@@ -86,22 +87,13 @@ fn send_newest(full: &str) -> Result<(), StanzaError> {
         }
         let service = crate::service(&account);
         for node in node::all(&service)? {
-            let wanted = node.config.send_last == SendLast::OnSubAndPresence
-                && node.config.persist_items
-                && !node.is_collection()
-                && notify::wants_notify(full, &node.name)?;
+            let wanted =
+                node.config.send_last == SendLast::OnSubAndPresence && !node.is_collection() && caps.want(&node.name);
             if !wanted || (account != user && access::model_admits(&service, &node, user)?.is_err()) {
                 continue;
             }
-            for item in items::newest(&service, &node.name, 1)? {
-                let event = Element::new("items", pubsub_engine::NS_EVENT)
-                    .with_attr("node", node.name.as_str())
-                    .with_child(item.element(pubsub_engine::NS_EVENT, node.config.deliver_payloads, false));
-                let delay = Element::new("delay", ns::DELAY)
-                    .with_attr("from", account.as_str())
-                    .with_attr("stamp", waxwing_sdk::format_utc(item.published_ms()));
-                route::send(&notify::message(&service, &node, event).with_attr("to", full).with_child(delay))?;
-            }
+            // What a new subscriber gets: the newest item, delayed.
+            subscribe::send_last_items(&service, &node, full)?;
         }
     }
     Ok(())

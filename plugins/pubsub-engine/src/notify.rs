@@ -112,11 +112,25 @@ fn collection_subscribers(service: &Service, node: &Node) -> Result<Vec<(String,
     Ok(out)
 }
 
+/// A session's verified caps features (the caps plugin's dataset), once
+/// they are known.
+pub struct Caps(String);
+
+impl Caps {
+    pub fn of(full_jid: &str) -> Result<Option<Caps>, HostError> {
+        let features = datasets::get(CAPS_PLUGIN, CAPS_DATASET, full_jid)?;
+        Ok(features.map(|f| Caps(String::from_utf8_lossy(&f).into_owned())))
+    }
+
+    /// Whether they ask for `node`'s notifications (`<node>+notify`).
+    pub fn want(&self, node: &str) -> bool {
+        self.0.lines().any(|f| f.strip_suffix("+notify") == Some(node))
+    }
+}
+
 /// Whether a session's verified caps ask for `node`'s notifications.
 pub fn wants_notify(full_jid: &str, node: &str) -> Result<bool, HostError> {
-    let Some(features) = datasets::get(CAPS_PLUGIN, CAPS_DATASET, full_jid)? else { return Ok(false) };
-    let wanted = format!("{node}+notify");
-    Ok(String::from_utf8_lossy(&features).lines().any(|f| f == wanted))
+    Ok(Caps::of(full_jid)?.is_some_and(|caps| caps.want(node)))
 }
 
 /// PEP's implicit recipients (XEP-0163 §4.3): the available sessions of
