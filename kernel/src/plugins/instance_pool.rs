@@ -77,6 +77,15 @@ fn panic_text(p: &(dyn Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
+/// A store for plugin calls: its memory limiter and the deadline's callback
+/// (`call_clock.rs`), set once for every call it will make.
+fn new_store(engine: &wasmtime::Engine, data: StoreData) -> Store<StoreData> {
+    let mut store = Store::new(engine, data);
+    store.limiter(|d| &mut d.limits);
+    store.epoch_deadline_callback(|ctx| Ok(ctx.data().clock.at_deadline()));
+    store
+}
+
 /// Runs one call into wasm under the deadline (in CPU time, `call_clock.rs`).
 /// A panic in a host function (wasmtime carries it out through the wasm
 /// frames) fails the call instead of the caller's thread.
@@ -87,7 +96,6 @@ fn guarded<R>(
 ) -> Result<R, CallFailure> {
     store.data_mut().clock = CallClock::start(timeout_ms);
     store.set_epoch_deadline(deadline_ticks(timeout_ms));
-    store.epoch_deadline_callback(|ctx| Ok(ctx.data().clock.at_deadline()));
     match catch_unwind(AssertUnwindSafe(|| f(store))) {
         Ok(Ok(r)) => Ok(r),
         Ok(Err(e)) => Err(CallFailure(match e.downcast_ref::<Trap>() {
@@ -125,8 +133,7 @@ impl Version {
 
         // Nothing is granted until describe() has said what the plugin is.
         let data = StoreData::new(shared.clone(), Grants::default(), Arc::default(), memory_bytes(&lim));
-        let mut store = Store::new(&runtime.engine, data);
-        store.limiter(|d| &mut d.limits);
+        let mut store = new_store(&runtime.engine, data);
         let guest = guarded(&mut store, timeout, |s| pre.instantiate(s))
             .map_err(|f| anyhow!("instantiating plugin {name}: {}", f.0))?;
         let described = guarded(&mut store, timeout, |s| guest.describe(s))
@@ -184,8 +191,7 @@ impl Version {
 
     fn instantiate(&self, lim: &PluginLimits) -> Result<Live, CallFailure> {
         let data = StoreData::new(self.shared.clone(), self.meta.grants, self.meta.declared.clone(), memory_bytes(lim));
-        let mut store = Store::new(self.pre.engine(), data);
-        store.limiter(|d| &mut d.limits);
+        let mut store = new_store(self.pre.engine(), data);
         let guest = guarded(&mut store, lim.call_timeout_ms, |s| self.pre.instantiate(s))
             .map_err(|f| CallFailure(format!("instantiating {}", f.0)))?;
         init(&guest, &mut store, lim.call_timeout_ms, &self.meta)?;
