@@ -96,7 +96,7 @@ impl Plugin for Pep {
             Event::PresenceChanged { jid, presence } => online::presence(&jid, &presence).map_err(event_error),
             Event::TimerFired { data, .. } => online::retry(&data).map_err(event_error),
             Event::SessionEnded { jid, .. } => online::ended(&jid).map_err(event_error),
-            Event::UserDeleted { jid } => online::forget_account(&service(&jid)).map_err(event_error),
+            Event::UserDeleted { jid } => pubsub_engine::store::forget(&service(&jid)).map_err(event_error),
             Event::IqResponse { context, outcome, .. } => {
                 avatar::answered(&context, &outcome).map(|_| ()).map_err(event_error)
             }

@@ -9,9 +9,9 @@
 
 use pubsub_engine::config::SendLast;
 use pubsub_engine::notify::{self, Caps};
-use pubsub_engine::{access, node, store, subscribe};
+use pubsub_engine::{access, node, subscribe};
 use waxwing_sdk::prelude::*;
-use waxwing_sdk::{jid, kv, mem, sessions, timers};
+use waxwing_sdk::{jid, mem, sessions, timers};
 
 /// How long to wait for caps to be verified, each time.
 const RETRIES_MS: &[u64] = &[300, 1_000, 3_000, 10_000];
@@ -94,24 +94,6 @@ fn send_newest(full: &str, caps: &Caps) -> Result<(), StanzaError> {
             }
             // What a new subscriber gets: the newest item, delayed.
             subscribe::send_last_items(&service, &node, full)?;
-        }
-    }
-    Ok(())
-}
-
-/// A deleted account's nodes, items and subscriptions go with it.
-pub fn forget_account(service: &pubsub_engine::Service) -> Result<(), StanzaError> {
-    for kind in ["N", "S", "U", "I", "O"] {
-        let prefix = format!("{kind}{sep}{}{sep}", service.id, sep = store::SEP);
-        // Paged on from the last key, not from the start: whether a scan
-        // sees this call's own pending deletes is no concern then.
-        let mut after = Vec::new();
-        loop {
-            let page = kv::scan(&prefix, &after, 1000)?;
-            let Some((last, _)) = page.last() else { break };
-            after = last.clone();
-            let ops: Vec<kv::Op> = page.into_iter().map(|(k, _)| kv::Op::delete(k)).collect();
-            kv::batch(&ops)?;
         }
     }
     Ok(())

@@ -10,6 +10,8 @@
 //! - `I␟svc␟node␟item` → an item (`items.rs`)
 //! - `O␟svc␟node␟seq` → the item id published at `seq`: publication order
 
+use waxwing_sdk::{HostError, kv};
+
 use crate::Service;
 
 pub const SEP: char = '\u{1f}';
@@ -59,4 +61,23 @@ pub fn order_prefix(s: &Service, node: &str) -> String {
 pub fn last_part(key: &[u8]) -> String {
     let s = String::from_utf8_lossy(key);
     s.rsplit(SEP).next().unwrap_or_default().to_string()
+}
+
+/// Everything a service keeps: its nodes, subscriptions and items (a PEP
+/// service whose account was deleted).
+pub fn forget(s: &Service) -> Result<(), HostError> {
+    for kind in ['N', 'S', 'U', 'I', 'O'] {
+        let prefix = format!("{kind}{SEP}{}{SEP}", s.id);
+        // Paged on from the last key, not from the start: whether a scan
+        // sees this call's own pending deletes is no concern then.
+        let mut after = Vec::new();
+        loop {
+            let page = kv::scan(&prefix, &after, 1000)?;
+            let Some((last, _)) = page.last() else { break };
+            after = last.clone();
+            let ops: Vec<kv::Op> = page.into_iter().map(|(k, _)| kv::Op::delete(k)).collect();
+            kv::batch(&ops)?;
+        }
+    }
+    Ok(())
 }

@@ -540,3 +540,22 @@ fn an_owner_changing_a_subscription_tells_the_entity() {
     let dup = "<affiliations node='n'><affiliation jid='bob@example.org' affiliation='member'/><affiliation jid='bob@example.org' affiliation='publisher'/></affiliations>";
     assert_eq!(refused(&s, ALICE, "set", NS_OWNER, dup).0, Condition::BadRequest);
 }
+
+#[test]
+fn forgetting_a_pep_service_leaves_nothing_of_it_and_everything_else() {
+    FakeHost::reset();
+    let alice = Service::pep("alice@example.org", limits());
+    let bob = Service::pep("bob@example.org", limits());
+    FakeHost::set_dataset("roster", "subscriptions", "alice@example.org bob@example.org", b"both");
+    for s in [&alice, &bob] {
+        let owner = format!("{}/r", s.jid);
+        publish(s, &owner, "urn:t", "1", "x");
+    }
+    ok(&alice, BOB, "set", NS, "<subscribe node='urn:t' jid='bob@example.org'/>");
+    let before = FakeHost::kv_entries().len();
+    crate::store::forget(&alice).unwrap();
+    let left = FakeHost::kv_entries();
+    assert!(left.len() < before);
+    assert!(left.iter().all(|(k, _)| !String::from_utf8_lossy(k).contains("alice@example.org")), "{left:?}");
+    assert!(crate::node::load(&bob, "urn:t").unwrap().is_some());
+}
