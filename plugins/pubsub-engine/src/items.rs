@@ -105,10 +105,7 @@ pub fn trim(service: &Service, node: &str, max: u64) -> Result<(), HostError> {
             [kv::Op::delete(store::order_key(service, node, seq)), kv::Op::delete(store::item_key(service, node, id))]
         })
         .collect();
-    for chunk in ops.chunks(1000) {
-        kv::batch(chunk)?;
-    }
-    Ok(())
+    kv::batch(&ops)
 }
 
 /// Removes one item; false when there was none.

@@ -202,8 +202,5 @@ pub fn remove_all(service: &Service, node: &str) -> Result<(), HostError> {
             ]
         })
         .collect();
-    for chunk in ops.chunks(1000) {
-        kv::batch(chunk)?;
-    }
-    Ok(())
+    kv::batch(&ops)
 }
