@@ -66,18 +66,11 @@ pub fn last_part(key: &[u8]) -> String {
 /// Everything a service keeps: its nodes, subscriptions and items (a PEP
 /// service whose account was deleted).
 pub fn forget(s: &Service) -> Result<(), HostError> {
+    let mut ops = Vec::new();
     for kind in ['N', 'S', 'U', 'I', 'O'] {
-        let prefix = format!("{kind}{SEP}{}{SEP}", s.id);
-        // Paged on from the last key, not from the start: whether a scan
-        // sees this call's own pending deletes is no concern then.
-        let mut after = Vec::new();
-        loop {
-            let page = kv::scan(&prefix, &after, 1000)?;
-            let Some((last, _)) = page.last() else { break };
-            after = last.clone();
-            let ops: Vec<kv::Op> = page.into_iter().map(|(k, _)| kv::Op::delete(k)).collect();
-            kv::batch(&ops)?;
+        for entry in kv::scan_iter(format!("{kind}{SEP}{}{SEP}", s.id)) {
+            ops.push(kv::Op::delete(entry?.0));
         }
     }
-    Ok(())
+    kv::batch(&ops)
 }
