@@ -2500,6 +2500,37 @@ def test_the_documented_settings_are_accepted():
     assert out.returncode == 0, f"check-config refused the documented settings:\n{out.stdout}\n{out.stderr}"
 
 
+@pytest.mark.parametrize("config, names", [
+    ('max_itmes = 5\n', ["pubsub", "max_itmes"]),
+    ('node_creation = "everyone"\n', ["pubsub", "node_creation"]),
+    ("max_items = 0\n", ["pubsub", "max_items"]),
+    ('max_payload_bytes = "2 GB"\n', ["pubsub", "max_payload_bytes"]),
+    ("max_items = 10\ndefault_max_items = 20\n", ["default_max_items", "max_items"]),
+])
+def test_bad_settings_are_refused_naming_the_key(config, names):
+    """A setting the service does not have, or a value it cannot take, stops
+    check-config (and so the start) with a message naming the plugin and
+    the key."""
+    out = conftest.check_config(settings_toml(config))
+    text = out.stdout + out.stderr
+    assert out.returncode != 0, f"check-config took {config!r}:\n{text}"
+    for name in names:
+        assert name in text, f"the refusal of {config!r} does not name {name}:\n{text}"
+
+
+def test_bad_pep_settings_are_refused_naming_the_key():
+    """The pep plugin's table is checked the same way."""
+    toml = "\n".join(
+        ['[[vhost]]\ndomain = "localhost"\n']
+        + [f'[[vhost.plugin]]\nname = "{n}"\n' for n in DEFAULT_PLUGIN_NAMES if n != "pep"]
+        + ['[[vhost.plugin]]\nname = "pep"\n[vhost.plugin.config]\nmax_payload_bytes = 0\n']
+    )
+    out = conftest.check_config(toml)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0, text
+    assert "pep" in text and "max_payload_bytes" in text, text
+
+
 def test_service_settings():
     """The settings (plugins/README.md): the disco name; node_creation "admins" (others get
     forbidden, XEP-0060 §8.1.1); admins administer every node;
