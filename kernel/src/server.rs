@@ -11,6 +11,8 @@ use serde_json::json;
 use crate::accounts::Accounts;
 use crate::admin::{self, AdminApi};
 use crate::c2s::{self, C2s};
+use crate::component::{self, Components};
+use crate::s2s::{self, S2s};
 use crate::config::Config;
 use crate::plugins::PluginHost;
 use crate::router::Router;
@@ -59,11 +61,18 @@ async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<(
     let storage = Storage::open(&config.server.data_dir)?;
     let accounts = Accounts::new(storage.clone(), config.sasl.scram_iterations);
     let plugins = PluginHost::start(&config, storage.clone(), accounts.clone()).context("loading plugins")?;
-    let router = Router::new(config.vhosts.iter().map(|v| v.domain.clone()), plugins.clone(), accounts.clone());
+    let router = Router::with_components(
+        config.vhosts.iter().map(|v| v.domain.clone()),
+        config.components.iter().map(|c| c.domain.clone()),
+        plugins.clone(),
+        accounts.clone(),
+    );
     let tls = crate::tls::load(&config).context("setting up TLS")?;
+    let s2s = S2s::start(config.clone(), tls.clone(), &router)?;
+    let components = Components::new(&config, router.clone());
     let ctx = C2s::new(config.clone(), tls, accounts.clone(), router.clone());
 
-    let mut bound = json!({ "c2s": [], "c2s_direct_tls": [] });
+    let mut bound = json!({ "c2s": [], "c2s_direct_tls": [], "s2s": [], "s2s_direct_tls": [], "component": [] });
     for (addrs, direct, key) in
         [(&config.listen.c2s, false, "c2s"), (&config.listen.c2s_direct_tls, true, "c2s_direct_tls")]
     {
@@ -73,6 +82,24 @@ async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<(
             if let Some(list) = bound[key].as_array_mut() {
                 list.push(json!(local.to_string()));
             }
+        }
+    }
+    for (addrs, direct, key) in
+        [(&config.listen.s2s, false, "s2s"), (&config.listen.s2s_direct_tls, true, "s2s_direct_tls")]
+    {
+        for addr in addrs {
+            let (local, _task) = s2s::listen(s2s.clone(), *addr, direct).await?;
+            tracing::info!("listening for servers on {local}{}", if direct { " (direct TLS)" } else { "" });
+            if let Some(list) = bound[key].as_array_mut() {
+                list.push(json!(local.to_string()));
+            }
+        }
+    }
+    for addr in &config.listen.component {
+        let (local, _task) = component::listen(components.clone(), *addr).await?;
+        tracing::info!("listening for components on {local}");
+        if let Some(list) = bound["component"].as_array_mut() {
+            list.push(json!(local.to_string()));
         }
     }
     let admin_path = config.admin_socket();
@@ -90,6 +117,7 @@ async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<(
     tracing::info!("shutting down: closing {} sessions", router.session_count());
     router.close_all(StreamErrorCondition::SystemShutdown, "the server is shutting down");
     ctx.begin_shutdown();
+    s2s.begin_shutdown();
     // Give connection tasks a moment to write their closing stream errors.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
     while (router.session_count() > 0 || ctx.open_connections() > 0) && tokio::time::Instant::now() < deadline {

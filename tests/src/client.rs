@@ -476,7 +476,7 @@ impl RawClient {
             panic!("TLS is already on");
         };
         let config = client_config(&self.cert, version, alpn);
-        let name = ServerName::try_from("localhost".to_string()).expect("a valid server name");
+        let name = ServerName::try_from(self.domain.clone()).expect("a valid server name");
         let tls = match timeout_at(Instant::now() + TIMEOUT, TlsConnector::from(config).connect(name, tcp)).await {
             Ok(Ok(tls)) => tls,
             Ok(Err(e)) => panic!("TLS handshake with the server failed: {e}"),

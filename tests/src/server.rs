@@ -34,6 +34,8 @@ pub struct Server {
 struct Listening {
     c2s: SocketAddr,
     direct_tls: SocketAddr,
+    s2s: Option<SocketAddr>,
+    component: Option<SocketAddr>,
     admin_socket: PathBuf,
     pid: u32,
 }
@@ -67,6 +69,12 @@ impl Server {
     /// A fresh directory and config file, without starting anything: for the
     /// CLI with the server stopped.
     pub fn configure(extra_toml: &str) -> Server {
+        Server::configure_listening("", extra_toml)
+    }
+
+    /// Like [`Server::configure`], with `listen_toml` (lines such as
+    /// `s2s = ["127.0.0.1:0"]`) added to the harness's `[listen]` section.
+    pub fn configure_listening(listen_toml: &str, extra_toml: &str) -> Server {
         for own in OWN_SECTIONS {
             assert!(
                 !extra_toml.lines().any(|l| l.trim() == *own),
@@ -79,7 +87,7 @@ impl Server {
         let config = dir.join("waxwing.toml");
         let text = format!(
             "[server]\ndata_dir = {data}\nlog_level = \"debug\"\nplugin_cache_dir = {cache}\n\n\
-             [listen]\nc2s = [\"127.0.0.1:0\"]\nc2s_direct_tls = [\"127.0.0.1:0\"]\n\n{extra_toml}\n",
+             [listen]\nc2s = [\"127.0.0.1:0\"]\nc2s_direct_tls = [\"127.0.0.1:0\"]\n{listen_toml}\n\n{extra_toml}\n",
             data = toml_string(&data_dir),
             // Shared by every test server: each compiles the plugins once per build.
             cache = toml_string(
@@ -139,6 +147,21 @@ impl Server {
     /// The STARTTLS client port.
     pub fn c2s_addr(&self) -> SocketAddr {
         self.listening().c2s
+    }
+
+    /// The first server-to-server (STARTTLS) port, if one was configured.
+    pub fn s2s_addr(&self) -> SocketAddr {
+        self.listening().s2s.expect("no s2s listener: configure one with configure_listening")
+    }
+
+    /// The first external component (XEP-0114) port, if one was configured.
+    pub fn component_addr(&self) -> SocketAddr {
+        self.listening().component.expect("no component listener: configure one with configure_listening")
+    }
+
+    /// The generated development certificate of `domain`.
+    pub fn cert_of(&self, domain: &str) -> PathBuf {
+        self.data_dir.join("tls").join(format!("{domain}.crt"))
     }
 
     /// The direct-TLS (XEP-0368) client port.
@@ -432,6 +455,8 @@ fn read_listening(path: &Path) -> Option<Listening> {
     Some(Listening {
         c2s: first("c2s")?,
         direct_tls: first("c2s_direct_tls")?,
+        s2s: first("s2s"),
+        component: first("component"),
         admin_socket: PathBuf::from(v["admin_socket"].as_str()?),
         pid: u32::try_from(v["pid"].as_u64()?).ok()?,
     })

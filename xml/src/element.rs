@@ -102,6 +102,21 @@ impl Element {
         out
     }
 
+    /// Moves this element and every descendant in namespace `from` into `to`:
+    /// a stanza crosses from a `jabber:server` stream into the kernel's
+    /// `jabber:client` model (and back) with its unqualified children
+    /// (`<body/>`, `<status/>`) following it, as RFC 6120 §4.8.3 has them.
+    pub fn map_ns(&mut self, from: &str, to: &str) {
+        if self.ns == from {
+            self.ns = to.to_string();
+        }
+        for n in &mut self.children {
+            if let Node::Element(e) = n {
+                e.map_ns(from, to);
+            }
+        }
+    }
+
     /// Serialises as a child of an element whose default namespace is
     /// `parent_ns`: an `xmlns` attribute is written only where the namespace
     /// changes, so stanzas in a `jabber:client` stream carry none.
@@ -221,6 +236,15 @@ mod tests {
             iq.to_xml(),
             "<iq xmlns='jabber:client' type='get' id='a&apos;1'><ping xmlns='urn:xmpp:ping'/></iq>"
         );
+    }
+
+    #[test]
+    fn map_ns_moves_the_stanza_and_its_unqualified_children_only() {
+        let mut m = Element::new("message", "jabber:server")
+            .with_child(Element::new("body", "jabber:server").with_text("hi"))
+            .with_child(Element::new("x", "jabber:x:oob").with_child(Element::new("url", "jabber:x:oob")));
+        m.map_ns("jabber:server", "jabber:client");
+        assert_eq!(m.to_xml_in("jabber:client"), "<message><body>hi</body><x xmlns='jabber:x:oob'><url/></x></message>");
     }
 
     #[test]

@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
 
+mod federation;
+
+pub use federation::{ComponentConfig, S2sSection, StaticRoute, parse_route};
+
 /// The plugins a virtual host loads when its config lists none: what a
 /// stock client expects of an IM server.
 pub const DEFAULT_PLUGINS: &[&str] = &[
@@ -33,6 +37,11 @@ pub struct Config {
     pub sasl: SaslSection,
     #[serde(default)]
     pub plugin_limits: PluginLimits,
+    #[serde(default)]
+    pub s2s: S2sSection,
+    /// `[[component]]` tables: external components (XEP-0114).
+    #[serde(default, rename = "component")]
+    pub components: Vec<ComponentConfig>,
     /// `[[vhost]]` tables; one `localhost` host when absent.
     #[serde(default = "default_vhosts", rename = "vhost")]
     pub vhosts: Vec<VhostConfig>,
@@ -62,6 +71,13 @@ pub struct ListenSection {
     pub c2s: Vec<SocketAddr>,
     /// Client ports speaking TLS from the first byte (XEP-0368).
     pub c2s_direct_tls: Vec<SocketAddr>,
+    /// Server-to-server ports negotiating STARTTLS; none by default (the
+    /// embedded default serves `localhost`, which no other server can reach).
+    pub s2s: Vec<SocketAddr>,
+    /// Server-to-server ports speaking TLS from the first byte (XEP-0368).
+    pub s2s_direct_tls: Vec<SocketAddr>,
+    /// Ports where external components (XEP-0114) connect.
+    pub component: Vec<SocketAddr>,
     /// The admin control socket; `<data_dir>/admin.sock` when absent.
     pub admin_socket: Option<PathBuf>,
 }
@@ -71,6 +87,9 @@ impl Default for ListenSection {
         ListenSection {
             c2s: vec![SocketAddr::from(([127, 0, 0, 1], 5222))],
             c2s_direct_tls: vec![SocketAddr::from(([127, 0, 0, 1], 5223))],
+            s2s: Vec::new(),
+            s2s_direct_tls: Vec::new(),
+            component: Vec::new(),
             admin_socket: None,
         }
     }
@@ -264,6 +283,8 @@ impl Default for Config {
             tls: TlsSection::default(),
             sasl: SaslSection::default(),
             plugin_limits: PluginLimits::default(),
+            s2s: S2sSection::default(),
+            components: Vec::new(),
             vhosts: default_vhosts(),
         }
     }
@@ -310,6 +331,12 @@ impl Config {
             fix(p);
         }
         if let Some(p) = self.listen.admin_socket.as_mut() {
+            fix(p);
+        }
+        if let Some(p) = self.s2s.ca_file.as_mut() {
+            fix(p);
+        }
+        for p in self.s2s.pinned.values_mut() {
             fix(p);
         }
         for v in &mut self.vhosts {
@@ -417,6 +444,8 @@ impl Config {
                 }
             }
         }
+        self.s2s.validate(&domains)?;
+        federation::validate_components(&self.components, &domains)?;
         Ok(())
     }
 }
@@ -489,6 +518,15 @@ mod tests {
                 "source",
             ),
             ("[[vhost]]\ndomain = \"x.org\"\ncert = \"a.pem\"\n", "both `cert` and `key`"),
+            ("[s2s]\nroutes = { \"b.org\" = \"nowhere\" }\n", "s2s.routes.\"b.org\""),
+            ("[s2s]\nroutes = { \"localhost\" = \"h:1\" }\n", "served here"),
+            ("[s2s]\npinned = { \"b.org\" = \"/nonexistent.pem\" }\n", "s2s.pinned"),
+            ("[s2s]\nca_file = \"/nonexistent.pem\"\n", "s2s.ca_file"),
+            ("[s2s]\nconnect_timeout_secs = 0\n", "s2s.connect_timeout_secs"),
+            ("[s2s]\ndialback = false\n", "s2s.require_valid_certificate"),
+            ("[[component]]\ndomain = \"c.org\"\nsecret = \"short\"\n", "secret is too short"),
+            ("[[component]]\ndomain = \"localhost\"\nsecret = \"long enough\"\n", "is a [[vhost]]"),
+            ("[[component]]\ndomain = \"c d\"\nsecret = \"long enough\"\n", "component.domain"),
         ];
         for (text, want) in cases {
             let err = Config::parse(text).and_then(|c| c.validate()).unwrap_err().to_string();

@@ -6,14 +6,15 @@
 //! server with no extensions loaded.
 
 mod deliver;
+mod edge;
 mod fanout;
 mod filters;
 mod presence;
 mod sessions;
 
 use std::cell::Cell;
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
 
 use jid::Jid;
 use waxwing_xml::{Element, StanzaError, StanzaErrorCondition as Cond, StreamErrorCondition, ns};
@@ -23,6 +24,7 @@ use crate::plugins::{Address, EventKind, Handling, Kernel, Origin, PluginHost, S
 use crate::xml::{Stanza, StanzaKind};
 use filters::Filtered;
 
+pub use edge::{DomainTaken, RemoteServers};
 pub use sessions::{BindError, Outbound, Session, SessionTable};
 
 /// Routing from inside routing (a plugin replying to a plugin replying to
@@ -60,12 +62,34 @@ pub struct Router {
     hosts: HashMap<String, SessionTable>,
     plugins: Arc<PluginHost>,
     accounts: Accounts,
+    components: edge::Components,
+    /// Every configured component's domain, connected or not.
+    component_domains: HashSet<String>,
+    remote: OnceLock<Arc<dyn RemoteServers>>,
 }
 
 impl Router {
     pub fn new(domains: impl IntoIterator<Item = String>, plugins: Arc<PluginHost>, accounts: Accounts) -> Arc<Self> {
+        Self::with_components(domains, Vec::new(), plugins, accounts)
+    }
+
+    /// A router that also hands stanzas for `component_domains` to the
+    /// external components that connect for them.
+    pub fn with_components(
+        domains: impl IntoIterator<Item = String>,
+        component_domains: impl IntoIterator<Item = String>,
+        plugins: Arc<PluginHost>,
+        accounts: Accounts,
+    ) -> Arc<Self> {
         let hosts = domains.into_iter().map(|d| (d.clone(), SessionTable::new(d))).collect();
-        let router = Arc::new(Router { hosts, plugins, accounts });
+        let router = Arc::new(Router {
+            hosts,
+            plugins,
+            accounts,
+            components: edge::Components::default(),
+            component_domains: component_domains.into_iter().collect(),
+            remote: OnceLock::new(),
+        });
         let weak: std::sync::Weak<dyn Kernel> = Arc::downgrade(&(router.clone() as Arc<dyn Kernel>));
         router.plugins.attach(weak);
         router
@@ -215,7 +239,10 @@ impl Router {
             }
             return;
         }
-        // No server-to-server yet: a remote domain cannot be reached.
+        if self.to_edge(domain, &stanza) {
+            return;
+        }
+        // No server-to-server configured: a remote domain cannot be reached.
         self.reply_error(
             &stanza,
             StanzaError::new(Cond::RemoteServerNotFound).with_text(format!("'{domain}' is not served here")),
@@ -308,7 +335,7 @@ pub(super) fn result_reply(stanza: &Stanza) -> Element {
 }
 
 /// The per-kind rules of RFC 6120 §8.2 that need no routing knowledge.
-fn check_semantics(stanza: &Stanza) -> Result<(), StanzaError> {
+pub(super) fn check_semantics(stanza: &Stanza) -> Result<(), StanzaError> {
     match stanza.kind {
         StanzaKind::Iq => {
             let ty = stanza.type_attr();

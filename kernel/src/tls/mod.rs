@@ -1,11 +1,13 @@
-//! TLS for client connections: one certificate per virtual host, chosen by
-//! SNI, served over STARTTLS (RFC 6120 §5) and direct TLS (XEP-0368).
+//! TLS: one certificate per virtual host, chosen by SNI, served to clients
+//! and servers over STARTTLS (RFC 6120 §5) and direct TLS (XEP-0368), and
+//! presented on the connections we dial to other servers (`peer.rs`).
 //!
 //! A vhost without a configured certificate gets a self-signed development
 //! certificate under `<data_dir>/tls/`, generated once and reused, so that a
 //! fresh checkout serves TLS with no setup and clients can pin it.
 
 mod certs;
+mod peer;
 mod sni;
 
 #[cfg(test)]
@@ -19,10 +21,13 @@ use rustls::{ProtocolVersion, ServerConfig, ServerConnection};
 
 use crate::config::Config;
 
+pub use peer::{PeerTrust, dial_config};
 pub use sni::SniResolver;
 
 /// The ALPN protocol id that XEP-0368 direct-TLS clients offer.
 pub const ALPN_XMPP_CLIENT: &[u8] = b"xmpp-client";
+/// The ALPN protocol id of direct-TLS server-to-server connections (XEP-0368).
+pub const ALPN_XMPP_SERVER: &[u8] = b"xmpp-server";
 
 /// RFC 9266 §2: the exporter label for the `tls-exporter` channel binding.
 const EXPORTER_LABEL: &[u8] = b"EXPORTER-Channel-Binding";
@@ -35,6 +40,13 @@ pub struct TlsConfigs {
     pub starttls: Arc<ServerConfig>,
     /// For direct TLS (XEP-0368): offers ALPN `xmpp-client`.
     pub direct: Arc<ServerConfig>,
+    /// For servers dialling us, over STARTTLS: asks for (and accepts any)
+    /// client certificate, judged afterwards by the s2s stream.
+    pub s2s_starttls: Arc<ServerConfig>,
+    /// The same for direct TLS, offering ALPN `xmpp-server`.
+    pub s2s_direct: Arc<ServerConfig>,
+    /// Each vhost's certificate, for the connections we dial to other servers.
+    pub certs: Arc<SniResolver>,
 }
 
 /// The one crypto provider the server uses (ring; aws-lc is not built).
@@ -56,9 +68,18 @@ pub fn load(cfg: &Config) -> anyhow::Result<TlsConfigs> {
         resolver.add(&v.domain, Arc::new(key));
     }
     let resolver = Arc::new(resolver);
+    let any_client = || Arc::new(peer::AnyClientCert(provider.signature_verification_algorithms));
     Ok(TlsConfigs {
-        starttls: Arc::new(server_config(&provider, resolver.clone(), Vec::new())?),
-        direct: Arc::new(server_config(&provider, resolver, vec![ALPN_XMPP_CLIENT.to_vec()])?),
+        starttls: Arc::new(server_config(&provider, resolver.clone(), Vec::new(), None)?),
+        direct: Arc::new(server_config(&provider, resolver.clone(), vec![ALPN_XMPP_CLIENT.to_vec()], None)?),
+        s2s_starttls: Arc::new(server_config(&provider, resolver.clone(), Vec::new(), Some(any_client()))?),
+        s2s_direct: Arc::new(server_config(
+            &provider,
+            resolver.clone(),
+            vec![ALPN_XMPP_SERVER.to_vec()],
+            Some(any_client()),
+        )?),
+        certs: resolver,
     })
 }
 
@@ -79,12 +100,16 @@ fn server_config(
     provider: &Arc<CryptoProvider>,
     resolver: Arc<SniResolver>,
     alpn: Vec<Vec<u8>>,
+    client_certs: Option<Arc<peer::AnyClientCert>>,
 ) -> anyhow::Result<ServerConfig> {
-    let mut config = ServerConfig::builder_with_provider(provider.clone())
+    let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .context("building the TLS server config")?
-        .with_no_client_auth()
-        .with_cert_resolver(resolver);
+        .context("building the TLS server config")?;
+    let builder = match client_certs {
+        Some(verifier) => builder.with_client_cert_verifier(verifier),
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_cert_resolver(resolver);
     config.alpn_protocols = alpn;
     Ok(config)
 }
