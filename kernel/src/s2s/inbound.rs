@@ -265,6 +265,7 @@ impl Incoming {
             return Ok(false);
         }
         self.writer.send(&format!("<success xmlns='{}'/>", ns::SASL)).await.map_err(|_| Closed)?;
+        tracing::info!(remote = identity, local = self.local, "server-to-server stream authenticated by SASL EXTERNAL");
         self.proven.insert((identity.clone(), self.local.clone()));
         self.remote = Some(identity);
         Ok(true)
