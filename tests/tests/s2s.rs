@@ -158,3 +158,126 @@ async fn a_peer_that_never_answers_times_out_and_every_waiting_stanza_bounces() 
     }
     drop(silent);
 }
+
+const MUC: &str = "http://jabber.org/protocol/muc";
+const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
+const MUC_OWNER: &str = "http://jabber.org/protocol/muc#owner";
+
+fn status_codes(p: &Element) -> Vec<String> {
+    p.child("x", MUC_USER)
+        .map(|x| x.elements().filter(|e| e.name == "status").filter_map(|e| e.attr("code").map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_remote_user_joins_a_room_and_talks_in_it() {
+    // b.test reaches a.test's MUC service through the same s2s port.
+    let (pa, pb) = (free_addr(), free_addr());
+    let a = federated("a.test", pa, &[("b.test", pb)], "", "");
+    let b = federated("b.test", pb, &[("a.test", pa), ("conference.a.test", pa)], "", "");
+    let (_la, _lb) = (a.log_on_panic(), b.log_on_panic());
+    a.add_user("alice@a.test", PW);
+    b.add_user("bob@b.test", PW);
+    let mut alice = login(&a, "alice@a.test").await;
+    let mut bob = login(&b, "bob@b.test").await;
+    alice.available(0).await;
+    bob.available(0).await;
+
+    alice.send(&format!("<presence to='lounge@conference.a.test/alice'><x xmlns='{MUC}'/></presence>")).await;
+    let me = alice.next_where("alice in the room", |e| e.name == "presence" && status_codes(e).contains(&"110".into())).await;
+    assert!(status_codes(&me).contains(&"201".into()), "a new room: {me}");
+    let r = alice
+        .iq("set", Some("lounge@conference.a.test"), &format!("<query xmlns='{MUC_OWNER}'><x xmlns='jabber:x:data' type='submit'/></query>"))
+        .await;
+    assert_eq!(r.attr("type"), Some("result"), "{r}");
+
+    bob.send(&format!("<presence to='lounge@conference.a.test/bob'><x xmlns='{MUC}'><history maxstanzas='0'/></x></presence>")).await;
+    bob.next_where("bob's own presence in the room", |e| e.name == "presence" && status_codes(e).contains(&"110".into()))
+        .await;
+    alice
+        .next_where("bob joining", |e| e.name == "presence" && e.attr("from") == Some("lounge@conference.a.test/bob"))
+        .await;
+
+    bob.send("<message to='lounge@conference.a.test' type='groupchat'><body>hi room</body></message>").await;
+    for c in [&mut alice, &mut bob] {
+        let m = c
+            .next_where("bob's groupchat message", |e| {
+                e.name == "message" && e.attr("type") == Some("groupchat") && e.child("body", "jabber:client").is_some()
+            })
+            .await;
+        assert_eq!(body(&m), "hi room");
+        assert_eq!(m.attr("from"), Some("lounge@conference.a.test/bob"));
+    }
+    alice.send("<message to='lounge@conference.a.test' type='groupchat'><body>welcome</body></message>").await;
+    let m = bob.next_where("alice's reply", |e| e.name == "message" && body(e) == "welcome").await;
+    assert_eq!(m.attr("from"), Some("lounge@conference.a.test/alice"));
+}
+
+#[tokio::test]
+async fn servers_connect_over_direct_tls() {
+    let (pa, pa_tls, pb) = (free_addr(), free_addr(), free_addr());
+    let mut a = Server::configure_listening(
+        &format!("s2s = [\"{pa}\"]\ns2s_direct_tls = [\"{pa_tls}\"]"),
+        &format!("[s2s]\nroutes = {{ \"b.test\" = \"{pb}\" }}\n[[vhost]]\ndomain = \"a.test\"\n"),
+    );
+    a.launch();
+    // b.test dials a.test with TLS from the first byte (XEP-0368).
+    let mut b = Server::configure_listening(
+        &format!("s2s = [\"{pb}\"]"),
+        &format!("[s2s]\nroutes = {{ \"a.test\" = \"tls:{pa_tls}\" }}\n[[vhost]]\ndomain = \"b.test\"\n"),
+    );
+    b.launch();
+    let (_la, _lb) = (a.log_on_panic(), b.log_on_panic());
+    a.add_user("alice@a.test", PW);
+    b.add_user("bob@b.test", PW);
+    let mut alice = login(&a, "alice@a.test").await;
+    alice.available(0).await;
+    let mut bob = login(&b, "bob@b.test").await;
+    bob.send("<message to='alice@a.test' type='chat'><body>over direct TLS</body></message>").await;
+    assert_eq!(body(&alice.next_message().await), "over direct TLS");
+}
+
+#[tokio::test]
+async fn blocking_a_remote_contact_stops_their_messages() {
+    let (a, b) = pair("", "");
+    let (_la, _lb) = (a.log_on_panic(), b.log_on_panic());
+    let mut alice = login(&a, "alice@a.test").await;
+    alice.available(0).await;
+    let mut bob = login(&b, "bob@b.test").await;
+    let r = alice
+        .iq("set", None, "<block xmlns='urn:xmpp:blocking'><item jid='bob@b.test'/></block>")
+        .await;
+    assert_eq!(r.attr("type"), Some("result"), "{r}");
+    bob.send("<message to='alice@a.test' type='chat' id='blocked'><body>let me in</body></message>").await;
+    // XEP-0191 §3.3: the blocked sender learns it with service-unavailable.
+    let err = bob.next_where("the refusal", |e| e.name == "message" && e.attr("type") == Some("error")).await;
+    assert_eq!(err.attr("id"), Some("blocked"));
+    assert_eq!(stanza_error_condition(&err).as_deref(), Some("service-unavailable"), "{err}");
+    alice.send("<message to='bob@b.test' type='chat'><body>and you cannot hear me</body></message>").await;
+    let err = alice.next_where("blocked outbound", |e| e.name == "message" && e.attr("type") == Some("error")).await;
+    assert_eq!(stanza_error_condition(&err).as_deref(), Some("not-acceptable"), "{err}");
+    let unblock = alice.iq("set", None, "<unblock xmlns='urn:xmpp:blocking'><item jid='bob@b.test'/></unblock>").await;
+    assert_eq!(unblock.attr("type"), Some("result"));
+    bob.send("<message to='alice@a.test' type='chat'><body>better</body></message>").await;
+    let m = alice.next_where("the message after unblocking", |e| e.name == "message" && body(e) == "better").await;
+    assert_eq!(m.attr("from"), Some("bob@b.test/t"));
+}
+
+#[tokio::test]
+async fn a_contact_logging_in_learns_remote_presence_by_probe() {
+    let (a, b) = pair("", "");
+    let (_la, _lb) = (a.log_on_panic(), b.log_on_panic());
+    let mut alice = login(&a, "alice@a.test").await;
+    let mut bob = login(&b, "bob@b.test").await;
+    alice.available(0).await;
+    bob.available(0).await;
+    alice.send("<presence to='bob@b.test' type='subscribe'/>").await;
+    bob.next_where("the request", |e| is_presence(e, Some("subscribe"), "alice@a.test")).await;
+    bob.send("<presence to='alice@a.test' type='subscribed'/>").await;
+    alice.next_where("bob's presence", |e| is_presence(e, None, "bob@b.test")).await;
+    alice.close().await;
+    // alice's new session: her server probes bob's, which answers with bob's presence.
+    let mut alice = login(&a, "alice@a.test").await;
+    alice.send("<presence/>").await;
+    alice.next_where("bob's presence after the probe", |e| is_presence(e, None, "bob@b.test")).await;
+}
