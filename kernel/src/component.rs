@@ -44,7 +44,10 @@ impl Components {
 }
 
 /// Binds a component listener; returns the bound address.
-pub async fn listen(ctx: Arc<Components>, addr: SocketAddr) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+pub async fn listen(
+    ctx: Arc<Components>,
+    addr: SocketAddr,
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(addr).await.with_context(|| format!("binding component port {addr}"))?;
     let local = listener.local_addr()?;
     let task = tokio::spawn(async move {
@@ -140,7 +143,8 @@ async fn serve(ctx: Arc<Components>, tcp: TcpStream, peer: SocketAddr) {
     };
     let (tx, rx) = mpsc::unbounded_channel();
     if ctx.router.component_joined(&domain, tx.clone()).is_err() {
-        let _ = writer.send(&stream::error_and_close(Cond::Conflict, Some("this component is already connected"))).await;
+        let _ =
+            writer.send(&stream::error_and_close(Cond::Conflict, Some("this component is already connected"))).await;
         return;
     }
     tracing::info!(%peer, domain, "component connected");

@@ -12,10 +12,10 @@ use crate::accounts::Accounts;
 use crate::admin::{self, AdminApi};
 use crate::c2s::{self, C2s};
 use crate::component::{self, Components};
-use crate::s2s::{self, S2s};
 use crate::config::Config;
 use crate::plugins::PluginHost;
 use crate::router::Router;
+use crate::s2s::{self, S2s};
 use crate::storage::Storage;
 use waxwing_xml::StreamErrorCondition;
 

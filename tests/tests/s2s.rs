@@ -100,7 +100,10 @@ async fn users_of_two_servers_subscribe_see_presence_and_chat() {
     // An iq to the other server itself: its version plugin answers.
     let v = alice.iq("get", Some("b.test"), "<query xmlns='jabber:iq:version'/>").await;
     assert_eq!(v.attr("type"), Some("result"), "{v}");
-    assert!(v.child("query", "jabber:iq:version").is_some_and(|q| q.child("name", "jabber:iq:version").is_some()), "{v}");
+    assert!(
+        v.child("query", "jabber:iq:version").is_some_and(|q| q.child("name", "jabber:iq:version").is_some()),
+        "{v}"
+    );
 
     // Errors come back across servers too.
     let e = alice.iq("get", Some("nobody@b.test"), "<query xmlns='jabber:iq:version'/>").await;
@@ -165,7 +168,9 @@ const MUC_OWNER: &str = "http://jabber.org/protocol/muc#owner";
 
 fn status_codes(p: &Element) -> Vec<String> {
     p.child("x", MUC_USER)
-        .map(|x| x.elements().filter(|e| e.name == "status").filter_map(|e| e.attr("code").map(str::to_string)).collect())
+        .map(|x| {
+            x.elements().filter(|e| e.name == "status").filter_map(|e| e.attr("code").map(str::to_string)).collect()
+        })
         .unwrap_or_default()
 }
 
@@ -184,16 +189,27 @@ async fn a_remote_user_joins_a_room_and_talks_in_it() {
     bob.available(0).await;
 
     alice.send(&format!("<presence to='lounge@conference.a.test/alice'><x xmlns='{MUC}'/></presence>")).await;
-    let me = alice.next_where("alice in the room", |e| e.name == "presence" && status_codes(e).contains(&"110".into())).await;
+    let me = alice
+        .next_where("alice in the room", |e| e.name == "presence" && status_codes(e).contains(&"110".into()))
+        .await;
     assert!(status_codes(&me).contains(&"201".into()), "a new room: {me}");
     let r = alice
-        .iq("set", Some("lounge@conference.a.test"), &format!("<query xmlns='{MUC_OWNER}'><x xmlns='jabber:x:data' type='submit'/></query>"))
+        .iq(
+            "set",
+            Some("lounge@conference.a.test"),
+            &format!("<query xmlns='{MUC_OWNER}'><x xmlns='jabber:x:data' type='submit'/></query>"),
+        )
         .await;
     assert_eq!(r.attr("type"), Some("result"), "{r}");
 
-    bob.send(&format!("<presence to='lounge@conference.a.test/bob'><x xmlns='{MUC}'><history maxstanzas='0'/></x></presence>")).await;
-    bob.next_where("bob's own presence in the room", |e| e.name == "presence" && status_codes(e).contains(&"110".into()))
-        .await;
+    bob.send(&format!(
+        "<presence to='lounge@conference.a.test/bob'><x xmlns='{MUC}'><history maxstanzas='0'/></x></presence>"
+    ))
+    .await;
+    bob.next_where("bob's own presence in the room", |e| {
+        e.name == "presence" && status_codes(e).contains(&"110".into())
+    })
+    .await;
     alice
         .next_where("bob joining", |e| e.name == "presence" && e.attr("from") == Some("lounge@conference.a.test/bob"))
         .await;
@@ -244,9 +260,7 @@ async fn blocking_a_remote_contact_stops_their_messages() {
     let mut alice = login(&a, "alice@a.test").await;
     alice.available(0).await;
     let mut bob = login(&b, "bob@b.test").await;
-    let r = alice
-        .iq("set", None, "<block xmlns='urn:xmpp:blocking'><item jid='bob@b.test'/></block>")
-        .await;
+    let r = alice.iq("set", None, "<block xmlns='urn:xmpp:blocking'><item jid='bob@b.test'/></block>").await;
     assert_eq!(r.attr("type"), Some("result"), "{r}");
     bob.send("<message to='alice@a.test' type='chat' id='blocked'><body>let me in</body></message>").await;
     // XEP-0191 §3.3: the blocked sender learns it with service-unavailable.

@@ -48,7 +48,7 @@ impl Peer {
     }
 
     /// Reads to the end of the connection; returns what came after the header and features.
-    async fn to_close(&mut self) -> String {
+    async fn read_to_close(&mut self) -> String {
         let deadline = Instant::now() + WAIT;
         let mut buf = [0u8; 4096];
         loop {
@@ -63,7 +63,7 @@ impl Peer {
 
     /// Expects the stream to end with `<condition/>` and the closing tag.
     async fn expect_stream_error(&mut self, condition: &str) {
-        let text = self.to_close().await;
+        let text = self.read_to_close().await;
         let after_header = text.find("<stream:error").map(|i| &text[i..]).unwrap_or(&text);
         check_stream_error(after_header, condition).unwrap_or_else(|e| panic!("{e}\nwhole stream: {text}"));
     }
@@ -103,11 +103,15 @@ async fn authoritative(answer: &'static str) -> SocketAddr {
                         return;
                     }
                     text.push_str(&String::from_utf8_lossy(&buf[..n]));
-                    if !greeted && text.contains("<stream:stream") && text[text.find("<stream:stream").unwrap()..].contains('>') {
+                    if !greeted
+                        && text.contains("<stream:stream")
+                        && text[text.find("<stream:stream").unwrap()..].contains('>')
+                    {
                         greeted = true;
                         let reply = format!(
                             "{}<stream:features><dialback xmlns='urn:xmpp:features:dialback'/></stream:features>",
-                            header(Some("evil.test"), Some("a.test"), "jabber:server", true).replace(" version=", " id='auth-1' version=")
+                            header(Some("evil.test"), Some("a.test"), "jabber:server", true)
+                                .replace(" version=", " id='auth-1' version=")
                         );
                         let _ = tcp.write_all(reply.as_bytes()).await;
                     }
@@ -201,7 +205,10 @@ async fn before_tls_the_server_offers_only_starttls_and_refuses_the_rest() {
     let mut p = Peer::connect(s.s2s_addr()).await;
     p.send(&header(Some("evil.test"), Some("a.test"), "jabber:server", true)).await;
     let features = p.until("</stream:features>").await;
-    assert!(features.contains("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>"), "{features}");
+    assert!(
+        features.contains("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>"),
+        "{features}"
+    );
     assert!(!features.contains("urn:xmpp:features:dialback") && !features.contains("EXTERNAL"), "{features}");
     p.send("<db:result from='evil.test' to='a.test'>k</db:result>").await;
     p.expect_stream_error("policy-violation").await;

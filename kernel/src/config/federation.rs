@@ -162,7 +162,10 @@ pub fn validate_components(components: &[ComponentConfig], vhosts: &HashSet<Stri
             bail!("component.domain = {:?} appears twice: each component is listed once", c.domain);
         }
         if c.secret.len() < 8 {
-            bail!("component {:?}: secret is too short: use at least 8 characters (it is the only credential)", c.domain);
+            bail!(
+                "component {:?}: secret is too short: use at least 8 characters (it is the only credential)",
+                c.domain
+            );
         }
     }
     Ok(())

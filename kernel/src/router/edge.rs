@@ -83,7 +83,8 @@ impl Router {
         if self.component_domains.contains(domain) {
             self.reply_error(
                 stanza,
-                StanzaError::new(Cond::ServiceUnavailable).with_text(format!("the component for '{domain}' is offline")),
+                StanzaError::new(Cond::ServiceUnavailable)
+                    .with_text(format!("the component for '{domain}' is offline")),
             );
             return true;
         }

@@ -47,7 +47,10 @@ impl DialError {
 pub async fn dial(ctx: &S2s, local: &str, remote: &str, deadline: Instant) -> Result<Dialled, DialError> {
     let targets = ctx.resolver.targets(&ctx.config.s2s, remote).await;
     if targets.is_empty() {
-        return Err(DialError::new(Cond::RemoteServerNotFound, format!("'{remote}' offers no server-to-server service")));
+        return Err(DialError::new(
+            Cond::RemoteServerNotFound,
+            format!("'{remote}' offers no server-to-server service"),
+        ));
     }
     let mut last = DialError::new(Cond::RemoteServerNotFound, format!("no address found for '{remote}'"));
     for target in targets {
@@ -135,7 +138,8 @@ async fn handshake(
     remote: &str,
     direct_tls: bool,
 ) -> Result<tokio_rustls::client::TlsStream<BoxIo>, DialError> {
-    let config = ctx.dial_config(local, direct_tls).map_err(|e| DialError::new(Cond::InternalServerError, format!("{e:#}")))?;
+    let config =
+        ctx.dial_config(local, direct_tls).map_err(|e| DialError::new(Cond::InternalServerError, format!("{e:#}")))?;
     let name = ServerName::try_from(remote.to_string())
         .map_err(|e| DialError::new(Cond::RemoteServerNotFound, format!("'{remote}' is no TLS server name: {e}")))?;
     tokio_rustls::TlsConnector::from(config)
@@ -158,10 +162,15 @@ pub async fn exchange_headers(
     send(writer, &wire::header(local, Some(remote), None)).await?;
     let header = match next_event(reader).await? {
         StreamEvent::Open(h) => h,
-        other => return Err(DialError::new(Cond::RemoteServerNotFound, format!("expected a stream header, got {other:?}"))),
+        other => {
+            return Err(DialError::new(Cond::RemoteServerNotFound, format!("expected a stream header, got {other:?}")));
+        }
     };
     if header.default_ns.as_deref() != Some(ns::SERVER) {
-        return Err(DialError::new(Cond::RemoteServerNotFound, format!("'{remote}' did not open a jabber:server stream")));
+        return Err(DialError::new(
+            Cond::RemoteServerNotFound,
+            format!("'{remote}' did not open a jabber:server stream"),
+        ));
     }
     let stream_id = header.attr("id").unwrap_or_default().to_string();
     if stream_id.is_empty() {

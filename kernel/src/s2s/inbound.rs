@@ -185,9 +185,8 @@ impl Incoming {
         }
         self.stream_id = stream::new_id();
         let s2s = &self.ctx.config.s2s;
-        let external = self.tls
-            && !sasl_done
-            && self.remote.as_deref().is_some_and(|r| self.ctx.trust.proves(&self.certs, r));
+        let external =
+            self.tls && !sasl_done && self.remote.as_deref().is_some_and(|r| self.ctx.trust.proves(&self.certs, r));
         let features = if sasl_done {
             wire::features(true, s2s.require_tls, false, false)
         } else {
@@ -239,14 +238,16 @@ impl Incoming {
         let text = text.trim();
         let authzid = match text {
             "" | "=" => None,
-            b64 => match base64::engine::general_purpose::STANDARD.decode(b64).ok().and_then(|b| String::from_utf8(b).ok())
-            {
-                Some(id) => Some(id),
-                None => {
-                    self.writer.send(&failure("incorrect-encoding")).await.map_err(|_| Closed)?;
-                    return Ok(false);
+            b64 => {
+                match base64::engine::general_purpose::STANDARD.decode(b64).ok().and_then(|b| String::from_utf8(b).ok())
+                {
+                    Some(id) => Some(id),
+                    None => {
+                        self.writer.send(&failure("incorrect-encoding")).await.map_err(|_| Closed)?;
+                        return Ok(false);
+                    }
                 }
-            },
+            }
         };
         let identity = match (authzid, &self.remote) {
             (Some(id), Some(from)) if &id != from => {

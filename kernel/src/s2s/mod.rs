@@ -159,14 +159,17 @@ impl S2s {
                 }
             }
         }
-        Err(StanzaError::new(Cond::InternalServerError).with_text(format!("no connection to '{remote}' could be queued")))
+        Err(StanzaError::new(Cond::InternalServerError)
+            .with_text(format!("no connection to '{remote}' could be queued")))
     }
 }
 
 impl RemoteServers for S2s {
     fn send(&self, stanza: &Stanza) -> Result<(), StanzaError> {
         let (Some(from), Some(to)) = (&stanza.from, &stanza.to) else {
-            return Err(StanzaError::new(Cond::BadRequest).with_text("a stanza to another server needs 'from' and 'to'"));
+            return Err(
+                StanzaError::new(Cond::BadRequest).with_text("a stanza to another server needs 'from' and 'to'")
+            );
         };
         let local = from.domain().as_str();
         if !self.is_local(local) {

@@ -39,7 +39,10 @@ impl Resolver {
         let dns = match cfg.dns_server {
             Some(addr) => {
                 let group = NameServerConfigGroup::from_ips_clear(&[addr.ip()], addr.port(), true);
-                Some(TokioResolver::builder_with_config(ResolverConfig::from_parts(None, vec![], group), provider).build())
+                Some(
+                    TokioResolver::builder_with_config(ResolverConfig::from_parts(None, vec![], group), provider)
+                        .build(),
+                )
             }
             None => match TokioResolver::builder_tokio() {
                 Ok(b) => Some(b.build()),

@@ -78,7 +78,9 @@ pub fn features(tls: bool, require_tls: bool, external: bool, dialback: bool) ->
         out.push_str("</starttls>");
     }
     if (tls || !require_tls) && external {
-        out.push_str("<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>EXTERNAL</mechanism></mechanisms>");
+        out.push_str(
+            "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>EXTERNAL</mechanism></mechanisms>",
+        );
     }
     if (tls || !require_tls) && dialback {
         out.push_str("<dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback>");
@@ -94,16 +96,24 @@ mod tests {
     #[test]
     fn features_round_trip() {
         let xml = features(true, true, true, true);
-        let el = waxwing_xml::Element::parse(&xml.replace("<stream:features>", "<stream:features xmlns:stream='http://etherx.jabber.org/streams'>")).unwrap();
+        let el = waxwing_xml::Element::parse(
+            &xml.replace("<stream:features>", "<stream:features xmlns:stream='http://etherx.jabber.org/streams'>"),
+        )
+        .unwrap();
         let o = Offered::read(&el);
         assert!(!o.starttls && o.external && o.dialback);
         let before_tls = features(false, true, true, true);
-        assert!(before_tls.contains("<required/>") && !before_tls.contains("EXTERNAL") && !before_tls.contains("dialback"));
+        assert!(
+            before_tls.contains("<required/>") && !before_tls.contains("EXTERNAL") && !before_tls.contains("dialback")
+        );
     }
 
     #[test]
     fn dialback_elements() {
-        assert_eq!(db("result", "a.example", "b.example", None, Some("k1"), None), "<db:result from='a.example' to='b.example'>k1</db:result>");
+        assert_eq!(
+            db("result", "a.example", "b.example", None, Some("k1"), None),
+            "<db:result from='a.example' to='b.example'>k1</db:result>"
+        );
         assert_eq!(
             db("verify", "b.example", "a.example", Some("i'd"), None, Some("valid")),
             "<db:verify from='b.example' to='a.example' id='i&apos;d' type='valid'/>"

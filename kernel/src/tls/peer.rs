@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::ResolvesClientCert;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -38,9 +38,9 @@ impl PeerTrust {
         match &cfg.ca_file {
             Some(path) => {
                 for cert in read_pem_certs(path).context("s2s.ca_file")? {
-                    roots
-                        .add(cert)
-                        .map_err(|e| anyhow!("s2s.ca_file {}: a certificate is not a usable root: {e}", path.display()))?;
+                    roots.add(cert).map_err(|e| {
+                        anyhow!("s2s.ca_file {}: a certificate is not a usable root: {e}", path.display())
+                    })?;
                 }
             }
             None => {
@@ -253,7 +253,7 @@ mod tests {
         let ca = ca();
         let t = trust(&ca);
         let server_only = leaf(&ca, &["peer.example"], vec![ExtendedKeyUsagePurpose::ServerAuth]);
-        assert!(t.proves(&[server_only.clone()], "peer.example"));
+        assert!(t.proves(std::slice::from_ref(&server_only), "peer.example"));
         assert!(!t.proves(&[server_only], "other.example"), "wrong domain");
         let client_only = leaf(&ca, &["peer.example"], vec![ExtendedKeyUsagePurpose::ClientAuth]);
         assert!(t.proves(&[client_only], "peer.example"));
@@ -269,16 +269,11 @@ mod tests {
         let mut t = trust(&ca);
         let self_signed = {
             let key = KeyPair::generate().unwrap();
-            CertificateParams::new(vec!["pinned.example".to_string()])
-                .unwrap()
-                .self_signed(&key)
-                .unwrap()
-                .der()
-                .clone()
+            CertificateParams::new(vec!["pinned.example".to_string()]).unwrap().self_signed(&key).unwrap().der().clone()
         };
-        assert!(!t.proves(&[self_signed.clone()], "pinned.example"));
+        assert!(!t.proves(std::slice::from_ref(&self_signed), "pinned.example"));
         t.pinned.insert("pinned.example".into(), vec![self_signed.clone()]);
-        assert!(t.proves(&[self_signed.clone()], "pinned.example"));
+        assert!(t.proves(std::slice::from_ref(&self_signed), "pinned.example"));
         assert!(!t.proves(&[self_signed], "other.example"));
         // A pin replaces the CAs for its domain.
         let issued = leaf(&ca, &["pinned.example"], vec![ExtendedKeyUsagePurpose::ServerAuth]);
