@@ -244,7 +244,10 @@ mod tests {
             .with_child(Element::new("body", "jabber:server").with_text("hi"))
             .with_child(Element::new("x", "jabber:x:oob").with_child(Element::new("url", "jabber:x:oob")));
         m.map_ns("jabber:server", "jabber:client");
-        assert_eq!(m.to_xml_in("jabber:client"), "<message><body>hi</body><x xmlns='jabber:x:oob'><url/></x></message>");
+        assert_eq!(
+            m.to_xml_in("jabber:client"),
+            "<message><body>hi</body><x xmlns='jabber:x:oob'><url/></x></message>"
+        );
     }
 
     #[test]
