@@ -296,3 +296,22 @@ async fn dialback_for_a_domain_not_served_here_is_host_unknown() {
     p.send("<db:result from='evil.test' to='elsewhere.test'>k</db:result>").await;
     p.expect_stream_error("host-unknown").await;
 }
+
+#[tokio::test]
+async fn a_stream_may_not_start_dialback_verifications_without_bound() {
+    // evil.test's "authoritative server" accepts and never answers, so every
+    // verification stays in flight.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let s = server(false, Some(silent.local_addr().unwrap()));
+    let _log = s.log_on_panic();
+    let mut a = alice(&s).await;
+    let mut p = Peer::connect(s.s2s_addr()).await;
+    p.send(&header(Some("evil.test"), Some("a.test"), "jabber:server", true)).await;
+    p.until("</stream:features>").await;
+    for i in 0..17 {
+        p.send(&format!("<db:result from='evil.test' to='a.test'>key-{i}</db:result>")).await;
+    }
+    p.expect_stream_error("policy-violation").await;
+    still_serving(&mut a).await;
+    drop(silent);
+}

@@ -23,6 +23,9 @@ use crate::xml::{StreamEvent, StreamHeader, StreamReadError, StreamReader};
 
 struct Closed;
 
+/// Dialback requests one stream may have waiting for their verification.
+const MAX_VERIFYING: usize = 16;
+
 struct Incoming {
     ctx: Arc<S2s>,
     peer: SocketAddr,
@@ -38,6 +41,9 @@ struct Incoming {
     stream_id: String,
     /// (remote, local) pairs the peer has proven.
     proven: HashSet<(String, String)>,
+    /// Dialback verifications in flight: each makes us dial a server the
+    /// peer names, so one stream may not start them without bound.
+    verifying: usize,
     deadline: Instant,
 }
 
@@ -76,6 +82,7 @@ pub(super) async fn serve(ctx: Arc<S2s>, tcp: TcpStream, peer: SocketAddr, direc
         remote: None,
         stream_id: String::new(),
         proven: HashSet::new(),
+        verifying: 0,
         deadline,
     };
     if let Ok(first) = conn.negotiate().await {
@@ -397,6 +404,13 @@ impl Incoming {
                 format!("the certificate does not prove '{remote}', and this server requires that it does"),
             )));
         }
+        if self.verifying >= MAX_VERIFYING {
+            return Err(Some((
+                Cond::PolicyViolation,
+                format!("more than {MAX_VERIFYING} dialback requests at once on one stream"),
+            )));
+        }
+        self.verifying += 1;
         let (ctx, local, id, key, tx) =
             (self.ctx.clone(), to.to_string(), self.stream_id.clone(), el.text(), verified_tx.clone());
         tokio::spawn(async move {
@@ -407,6 +421,7 @@ impl Incoming {
     }
 
     async fn verified(&mut self, v: Verified) -> Result<(), Closed> {
+        self.verifying = self.verifying.saturating_sub(1);
         let answer = match &v.outcome {
             Ok(true) => {
                 tracing::info!(remote = v.remote, local = v.local, "server-to-server stream authenticated by dialback");
