@@ -295,3 +295,40 @@ async fn a_contact_logging_in_learns_remote_presence_by_probe() {
     alice.send("<presence/>").await;
     alice.next_where("bob's presence after the probe", |e| is_presence(e, None, "bob@b.test")).await;
 }
+
+#[tokio::test]
+async fn idle_connections_close_and_the_next_stanza_opens_a_new_one() {
+    let (a, b) = pair("idle_timeout_secs = 1", "idle_timeout_secs = 1");
+    let (_la, _lb) = (a.log_on_panic(), b.log_on_panic());
+    let mut alice = login(&a, "alice@a.test").await;
+    let mut bob = login(&b, "bob@b.test").await;
+    bob.available(0).await;
+    alice.send("<message to='bob@b.test' type='chat'><body>one</body></message>").await;
+    assert_eq!(body(&bob.next_message().await), "one");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(a.log_text().contains("server-to-server connection closed"), "{}", a.log_tail(30));
+    alice.send("<message to='bob@b.test' type='chat'><body>two</body></message>").await;
+    assert_eq!(body(&bob.next_message().await), "two");
+}
+
+#[tokio::test]
+async fn a_restarted_peer_is_reached_again() {
+    let (a, mut b) = pair("", "");
+    let _la = a.log_on_panic();
+    let mut alice = login(&a, "alice@a.test").await;
+    {
+        let mut bob = login(&b, "bob@b.test").await;
+        bob.available(0).await;
+        alice.send("<message to='bob@b.test' type='chat'><body>before</body></message>").await;
+        assert_eq!(body(&bob.next_message().await), "before");
+    }
+    b.terminate();
+    b.launch();
+    let _lb = b.log_on_panic();
+    let mut bob = login(&b, "bob@b.test").await;
+    bob.available(0).await;
+    // The old connection broke with the restart; the next stanzas get a new one.
+    alice.send("<message to='bob@b.test' type='chat'><body>after</body></message>").await;
+    let m = bob.next_where("the message after the restart", |e| e.name == "message" && body(e) == "after").await;
+    assert_eq!(m.attr("from"), Some("alice@a.test/t"));
+}
