@@ -40,9 +40,10 @@ def _die_with_parent():
 
 
 class Server:
-    """One waxwing process. `extra_toml` may add any section but [server] and [listen]."""
+    """One waxwing process. `extra_toml` may add any section but [server] and
+    [listen]; `listen_toml` adds lines to [listen] (e.g. `s2s = ["127.0.0.33:5269"]`)."""
 
-    def __init__(self, extra_toml: str = ""):
+    def __init__(self, extra_toml: str = "", listen_toml: str = ""):
         for own in ("[server]", "[listen]"):
             assert own not in extra_toml.splitlines(), f"the fixture writes {own} itself"
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="waxwing-py-"))
@@ -58,7 +59,8 @@ class Server:
             'log_level = "debug"\n\n'
             "[listen]\n"
             'c2s = ["127.0.0.1:0"]\n'
-            'c2s_direct_tls = ["127.0.0.1:0"]\n\n'
+            'c2s_direct_tls = ["127.0.0.1:0"]\n'
+            f"{listen_toml}\n\n"
             f"{extra_toml}\n"
         )
         self.log = self.dir / "server.log"
@@ -202,14 +204,14 @@ USERS = ["romeo", "juliet", "nurse", "tybalt", "mercutio", "benvolio"]
 
 
 @contextlib.contextmanager
-def running(extra_toml: str = "", users=(), timeout: float = START_TIMEOUT):
+def running(extra_toml: str = "", users=(), timeout: float = START_TIMEOUT, *, listen_toml: str = "", domain="localhost"):
     """A started server on `extra_toml` with the accounts `users` (names on
-    localhost, all with PASSWORD), stopped on the way out however it ends."""
-    s = Server(extra_toml)
+    `domain`, all with PASSWORD), stopped on the way out however it ends."""
+    s = Server(extra_toml, listen_toml)
     try:
         s.start(timeout)
         if users:
-            s.add_users([(f"{u}@localhost", PASSWORD) for u in users])
+            s.add_users([(f"{u}@{domain}", PASSWORD) for u in users])
         yield s
     finally:
         s.stop()
