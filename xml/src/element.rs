@@ -102,14 +102,18 @@ impl Element {
         out
     }
 
-    /// Moves this element and every descendant in namespace `from` into `to`:
-    /// a stanza crosses from a `jabber:server` stream into the kernel's
-    /// `jabber:client` model (and back) with its unqualified children
-    /// (`<body/>`, `<status/>`) following it, as RFC 6120 §4.8.3 has them.
+    /// Moves this element, if it is in namespace `from`, into `to`, with the
+    /// descendants that inherit that namespace from it: a stanza crosses
+    /// from a `jabber:server` stream into the kernel's `jabber:client` model
+    /// (and back) with its unqualified children (`<body/>`, `<status/>`), as
+    /// RFC 6120 §4.8.3 has them. A subtree in another namespace is left as
+    /// it is, so a forwarded `<message xmlns='jabber:client'/>` (XEP-0297)
+    /// inside it keeps its namespace.
     pub fn map_ns(&mut self, from: &str, to: &str) {
-        if self.ns == from {
-            self.ns = to.to_string();
+        if self.ns != from {
+            return;
         }
+        self.ns = to.to_string();
         for n in &mut self.children {
             if let Node::Element(e) = n {
                 e.map_ns(from, to);
@@ -239,14 +243,19 @@ mod tests {
     }
 
     #[test]
-    fn map_ns_moves_the_stanza_and_its_unqualified_children_only() {
+    fn map_ns_moves_the_stanza_and_its_unqualified_children_but_not_a_forwarded_stanza() {
         let mut m = Element::new("message", "jabber:server")
             .with_child(Element::new("body", "jabber:server").with_text("hi"))
-            .with_child(Element::new("x", "jabber:x:oob").with_child(Element::new("url", "jabber:x:oob")));
+            .with_child(Element::new("x", "jabber:x:oob").with_child(Element::new("url", "jabber:x:oob")))
+            .with_child(
+                Element::new("forwarded", "urn:xmpp:forward:0")
+                    .with_child(Element::new("message", "jabber:server").with_attr("id", "inner")),
+            );
         m.map_ns("jabber:server", "jabber:client");
         assert_eq!(
             m.to_xml_in("jabber:client"),
-            "<message><body>hi</body><x xmlns='jabber:x:oob'><url/></x></message>"
+            "<message><body>hi</body><x xmlns='jabber:x:oob'><url/></x>\
+             <forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:server' id='inner'/></forwarded></message>"
         );
     }
 
