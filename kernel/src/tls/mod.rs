@@ -93,6 +93,8 @@ pub fn check_configured(cfg: &Config) -> anyhow::Result<()> {
                 .with_context(|| format!("TLS certificate for vhost {:?}", v.domain))?;
         }
     }
+    // The s2s trust roots and pins parse, or the start would fail on them.
+    PeerTrust::load(&cfg.s2s, &provider).context("s2s trust roots")?;
     Ok(())
 }
 

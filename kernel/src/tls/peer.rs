@@ -264,6 +264,22 @@ mod tests {
     }
 
     #[test]
+    fn unreadable_roots_and_pins_are_named() {
+        let dir = crate::testutil::tempdir("peer-trust");
+        let junk = dir.join("junk.pem");
+        std::fs::write(&junk, "this is not PEM").unwrap();
+        let provider = rustls::crypto::ring::default_provider();
+        let cfg = S2sSection { ca_file: Some(junk.clone()), ..S2sSection::default() };
+        let err = format!("{:#}", PeerTrust::load(&cfg, &provider).unwrap_err());
+        assert!(err.contains("s2s.ca_file") && err.contains("junk.pem"), "{err}");
+        let mut cfg = S2sSection::default();
+        cfg.pinned.insert("peer.example".into(), junk);
+        let err = format!("{:#}", PeerTrust::load(&cfg, &provider).unwrap_err());
+        assert!(err.contains("s2s.pinned") && err.contains("peer.example"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn a_pinned_certificate_proves_only_its_domain() {
         let ca = ca();
         let mut t = trust(&ca);
