@@ -232,3 +232,57 @@ async fn a_certificate_proves_only_the_domain_it_names() {
     assert_eq!(body(&m), "certified");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A self-signed certificate for `domain` (and its subdomains) in `dir`.
+fn self_signed(dir: &Path, domain: &str) -> (PathBuf, PathBuf) {
+    let key = KeyPair::generate().unwrap();
+    let cert =
+        CertificateParams::new(vec![domain.to_string(), format!("*.{domain}")]).unwrap().self_signed(&key).unwrap();
+    let (c, k) = (dir.join(format!("{domain}.self.crt")), dir.join(format!("{domain}.self.key")));
+    std::fs::write(&c, cert.pem()).unwrap();
+    std::fs::write(&k, key.serialize_pem()).unwrap();
+    (c, k)
+}
+
+#[tokio::test]
+async fn pinned_self_signed_certificates_prove_their_domains() {
+    let dir = scratch("pinned");
+    let (pa, pb) = (free_addr(), free_addr());
+    let (a_cert, a_key) = self_signed(&dir, "a.test");
+    let (b_cert, b_key) = self_signed(&dir, "b.test");
+    let start = |domain: &str,
+                 own: SocketAddr,
+                 cert: &Path,
+                 key: &Path,
+                 peer: &str,
+                 peer_addr: SocketAddr,
+                 peer_cert: &Path| {
+        let mut s = Server::configure_listening(
+            &format!("s2s = [\"{own}\"]"),
+            &format!(
+                "[s2s]\nrequire_valid_certificate = true\ndialback = false\nconnect_timeout_secs = 5\n\
+                 routes = {{ \"{peer}\" = \"{peer_addr}\" }}\npinned = {{ \"{peer}\" = {} }}\n\
+                 [[vhost]]\ndomain = \"{domain}\"\ncert = {}\nkey = {}\n",
+                toml_path(peer_cert),
+                toml_path(cert),
+                toml_path(key)
+            ),
+        );
+        s.launch();
+        s
+    };
+    let a = start("a.test", pa, &a_cert, &a_key, "b.test", pb, &b_cert);
+    let b = start("b.test", pb, &b_cert, &b_key, "a.test", pa, &a_cert);
+    let (_la, _lb) = (a.log_on_panic(), b.log_on_panic());
+    a.add_user("alice@a.test", PW);
+    b.add_user("bob@b.test", PW);
+    let mut bob = RawClient::connect_to(b.c2s_addr(), &b_cert).await;
+    bob.authenticate_and_bind("bob@b.test", PW, Mech::ScramSha256, Some("t")).await;
+    bob.available(0).await;
+    let mut alice = RawClient::connect_to(a.c2s_addr(), &a_cert).await;
+    alice.authenticate_and_bind("alice@a.test", PW, Mech::ScramSha256, Some("t")).await;
+    alice.send("<message to='bob@b.test' type='chat'><body>pinned</body></message>").await;
+    assert_eq!(body(&bob.next_message().await), "pinned");
+    assert!(b.log_text().contains("authenticated by SASL EXTERNAL"), "{}", b.log_tail(40));
+    let _ = std::fs::remove_dir_all(dir);
+}
