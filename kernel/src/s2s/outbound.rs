@@ -73,6 +73,7 @@ async fn establish(ctx: &S2s, local: &str, remote: &str, deadline: Instant) -> R
         if answer.is("success", ns::SASL) {
             let mut reader = reader.restart();
             dial::exchange_headers(&mut reader, &mut writer, local, remote).await?;
+            tracing::info!(local, remote, "server-to-server connection authenticated by SASL EXTERNAL");
             return Ok((reader, writer));
         }
         tracing::debug!(local, remote, "SASL EXTERNAL refused; trying dialback: {answer}");
@@ -91,7 +92,10 @@ async fn establish(ctx: &S2s, local: &str, remote: &str, deadline: Instant) -> R
             continue;
         }
         return match el.attr("type") {
-            Some("valid") => Ok((reader, writer)),
+            Some("valid") => {
+                tracing::info!(local, remote, "server-to-server connection authenticated by dialback");
+                Ok((reader, writer))
+            }
             other => Err(DialError::new(
                 Cond::RemoteServerNotFound,
                 format!("'{remote}' refused dialback for '{local}' ({})", other.unwrap_or("no type")),
