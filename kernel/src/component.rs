@@ -197,6 +197,7 @@ async fn run(
                 }
                 Some(Ok(StreamEvent::Keepalive)) => {}
                 Some(Ok(StreamEvent::Close)) => {
+                    outbound.close();
                     let _ = writer.send("</stream:stream>").await;
                     break None;
                 }
@@ -206,6 +207,10 @@ async fn run(
             }
         }
     };
+    // Free the domain before the component can see its stream end: one
+    // that reconnects at once must not find it still taken (`conflict`).
+    // Stanzas routed to it from now on bounce with service-unavailable.
+    outbound.close();
     if let Some((c, t)) = closing {
         tracing::debug!(domain, "closing component stream: {c}: {t}");
         let _ = writer.send(&stream::error_and_close(c, Some(&t))).await;

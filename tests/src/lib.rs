@@ -11,5 +11,5 @@ pub mod server;
 
 pub use client::{Mech, RawClient, TIMEOUT, body, check_stream_error, stanza_error_condition, stanza_error_type};
 pub use frames::Frame;
-pub use server::{Server, shared, waxwing};
+pub use server::{Server, shared, shared_listening, waxwing};
 pub use waxwing_xml::Element;

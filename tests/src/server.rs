@@ -337,8 +337,23 @@ impl Drop for LogOnPanic<'_> {
 /// servers are never dropped: they die with the test process (see
 /// [`spawn_tied_to_this_process`]) and an exit hook removes their directories.
 pub fn shared(slot: &'static OnceLock<Server>, extra_toml: &str, users: &[(&str, &str)]) -> &'static Server {
+    shared_listening(slot, "", extra_toml, users)
+}
+
+/// Like [`shared`], with `listen_toml` added to the `[listen]` section (see
+/// [`Server::configure_listening`]).
+pub fn shared_listening(
+    slot: &'static OnceLock<Server>,
+    listen_toml: &str,
+    extra_toml: &str,
+    users: &[(&str, &str)],
+) -> &'static Server {
     slot.get_or_init(|| {
-        let s = Server::start_with_users(extra_toml, users);
+        let mut s = Server::configure_listening(listen_toml, extra_toml);
+        s.launch();
+        if !users.is_empty() {
+            s.add_users(users);
+        }
         register_exit_cleanup(&s);
         s
     })
