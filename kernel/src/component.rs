@@ -50,20 +50,7 @@ pub async fn listen(
 ) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(addr).await.with_context(|| format!("binding component port {addr}"))?;
     let local = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        loop {
-            match listener.accept().await {
-                Ok((tcp, peer)) => {
-                    let _ = tcp.set_nodelay(true);
-                    tokio::spawn(serve(ctx.clone(), tcp, peer));
-                }
-                Err(e) => {
-                    tracing::warn!("accept on {local}: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-    });
+    let task = stream::accept_loop(listener, move |tcp, peer| serve(ctx.clone(), tcp, peer));
     Ok((local, task))
 }
 
@@ -163,7 +150,7 @@ async fn run(
     mut outbound: mpsc::UnboundedReceiver<Outbound>,
 ) {
     let (in_tx, mut inbound) = mpsc::channel(64);
-    let reader_task = tokio::spawn(read_loop(reader, in_tx));
+    let reader_task = tokio::spawn(stream::read_events(reader, in_tx));
     let mut batch = Vec::new();
     let closing: Option<(Cond, String)> = loop {
         tokio::select! {
@@ -217,6 +204,23 @@ async fn run(
     }
     reader_task.abort();
     writer.shutdown().await;
+    // What was queued but never written is answered, not lost.
+    while let Ok(out) = outbound.try_recv() {
+        if let Outbound::Stanza(xml) = out {
+            bounce(router, &xml);
+        }
+    }
+}
+
+/// Answers a stanza the component never got with `service-unavailable`.
+fn bounce(router: &Router, xml: &str) {
+    let Ok(mut el) = Element::parse(&format!("<wrap xmlns='{}'>{xml}</wrap>", ns::COMPONENT)) else { return };
+    let Some(waxwing_xml::Node::Element(mut stanza)) = el.children.pop() else { return };
+    stanza.map_ns(ns::COMPONENT, ns::CLIENT);
+    if let Ok(stanza) = crate::xml::Stanza::parse(stanza) {
+        router
+            .reply_error(&stanza, waxwing_xml::StanzaError::new(waxwing_xml::StanzaErrorCondition::ServiceUnavailable));
+    }
 }
 
 /// A stanza from the component: it speaks only for its own domain.
@@ -233,20 +237,6 @@ fn from_component(router: &Router, domain: &str, el: Element) -> Result<(), (Con
     }
     router.from_edge(el, ns::COMPONENT);
     Ok(())
-}
-
-/// The parser is not cancel-safe, so it reads in its own task.
-async fn read_loop(
-    mut reader: StreamReader<tokio::net::tcp::OwnedReadHalf>,
-    tx: mpsc::Sender<Result<StreamEvent, StreamReadError>>,
-) {
-    loop {
-        let ev = reader.next().await;
-        let last = !matches!(ev, Ok(StreamEvent::Stanza(_) | StreamEvent::Keepalive));
-        if tx.send(ev).await.is_err() || last {
-            return;
-        }
-    }
 }
 
 #[cfg(test)]

@@ -315,3 +315,20 @@ async fn a_stream_may_not_start_dialback_verifications_without_bound() {
     still_serving(&mut a).await;
     drop(silent);
 }
+
+#[tokio::test]
+async fn a_peer_closing_with_a_stream_error_is_not_answered_with_one() {
+    let auth = authoritative("valid").await;
+    let s = server(false, Some(auth));
+    let _log = s.log_on_panic();
+    let mut p = authenticated(&s).await;
+    let seen = p.text.len();
+    p.send(
+        "<stream:error><system-shutdown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>",
+    )
+    .await;
+    let text = p.read_to_close().await;
+    let after = &text[seen..];
+    assert!(after.contains("</stream:stream>"), "{after}");
+    assert!(!after.contains("<stream:error"), "answered a stream error with another: {after}");
+}

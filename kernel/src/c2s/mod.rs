@@ -19,6 +19,7 @@ use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::router::Router;
 use crate::sasl::FailureThrottle;
+use crate::stream;
 use crate::tls::TlsConfigs;
 
 /// Everything a client connection needs, shared by all of them.
@@ -87,21 +88,7 @@ pub async fn listen(
 ) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(addr).await.with_context(|| format!("binding client port {addr}"))?;
     let local = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        loop {
-            match listener.accept().await {
-                Ok((tcp, peer)) => {
-                    let ctx = ctx.clone();
-                    tokio::spawn(async move { serve(ctx, tcp, peer, direct_tls).await });
-                }
-                Err(e) => {
-                    // Usually EMFILE: back off instead of spinning.
-                    tracing::warn!("accept on {local}: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-            }
-        }
-    });
+    let task = stream::accept_loop(listener, move |tcp, peer| serve(ctx.clone(), tcp, peer, direct_tls));
     Ok((local, task))
 }
 

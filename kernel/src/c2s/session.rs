@@ -9,7 +9,7 @@ use tokio::time::{Instant, sleep_until};
 use waxwing_xml::{Element, StreamErrorCondition as Cond, ns};
 
 use super::C2s;
-use super::negotiate::{Bound, Reader};
+use super::negotiate::Bound;
 use crate::router::Outbound;
 use crate::stream;
 use crate::xml::{StreamEvent, StreamReadError};
@@ -30,7 +30,7 @@ pub async fn run(ctx: &Arc<C2s>, bound: Bound) {
     tracing::debug!(%peer, jid = %session.jid, "session started");
 
     let (in_tx, mut inbound) = mpsc::channel(INBOUND_QUEUE);
-    let reader_task = tokio::spawn(read_loop(reader, in_tx));
+    let reader_task = tokio::spawn(stream::read_events(reader, in_tx));
 
     let limits = &ctx.config.limits;
     let ping_interval = Duration::from_secs(limits.ping_interval_secs);
@@ -140,18 +140,6 @@ pub async fn run(ctx: &Arc<C2s>, bound: Bound) {
     writer.shutdown().await;
     router.session_ended(&session);
     tracing::debug!(%peer, jid = %session.jid, "session ended");
-}
-
-/// Reads in its own task because the parser is not cancel-safe: it must
-/// never be dropped halfway through an element by a `select!`.
-async fn read_loop(mut reader: Reader, tx: mpsc::Sender<Result<StreamEvent, StreamReadError>>) {
-    loop {
-        let ev = reader.next().await;
-        let last = !matches!(ev, Ok(StreamEvent::Stanza(_) | StreamEvent::Keepalive));
-        if tx.send(ev).await.is_err() || last {
-            return;
-        }
-    }
 }
 
 /// The client's answer to our ping: a result, or an error (a client without

@@ -15,7 +15,6 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout_at};
 use waxwing_xml::{Element, StreamErrorCondition as Cond, ns};
 
-use super::outbound::read_loop;
 use super::wire::{self, DIALBACK};
 use super::{Reader, S2s, Writer, verify};
 use crate::stream::{self, BoxIo, StreamWriter};
@@ -284,7 +283,7 @@ impl Incoming {
     async fn run(mut self, first: Element) {
         let Some(reader) = self.reader.take() else { return };
         let (in_tx, mut inbound) = mpsc::channel(64);
-        let reader_task = tokio::spawn(read_loop(reader, in_tx));
+        let reader_task = tokio::spawn(stream::read_events(reader, in_tx));
         let (verified_tx, mut verified) = mpsc::unbounded_channel::<Verified>();
         let idle = Duration::from_secs(self.ctx.config.s2s.idle_timeout_secs);
         let mut shutdown = self.ctx.shutdown.subscribe();
@@ -337,6 +336,13 @@ impl Incoming {
         el: Element,
         verified_tx: &mpsc::UnboundedSender<Verified>,
     ) -> Result<(), Option<(Cond, String)>> {
+        if el.is("error", ns::STREAMS) {
+            // The peer is closing with its reason; answering with an error of our own would be noise.
+            let condition = el.first_element().map(|c| c.name.clone()).unwrap_or_default();
+            tracing::info!(peer = %self.peer, "the peer closed its server-to-server stream: {condition}");
+            let _ = self.writer.send("</stream:stream>").await;
+            return Err(None);
+        }
         if el.ns == DIALBACK && el.name == "result" && el.attr("type").is_none() {
             return self.dialback_request(el, verified_tx);
         }

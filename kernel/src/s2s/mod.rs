@@ -30,7 +30,7 @@ use waxwing_xml::{StanzaError, StanzaErrorCondition as Cond};
 
 use crate::config::Config;
 use crate::router::{RemoteServers, Router};
-use crate::stream::{BoxIo, StreamWriter};
+use crate::stream::{self, BoxIo, StreamWriter};
 use crate::tls::{PeerTrust, TlsConfigs};
 use crate::xml::{Stanza, StreamLimits, StreamReader};
 
@@ -193,19 +193,6 @@ pub async fn listen(
 ) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(addr).await.with_context(|| format!("binding server-to-server port {addr}"))?;
     let local = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        loop {
-            match listener.accept().await {
-                Ok((tcp, peer)) => {
-                    let _ = tcp.set_nodelay(true);
-                    tokio::spawn(inbound::serve(ctx.clone(), tcp, peer, direct_tls));
-                }
-                Err(e) => {
-                    tracing::warn!("accept on {local}: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-            }
-        }
-    });
+    let task = stream::accept_loop(listener, move |tcp, peer| inbound::serve(ctx.clone(), tcp, peer, direct_tls));
     Ok((local, task))
 }

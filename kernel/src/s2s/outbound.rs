@@ -7,7 +7,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout_at};
-use waxwing_xml::{StanzaErrorCondition as Cond, ns};
+use waxwing_xml::{StanzaErrorCondition as Cond, StreamErrorCondition as StreamCond, ns};
 
 use super::dial::{self, DialError, Dialled};
 use super::wire::{self, DIALBACK};
@@ -60,10 +60,8 @@ async fn establish(ctx: &S2s, local: &str, remote: &str, deadline: Instant) -> R
         dial::dial(ctx, local, remote, deadline).await?;
     let s2s = &ctx.config.s2s;
     if s2s.require_valid_certificate && !(tls && ctx.trust.proves(&peer_certs, remote)) {
-        return Err(DialError::new(
-            Cond::RemoteServerNotFound,
-            format!("'{remote}' presented no certificate that proves its domain (s2s.require_valid_certificate)"),
-        ));
+        let why = format!("'{remote}' presented no certificate that proves its domain (s2s.require_valid_certificate)");
+        return Err(give_up(&mut writer, StreamCond::PolicyViolation, why).await);
     }
     if offered.external && tls {
         let authzid = base64::engine::general_purpose::STANDARD.encode(local);
@@ -79,10 +77,8 @@ async fn establish(ctx: &S2s, local: &str, remote: &str, deadline: Instant) -> R
         tracing::debug!(local, remote, "SASL EXTERNAL refused; trying dialback: {answer}");
     }
     if !s2s.dialback || !offered.dialback {
-        return Err(DialError::new(
-            Cond::RemoteServerNotFound,
-            format!("'{remote}' did not accept our certificate, and dialback is not offered on both sides"),
-        ));
+        let why = format!("'{remote}' did not accept our certificate, and dialback is not offered on both sides");
+        return Err(give_up(&mut writer, StreamCond::NotAuthorized, why).await);
     }
     let key = ctx.secret.key(remote, local, &stream_id);
     dial::send(&mut writer, &wire::db("result", local, remote, None, Some(&key), None)).await?;
@@ -96,12 +92,23 @@ async fn establish(ctx: &S2s, local: &str, remote: &str, deadline: Instant) -> R
                 tracing::info!(local, remote, "server-to-server connection authenticated by dialback");
                 Ok((reader, writer))
             }
-            other => Err(DialError::new(
-                Cond::RemoteServerNotFound,
-                format!("'{remote}' refused dialback for '{local}' ({})", other.unwrap_or("no type")),
-            )),
+            other => {
+                let why = format!("'{remote}' refused dialback for '{local}' ({})", other.unwrap_or("no type"));
+                let _ = writer.send("</stream:stream>").await;
+                writer.shutdown().await;
+                Err(DialError::new(Cond::RemoteServerNotFound, why))
+            }
         };
     }
+}
+
+/// Closes a stream we will not use with a stream error saying why, so the
+/// peer's log tells its operator; the stanzas waiting for it bounce with
+/// `remote-server-not-found`.
+async fn give_up(writer: &mut Writer, condition: StreamCond, why: String) -> DialError {
+    let _ = writer.send(&crate::stream::error_and_close(condition, Some(&why))).await;
+    writer.shutdown().await;
+    DialError::new(Cond::RemoteServerNotFound, why)
 }
 
 /// Writes queued stanzas until the queue closes, the peer closes, the
@@ -109,7 +116,7 @@ async fn establish(ctx: &S2s, local: &str, remote: &str, deadline: Instant) -> R
 /// written when it broke (they may or may not have arrived).
 async fn pump(ctx: &S2s, reader: Reader, mut writer: Writer, rx: &mut mpsc::Receiver<Stanza>) -> Vec<Stanza> {
     let (in_tx, mut inbound) = mpsc::channel(8);
-    let reader_task = tokio::spawn(read_loop(reader, in_tx));
+    let reader_task = tokio::spawn(crate::stream::read_events(reader, in_tx));
     let idle = Duration::from_secs(ctx.config.s2s.idle_timeout_secs);
     let keepalive = Duration::from_secs(ctx.config.limits.keepalive_secs);
     let mut shutdown = ctx.shutdown.subscribe();
@@ -133,6 +140,11 @@ async fn pump(ctx: &S2s, reader: Reader, mut writer: Writer, rx: &mut mpsc::Rece
                 batch.clear();
             }
             ev = inbound.recv() => match ev {
+                Some(Ok(StreamEvent::Stanza(el))) if el.is("error", ns::STREAMS) => {
+                    let condition = el.first_element().map(|c| c.name.clone()).unwrap_or_default();
+                    tracing::info!("the peer closed an outgoing server-to-server stream: {condition}");
+                    break;
+                }
                 Some(Ok(StreamEvent::Keepalive | StreamEvent::Stanza(_))) => {}
                 Some(Ok(StreamEvent::Close)) => {
                     let _ = writer.send("</stream:stream>").await;
@@ -172,15 +184,4 @@ fn to_server_xml(stanza: &Stanza) -> String {
     let mut el = stanza.el.clone();
     el.map_ns(ns::CLIENT, ns::SERVER);
     el.to_xml_in(ns::SERVER)
-}
-
-/// The parser is not cancel-safe, so it reads in its own task.
-pub(super) async fn read_loop(mut reader: Reader, tx: mpsc::Sender<Result<StreamEvent, StreamReadError>>) {
-    loop {
-        let ev = reader.next().await;
-        let last = !matches!(ev, Ok(StreamEvent::Stanza(_) | StreamEvent::Keepalive));
-        if tx.send(ev).await.is_err() || last {
-            return;
-        }
-    }
 }

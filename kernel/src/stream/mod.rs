@@ -5,13 +5,59 @@ mod writer;
 
 pub use writer::StreamWriter;
 
+use std::future::Future;
+use std::net::SocketAddr;
+
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use waxwing_xml::{StreamErrorCondition, escape_attr, ns};
+
+use crate::xml::{StreamEvent, StreamReadError, StreamReader};
 
 /// A byte transport: TCP before STARTTLS, TLS after.
 pub trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
 pub type BoxIo = Box<dyn Io>;
+
+/// Accepts connections on `listener` for ever, each served by its own task.
+pub fn accept_loop<F, Fut>(listener: TcpListener, serve: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(TcpStream, SocketAddr) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((tcp, peer)) => {
+                    let _ = tcp.set_nodelay(true);
+                    tokio::spawn(serve(tcp, peer));
+                }
+                Err(e) => {
+                    // Usually EMFILE: back off instead of spinning.
+                    tracing::warn!("accept on {:?}: {e}", listener.local_addr().ok());
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    })
+}
+
+/// Reads a stream's events into `tx` until it ends. The parser is not
+/// cancel-safe, so it runs in a task of its own that a `select!` never
+/// drops halfway through an element.
+pub async fn read_events<R: AsyncRead + Unpin>(
+    mut reader: StreamReader<R>,
+    tx: mpsc::Sender<Result<StreamEvent, StreamReadError>>,
+) {
+    loop {
+        let ev = reader.next().await;
+        let last = !matches!(ev, Ok(StreamEvent::Stanza(_) | StreamEvent::Keepalive));
+        if tx.send(ev).await.is_err() || last {
+            return;
+        }
+    }
+}
 
 /// The responding entity's stream header (RFC 6120 §4.7).
 pub fn header(content_ns: &str, from: &str, to: Option<&str>, id: &str, lang: &str) -> String {
