@@ -8,6 +8,7 @@ pub mod c2s;
 pub mod cli;
 pub mod component;
 pub mod config;
+pub mod http;
 pub mod plugins;
 pub mod router;
 pub mod s2s;

@@ -13,6 +13,7 @@ use crate::admin::{self, AdminApi};
 use crate::c2s::{self, C2s};
 use crate::component::{self, Components};
 use crate::config::Config;
+use crate::http::{self, Http};
 use crate::plugins::PluginHost;
 use crate::router::Router;
 use crate::s2s::{self, S2s};
@@ -72,7 +73,9 @@ async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<(
     let components = Components::new(&config, router.clone());
     let ctx = C2s::new(config.clone(), tls, accounts.clone(), router.clone());
 
-    let mut bound = json!({ "c2s": [], "c2s_direct_tls": [], "s2s": [], "s2s_direct_tls": [], "component": [] });
+    let web = Http::new(ctx.clone());
+
+    let mut bound = json!({ "c2s": [], "c2s_direct_tls": [], "s2s": [], "s2s_direct_tls": [], "component": [], "http": [], "https": [] });
     for (addrs, direct, key) in
         [(&config.listen.c2s, false, "c2s"), (&config.listen.c2s_direct_tls, true, "c2s_direct_tls")]
     {
@@ -100,6 +103,15 @@ async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<(
         tracing::info!("listening for components on {local}");
         if let Some(list) = bound["component"].as_array_mut() {
             list.push(json!(local.to_string()));
+        }
+    }
+    for (addrs, tls, key) in [(&config.listen.http, false, "http"), (&config.listen.https, true, "https")] {
+        for addr in addrs {
+            let (local, _task) = http::listen(web.clone(), *addr, tls).await?;
+            tracing::info!("listening for {key} on {local}");
+            if let Some(list) = bound[key].as_array_mut() {
+                list.push(json!(local.to_string()));
+            }
         }
     }
     let admin_path = config.admin_socket();

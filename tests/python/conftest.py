@@ -60,7 +60,13 @@ class Server:
             "[listen]\n"
             'c2s = ["127.0.0.1:0"]\n'
             'c2s_direct_tls = ["127.0.0.1:0"]\n'
-            f"{listen_toml}\n\n"
+            f"{listen_toml}\n"
+            + "".join(
+                f'{key} = ["127.0.0.1:0"]\n'
+                for key in ("http", "https")
+                if not any(line.split("=")[0].strip() == key for line in listen_toml.splitlines())
+            )
+            + "\n"
             f"{extra_toml}\n"
         )
         self.log = self.dir / "server.log"

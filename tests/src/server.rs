@@ -36,6 +36,8 @@ struct Listening {
     direct_tls: SocketAddr,
     s2s: Option<SocketAddr>,
     component: Option<SocketAddr>,
+    http: Option<SocketAddr>,
+    https: Option<SocketAddr>,
     admin_socket: PathBuf,
     pid: u32,
 }
@@ -80,6 +82,15 @@ impl Server {
                 !extra_toml.lines().any(|l| l.trim() == *own),
                 "the harness writes {own} itself; pass other sections only"
             );
+        }
+        // Every test server gets its HTTP ports on ephemeral ports too,
+        // unless the test names them.
+        let mut listen_toml = listen_toml.to_string();
+        for key in ["http", "https"] {
+            let named = listen_toml.lines().any(|l| l.split('=').next().is_some_and(|k| k.trim() == key));
+            if !named {
+                listen_toml.push_str(&format!("\n{key} = [\"127.0.0.1:0\"]"));
+            }
         }
         let dir = unique_temp_dir();
         let data_dir = dir.join("data");
@@ -157,6 +168,16 @@ impl Server {
     /// The first external component (XEP-0114) port, if one was configured.
     pub fn component_addr(&self) -> SocketAddr {
         self.listening().component.expect("no component listener: configure one with configure_listening")
+    }
+
+    /// The first plain HTTP port (WebSocket, host-meta).
+    pub fn http_addr(&self) -> SocketAddr {
+        self.listening().http.expect("no HTTP listener")
+    }
+
+    /// The first HTTPS port.
+    pub fn https_addr(&self) -> SocketAddr {
+        self.listening().https.expect("no HTTPS listener")
     }
 
     /// The generated development certificate of `domain`.
@@ -472,6 +493,8 @@ fn read_listening(path: &Path) -> Option<Listening> {
         direct_tls: first("c2s_direct_tls")?,
         s2s: first("s2s"),
         component: first("component"),
+        http: first("http"),
+        https: first("https"),
         admin_socket: PathBuf::from(v["admin_socket"].as_str()?),
         pid: u32::try_from(v["pid"].as_u64()?).ok()?,
     })

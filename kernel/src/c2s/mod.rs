@@ -92,6 +92,17 @@ pub async fn listen(
     Ok((local, task))
 }
 
+/// A client stream carried by another transport (a WebSocket), already
+/// secure: negotiated and served like a TCP one.
+pub async fn serve_secure(ctx: Arc<C2s>, io: stream::BoxIo, peer: SocketAddr) {
+    let deadline =
+        tokio::time::Instant::now() + std::time::Duration::from_secs(ctx.config.limits.negotiation_timeout_secs);
+    match negotiate::negotiate_io(&ctx, io, peer, true, None, deadline).await {
+        Some(bound) => session::run(&ctx, bound).await,
+        None => tracing::debug!(%peer, "connection ended before a resource was bound"),
+    }
+}
+
 async fn serve(ctx: Arc<C2s>, tcp: TcpStream, peer: SocketAddr, direct_tls: bool) {
     let _ = tcp.set_nodelay(true);
     match negotiate::negotiate(&ctx, tcp, peer, direct_tls).await {

@@ -72,6 +72,20 @@ pub async fn negotiate(ctx: &Arc<C2s>, tcp: TcpStream, peer: SocketAddr, direct_
     } else {
         (Box::new(tcp), None)
     };
+    negotiate_io(ctx, io, peer, direct_tls, exporter, deadline).await
+}
+
+/// The negotiation over a transport the caller has set up: `secure` when it
+/// is encrypted already (or a WebSocket the HTTP layer vouches for), so no
+/// STARTTLS is offered.
+pub async fn negotiate_io(
+    ctx: &Arc<C2s>,
+    io: BoxIo,
+    peer: SocketAddr,
+    secure: bool,
+    exporter: Option<Vec<u8>>,
+    deadline: Instant,
+) -> Option<Bound> {
     let (r, w) = tokio::io::split(io);
     let first_domain = ctx.config.vhosts.first().map(|v| v.domain.clone()).unwrap_or_default();
     let mut conn = Conn {
@@ -79,7 +93,7 @@ pub async fn negotiate(ctx: &Arc<C2s>, tcp: TcpStream, peer: SocketAddr, direct_
         peer,
         reader: Some(StreamReader::new(r, limits(ctx))),
         writer: StreamWriter::new(w),
-        tls: direct_tls,
+        tls: secure,
         exporter,
         header_sent: false,
         domain: first_domain,

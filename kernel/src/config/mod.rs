@@ -78,6 +78,11 @@ pub struct ListenSection {
     pub s2s_direct_tls: Vec<SocketAddr>,
     /// Ports where external components (XEP-0114) connect.
     pub component: Vec<SocketAddr>,
+    /// Plain HTTP ports (WebSocket, host-meta): for loopback and a reverse
+    /// proxy that terminates TLS, as Prosody's 5280.
+    pub http: Vec<SocketAddr>,
+    /// HTTPS ports, with each vhost's certificate, as Prosody's 5281.
+    pub https: Vec<SocketAddr>,
     /// The admin control socket; `<data_dir>/admin.sock` when absent.
     pub admin_socket: Option<PathBuf>,
 }
@@ -90,6 +95,8 @@ impl Default for ListenSection {
             s2s: Vec::new(),
             s2s_direct_tls: Vec::new(),
             component: Vec::new(),
+            http: vec![SocketAddr::from(([127, 0, 0, 1], 5280))],
+            https: vec![SocketAddr::from(([127, 0, 0, 1], 5281))],
             admin_socket: None,
         }
     }

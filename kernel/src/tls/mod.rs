@@ -45,6 +45,8 @@ pub struct TlsConfigs {
     pub s2s_starttls: Arc<ServerConfig>,
     /// The same for direct TLS, offering ALPN `xmpp-server`.
     pub s2s_direct: Arc<ServerConfig>,
+    /// For HTTPS (WebSocket, host-meta): offers ALPN `http/1.1`.
+    pub https: Arc<ServerConfig>,
     /// Each vhost's certificate, for the connections we dial to other servers.
     pub certs: Arc<SniResolver>,
 }
@@ -79,6 +81,7 @@ pub fn load(cfg: &Config) -> anyhow::Result<TlsConfigs> {
             vec![ALPN_XMPP_SERVER.to_vec()],
             Some(any_client()),
         )?),
+        https: Arc::new(server_config(&provider, resolver.clone(), vec![b"http/1.1".to_vec()], None)?),
         certs: resolver,
     })
 }

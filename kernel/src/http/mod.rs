@@ -1,0 +1,93 @@
+//! The HTTP server: XMPP over WebSocket (RFC 7395) at `/xmpp-websocket`,
+//! connection discovery (XEP-0156) at `/.well-known/host-meta[.json]`, and
+//! a health check. Plain HTTP (for loopback and a reverse proxy that
+//! terminates TLS) and HTTPS on the kernel's own rustls acceptor, with each
+//! vhost's certificate.
+
+mod host_meta;
+mod websocket;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::routing::get;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::timeout;
+
+use crate::c2s::C2s;
+use crate::stream;
+
+/// What a request's connection is: where it comes from, and whether it is
+/// encrypted (or from loopback, where a reverse proxy terminates TLS).
+#[derive(Debug, Clone, Copy)]
+pub struct Connection {
+    pub peer: SocketAddr,
+    pub tls: bool,
+}
+
+impl Connection {
+    /// A WebSocket may authenticate over it: TLS, or a loopback peer (the
+    /// proxy in front did TLS; Prosody's `consider_websocket_secure`).
+    pub fn secure(&self) -> bool {
+        self.tls || self.peer.ip().is_loopback()
+    }
+}
+
+pub struct Http {
+    c2s: Arc<C2s>,
+}
+
+impl Http {
+    pub fn new(c2s: Arc<C2s>) -> Arc<Self> {
+        Arc::new(Http { c2s })
+    }
+
+    fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/xmpp-websocket", get(websocket::upgrade))
+            .route("/.well-known/host-meta", get(host_meta::xrd))
+            .route("/.well-known/host-meta.json", get(host_meta::json))
+            .route("/health", get(|| async { "ok\n" }))
+            .with_state(self.clone())
+    }
+}
+
+/// How long a client may take to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Binds an HTTP (or, with `tls`, HTTPS) listener; returns the bound address.
+pub async fn listen(
+    ctx: Arc<Http>,
+    addr: SocketAddr,
+    tls: bool,
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = TcpListener::bind(addr).await.with_context(|| format!("binding HTTP port {addr}"))?;
+    let local = listener.local_addr()?;
+    let router = ctx.router();
+    let task = stream::accept_loop(listener, move |tcp, peer| serve(ctx.clone(), router.clone(), tcp, peer, tls));
+    Ok((local, task))
+}
+
+async fn serve(ctx: Arc<Http>, router: Router, tcp: TcpStream, peer: SocketAddr, tls: bool) {
+    let router = router.layer(axum::Extension(Connection { peer, tls }));
+    let service = TowerToHyperService::new(router);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
+    let served = if tls {
+        let acceptor = tokio_rustls::TlsAcceptor::from(ctx.c2s.tls.https.clone());
+        match timeout(HEADER_TIMEOUT, acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => http.serve_connection(TokioIo::new(tls), service).with_upgrades().await,
+            _ => return tracing::debug!(%peer, "HTTPS handshake failed"),
+        }
+    } else {
+        http.serve_connection(TokioIo::new(tcp), service).with_upgrades().await
+    };
+    if let Err(e) = served {
+        tracing::debug!(%peer, "HTTP connection ended: {e}");
+    }
+}
