@@ -75,6 +75,9 @@ class Server:
         self.direct_tls: tuple[str, int] | None = None
         # The first component (XEP-0114) port, when listen_toml asks for one.
         self.component: tuple[str, int] | None = None
+        # The first plain HTTP and HTTPS ports (WebSocket, host-meta), when listening.
+        self.http: tuple[str, int] | None = None
+        self.https: tuple[str, int] | None = None
 
     @property
     def cert_path(self) -> str:
@@ -105,9 +108,10 @@ class Server:
                 self.c2s = (host, int(port))
                 host, port = info["c2s_direct_tls"][0].rsplit(":", 1)
                 self.direct_tls = (host, int(port))
-                if info.get("component"):
-                    host, port = info["component"][0].rsplit(":", 1)
-                    self.component = (host, int(port))
+                for key in ("component", "http", "https"):
+                    if info.get(key):
+                        host, port = info[key][0].rsplit(":", 1)
+                        setattr(self, key, (host, int(port)))
                 return self
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the server exited with {self.proc.returncode} before listening\n{self.log_tail()}")
