@@ -96,11 +96,22 @@ pub(crate) fn latency_us(sent_us: u64) -> u32 {
 /// Logs in accounts `indices` (1-based) with `resource`, at most
 /// `login_concurrency` at a time; in the order given.
 pub(crate) async fn login_many(o: &Opts, indices: &[usize], resource: &str) -> Result<Vec<Session>, Error> {
+    login_many_at(o, &o.target, indices, resource).await
+}
+
+/// `login_many` at another server than `--server` (the receiving side of `s2s`):
+/// the same account names and password.
+pub(crate) async fn login_many_at(
+    o: &Opts,
+    target: &Target,
+    indices: &[usize],
+    resource: &str,
+) -> Result<Vec<Session>, Error> {
     let sem = Arc::new(Semaphore::new(o.login_concurrency.max(1)));
     let mut set = JoinSet::new();
     for (pos, &i) in indices.iter().enumerate() {
         let (target, user, password, resource, sem) =
-            (o.target.clone(), o.user(i), o.password.clone(), resource.to_string(), sem.clone());
+            (target.clone(), o.user(i), o.password.clone(), resource.to_string(), sem.clone());
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
             (pos, conn::login(&target, &user, &password, &resource).await)

@@ -5,7 +5,9 @@
 //! --ca CERT.pem`, STARTTLS + SCRAM logins, one tokio runtime):
 //! `login`, `idle`, `messages`, `muc`, `pubsub`, `iq`, and `register`
 //! (creates the accounts in-band). With `--pid` the server's CPU and memory
-//! are read from /proc. See bench/README.md.
+//! are read from /proc. `s2s` connects to two servers (`--to-server
+//! HOST:PORT --to-domain D --to-pid PID`): messages from users of one to
+//! users of the other, across server-to-server. See bench/README.md.
 //!
 //! And the self-contained `plugin [N]`: round trip and server CPU of an iq
 //! answered by a wasm plugin (XEP-0199 ping, default config) against the
@@ -18,6 +20,7 @@ mod muc;
 mod plugin_iq;
 mod pubsub;
 mod report;
+mod s2s;
 mod scan;
 mod scram;
 
@@ -56,6 +59,10 @@ enum Scenario {
     Iq(Common),
     /// Creates the accounts by in-band registration (XEP-0077).
     Register(Common),
+    /// Across server-to-server: --pairs senders at --server send --count chat
+    /// messages each to as many receivers at --to-server, --window in flight,
+    /// optionally --rate paced; both servers' CPU (--pid, --to-pid).
+    S2s(S2sArgs),
     /// Waxwing only, servers of its own: wasm-plugin iq vs kernel-native iq.
     Plugin {
         #[arg(default_value_t = 5000)]
@@ -91,7 +98,7 @@ struct Common {
     login_concurrency: usize,
     #[arg(long, default_value_t = 10)]
     concurrency: usize,
-    /// Logins (login), pings (iq), or messages per sender (messages, muc, pubsub).
+    /// Logins (login), pings (iq), or messages per sender (messages, s2s, muc, pubsub).
     #[arg(long, default_value_t = 1000)]
     count: usize,
     /// Stanzas in flight per sender.
@@ -148,6 +155,43 @@ struct Common {
     pubsub_domain: Option<String>,
 }
 
+/// `s2s`: the sending server is `--server`/`--domain`/`--pid`/`--label`, the
+/// receiving one these; the same account names and password on both.
+#[derive(Args)]
+struct S2sArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The receiving server's STARTTLS client port.
+    #[arg(long)]
+    to_server: SocketAddr,
+    /// The receiving server's domain.
+    #[arg(long)]
+    to_domain: String,
+    /// PEM certificate(s) to trust for its TLS certificate (default: --ca).
+    #[arg(long)]
+    to_ca: Option<PathBuf>,
+    /// Its pid, for its CPU time from /proc.
+    #[arg(long)]
+    to_pid: Option<u32>,
+    /// A name for it in the output.
+    #[arg(long, default_value = "receiver")]
+    to_label: String,
+    /// Address the receivers' bare JIDs (the receiving server picks the
+    /// session) instead of their full JIDs.
+    #[arg(long)]
+    bare: bool,
+}
+
+impl S2sArgs {
+    fn remote(&self) -> Result<s2s::Remote, String> {
+        let c = &self.common;
+        let ca = self.to_ca.as_ref().unwrap_or(&c.ca);
+        let target =
+            conn::Target::new(self.to_server, &self.to_domain, ca, Duration::from_secs(c.timeout), c.tls_resume)?;
+        Ok(s2s::Remote { target, pid: self.to_pid, label: self.to_label.clone(), bare: self.bare })
+    }
+}
+
 impl Common {
     fn opts(self) -> Result<load::Opts, String> {
         let target =
@@ -192,6 +236,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+    let mut remote_of_s2s = None;
     let (name, common) = match cli.scenario {
         Scenario::Plugin { requests } => {
             runtime.block_on(plugin_iq::run(requests));
@@ -204,6 +249,17 @@ fn main() -> ExitCode {
         Scenario::Pubsub(c) => ("pubsub", c),
         Scenario::Iq(c) => ("iq", c),
         Scenario::Register(c) => ("register", c),
+        Scenario::S2s(a) => {
+            let remote = match a.remote() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            remote_of_s2s = Some(remote);
+            ("s2s", a.common)
+        }
     };
     let opts = match common.opts() {
         Ok(o) => o,
@@ -211,6 +267,11 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
+    };
+    // s2s reports under "SENDER->RECEIVER".
+    let label = match &remote_of_s2s {
+        Some(r) => format!("{}->{}", opts.label, r.label),
+        None => opts.label.clone(),
     };
     // Finished reports, printed even when the scenario fails later (muc has parts).
     let mut reports = Vec::new();
@@ -222,18 +283,22 @@ fn main() -> ExitCode {
             "idle" => load::idle(&opts).await,
             "messages" => load::messages(&opts).await,
             "iq" => load::iq(&opts).await,
+            "s2s" => match &remote_of_s2s {
+                Some(remote) => s2s::run(&opts, remote).await,
+                None => Err("s2s needs --to-server".into()),
+            },
             _ => load::register(&opts).await,
         };
         reports.push(one?);
         Ok(())
     });
     for report in &reports {
-        report.print(&opts.label);
+        report.print(&label);
     }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {name} against {}: {e}", opts.label);
+            eprintln!("error: {name} against {label}: {e}");
             ExitCode::FAILURE
         }
     }
