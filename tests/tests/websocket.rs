@@ -134,9 +134,9 @@ async fn a_websocket_client_logs_in_and_chats_with_a_tcp_client() {
 #[tokio::test]
 async fn without_the_xmpp_subprotocol_the_upgrade_is_refused() {
     let s = server();
-    let err = connect(s.http_addr(), None).await.err().expect("refused");
+    let err = connect(s.http_addr(), None).await.expect_err("refused");
     assert!(err.contains("400"), "{err}");
-    let err = connect(s.http_addr(), Some("chat")).await.err().expect("refused");
+    let err = connect(s.http_addr(), Some("chat")).await.expect_err("refused");
     assert!(err.contains("400"), "{err}");
 }
 
@@ -226,6 +226,8 @@ async fn host_meta_names_the_websocket_endpoint_for_any_origin() {
     let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {json}"));
     assert_eq!(v["links"][0]["rel"], "urn:xmpp:alt-connections:websocket");
     assert_eq!(v["links"][0]["href"], "ws://chat.example:5280/xmpp-websocket");
+    assert_eq!(v["links"][1]["rel"], "urn:xmpp:alt-connections:xbosh");
+    assert_eq!(v["links"][1]["href"], "http://chat.example:5280/http-bind");
     let health = http_get(s.http_addr(), "/health").await;
     assert!(health.starts_with("HTTP/1.1 200") && health.ends_with("ok\n"), "{health}");
     let missing = http_get(s.http_addr(), "/nothing-here").await;

@@ -1,9 +1,10 @@
 //! The HTTP server: XMPP over WebSocket (RFC 7395) at `/xmpp-websocket`,
-//! connection discovery (XEP-0156) at `/.well-known/host-meta[.json]`, and
+//! BOSH (XEP-0124/0206) at `/http-bind`, connection discovery (XEP-0156) at `/.well-known/host-meta[.json]`, and
 //! a health check. Plain HTTP (for loopback and a reverse proxy that
 //! terminates TLS) and HTTPS on the kernel's own rustls acceptor, with each
 //! vhost's certificate.
 
+mod bosh;
 mod host_meta;
 mod websocket;
 
@@ -18,6 +19,8 @@ use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
+
+use waxwing_xml::{Element, escape_attr, ns};
 
 use crate::c2s::C2s;
 use crate::stream;
@@ -40,21 +43,56 @@ impl Connection {
 
 pub struct Http {
     c2s: Arc<C2s>,
+    bosh: bosh::Sessions,
 }
 
 impl Http {
     pub fn new(c2s: Arc<C2s>) -> Arc<Self> {
-        Arc::new(Http { c2s })
+        Arc::new(Http { c2s, bosh: bosh::Sessions::default() })
     }
 
     fn router(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/xmpp-websocket", get(websocket::upgrade))
+            .route("/http-bind", axum::routing::post(bosh::request).options(bosh::preflight))
             .route("/.well-known/host-meta", get(host_meta::xrd))
             .route("/.well-known/host-meta.json", get(host_meta::json))
             .route("/health", get(|| async { "ok\n" }))
             .with_state(self.clone())
     }
+}
+
+/// One element as a standalone document: stanzas with `xmlns='jabber:client'`,
+/// features and stream errors with the `stream:` prefix declared, as
+/// clients (Strophe.js among them) look for them by that name.
+pub(crate) fn standalone(el: &Element) -> String {
+    if el.ns != ns::STREAMS {
+        return el.to_xml();
+    }
+    let mut out = format!("<stream:{} xmlns:stream='{}'", el.name, ns::STREAMS);
+    for (k, v) in &el.attrs {
+        out.push_str(&format!(" {k}='{}'", escape_attr(v)));
+    }
+    out.push('>');
+    for child in el.elements() {
+        child.write_to(&mut out, ns::STREAMS);
+    }
+    out.push_str(&format!("</stream:{}>", el.name));
+    out
+}
+
+/// The client's stream header for the c2s stream, from the attributes of
+/// a WebSocket `<open/>` or a BOSH session request (`to`, `version`,
+/// `xml:lang`).
+fn client_header(el: &Element) -> String {
+    let mut header = format!("<stream:stream xmlns='{}' xmlns:stream='{}'", ns::CLIENT, ns::STREAMS);
+    for key in ["to", "from", "version", "xml:lang"] {
+        if let Some(v) = el.attr(key) {
+            header.push_str(&format!(" {key}='{}'", escape_attr(v)));
+        }
+    }
+    header.push('>');
+    header
 }
 
 /// How long a client may take to send a request's headers.

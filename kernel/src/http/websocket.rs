@@ -132,14 +132,7 @@ fn translate_in(text: &str) -> String {
             return "</stream:stream>".into();
         }
         if el.name == "open" {
-            let mut header = format!("<stream:stream xmlns='{}' xmlns:stream='{}'", ns::CLIENT, ns::STREAMS);
-            for key in ["to", "from", "version", "xml:lang", "id"] {
-                if let Some(v) = el.attr(key) {
-                    header.push_str(&format!(" {key}='{}'", escape_attr(v)));
-                }
-            }
-            header.push('>');
-            return header;
+            return super::client_header(&el);
         }
     }
     text.to_string()
@@ -165,7 +158,7 @@ async fn server_to_client(from_server: ReadHalf<DuplexStream>, out: mpsc::Sender
                 if el.is("success", ns::SASL) {
                     reader = reader.restart();
                 }
-                element_message(&el)
+                super::standalone(&el)
             }
             Ok(StreamEvent::Keepalive) => continue,
             Ok(StreamEvent::Close) | Err(_) => {
@@ -178,25 +171,6 @@ async fn server_to_client(from_server: ReadHalf<DuplexStream>, out: mpsc::Sender
             return;
         }
     }
-}
-
-/// One element as a standalone document: stanzas with `xmlns='jabber:client'`,
-/// features and stream errors with the `stream:` prefix declared, as
-/// clients (Strophe.js among them) look for them by that name.
-fn element_message(el: &Element) -> String {
-    if el.ns != ns::STREAMS {
-        return el.to_xml();
-    }
-    let mut out = format!("<stream:{} xmlns:stream='{}'", el.name, ns::STREAMS);
-    for (k, v) in &el.attrs {
-        out.push_str(&format!(" {k}='{}'", escape_attr(v)));
-    }
-    out.push('>');
-    for child in el.elements() {
-        child.write_to(&mut out, ns::STREAMS);
-    }
-    out.push_str(&format!("</stream:{}>", el.name));
-    out
 }
 
 #[cfg(test)]
@@ -223,11 +197,11 @@ mod tests {
             Element::new("mechanisms", ns::SASL).with_child(Element::new("mechanism", ns::SASL).with_text("PLAIN")),
         );
         assert_eq!(
-            element_message(&f),
+            super::standalone(&f),
             "<stream:features xmlns:stream='http://etherx.jabber.org/streams'>\
              <mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>"
         );
         let m = Element::new("message", ns::CLIENT).with_child(Element::new("body", ns::CLIENT).with_text("hi"));
-        assert_eq!(element_message(&m), "<message xmlns='jabber:client'><body>hi</body></message>");
+        assert_eq!(super::standalone(&m), "<message xmlns='jabber:client'><body>hi</body></message>");
     }
 }
