@@ -18,7 +18,18 @@ const WAIT: Duration = Duration::from_secs(15);
 
 fn server() -> &'static Server {
     static S: OnceLock<Server> = OnceLock::new();
-    shared(&S, "", &[("bea@localhost", PW), ("tim@localhost", PW), ("zed@localhost", PW)])
+    // One account per test: a second login with the same resource replaces the first.
+    shared(
+        &S,
+        "",
+        &[
+            ("bea@localhost", PW),
+            ("tim@localhost", PW),
+            ("zed@localhost", PW),
+            ("una@localhost", PW),
+            ("cal@localhost", PW),
+        ],
+    )
 }
 
 /// One HTTP request on its own connection; returns (status line, headers, body).
@@ -79,7 +90,7 @@ async fn login(addr: SocketAddr, user: &str) -> Bosh {
     let created = post(
         addr,
         &format!(
-            "<body xmlns='{HTTPBIND}' rid='1000' to='localhost' wait='5' hold='1' ver='1.11' xml:lang='en' \
+            "<body xmlns='{HTTPBIND}' rid='1000' to='localhost' wait='2' hold='1' ver='1.11' xml:lang='en' \
              xmpp:version='1.0' xmlns:xmpp='urn:xmpp:xbosh'/>"
         ),
     )
@@ -181,7 +192,7 @@ async fn bad_requests_get_their_conditions_and_cors_is_answered() {
     assert_eq!(r.attr("type"), Some("terminate"), "{r}");
     assert!(r.to_xml().contains("host-unknown"), "{r}");
     // A rid far ahead of the session's ends it.
-    let mut b = login(addr, "bea").await;
+    let mut b = login(addr, "cal").await;
     b.rid += 10;
     let r = b.send("", "").await;
     assert_eq!(r.attr("condition"), Some("item-not-found"), "{r}");
@@ -193,4 +204,30 @@ async fn bad_requests_get_their_conditions_and_cors_is_answered() {
     let mut tim = RawClient::login(s, "tim@localhost", PW).await;
     let pong = tim.iq("get", Some("localhost"), "<ping xmlns='urn:xmpp:ping'/>").await;
     assert_eq!(pong.attr("type"), Some("result"));
+}
+
+#[tokio::test]
+async fn a_request_that_overtakes_the_one_before_it_waits_its_turn() {
+    let s = server();
+    let _log = s.log_on_panic();
+    let mut b = login(s.http_addr(), "una").await;
+    let mut tim = RawClient::login(s, "tim@localhost", PW).await;
+    tim.available(0).await;
+    let first =
+        b.next("", "<message xmlns='jabber:client' to='tim@localhost' type='chat'><body>first</body></message>");
+    let second =
+        b.next("", "<message xmlns='jabber:client' to='tim@localhost' type='chat'><body>second</body></message>");
+    // The second request reaches the server before the first.
+    let addr = b.addr;
+    let late = tokio::spawn(async move { post(addr, &second).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let early = post(addr, &first).await;
+    assert_ne!(early.attr("type"), Some("terminate"), "{early}");
+    let late = late.await.unwrap();
+    assert_ne!(late.attr("type"), Some("terminate"), "{late}");
+    // Delivered in rid order, and the session goes on.
+    assert_eq!(body(&tim.next_message().await), "first");
+    assert_eq!(body(&tim.next_message().await), "second");
+    let next = b.send("", "").await;
+    assert_ne!(next.attr("type"), Some("terminate"), "{next}");
 }

@@ -235,34 +235,46 @@ async fn exchange(http: &Arc<Http>, s: Arc<Session>, req: &Element, rid: u64) ->
         Next,
         Replay(Response),
         Refuse(&'static str),
+        /// It overtook the request before it: wait for that one.
+        Early,
     }
-    let order = match s.state.lock() {
-        Err(_) => Order::Replay(terminate("internal-server-error")),
-        Ok(mut st) => {
-            st.last_request = Some(Instant::now());
-            if rid < st.next_rid {
-                Order::Replay(match st.sent.get(&rid) {
-                    Some(again) => reply(again.clone()),
-                    None => terminate("item-not-found"),
-                })
-            } else if rid > st.next_rid + HOLD as u64 {
-                Order::Refuse("item-not-found")
-            } else if rid != st.next_rid {
-                // A request overtook the one before it; answer it empty rather than reorder.
-                Order::Replay(reply(body("", "")))
-            } else if st.held > HOLD {
-                Order::Refuse("policy-violation")
-            } else {
-                st.next_rid = rid + 1;
-                st.newest_rid = rid;
-                // Responses the client has moved past are let go.
-                st.sent.retain(|r, _| *r + (HOLD as u64) + 1 > rid);
-                Order::Next
+    let early_deadline = Instant::now() + Duration::from_secs(s.wait);
+    let order = loop {
+        let notified = s.changed.notified();
+        let order = match s.state.lock() {
+            Err(_) => Order::Replay(terminate("internal-server-error")),
+            Ok(mut st) => {
+                st.last_request = Some(Instant::now());
+                if rid < st.next_rid {
+                    Order::Replay(match st.sent.get(&rid) {
+                        Some(again) => reply(again.clone()),
+                        None => terminate("item-not-found"),
+                    })
+                } else if rid > st.next_rid + HOLD as u64 {
+                    Order::Refuse("item-not-found")
+                } else if rid != st.next_rid {
+                    Order::Early
+                } else if st.held > HOLD {
+                    Order::Refuse("policy-violation")
+                } else {
+                    st.next_rid = rid + 1;
+                    st.newest_rid = rid;
+                    // Responses the client has moved past are let go.
+                    st.sent.retain(|r, _| *r + (HOLD as u64) + 1 > rid);
+                    Order::Next
+                }
             }
+        };
+        if !matches!(order, Order::Early) {
+            break order;
+        }
+        // XEP-0124 §14.3: requests are handled in rid order.
+        if timeout_at(early_deadline, notified).await.is_err() {
+            break Order::Refuse("item-not-found");
         }
     };
     match order {
-        Order::Next => {}
+        Order::Early | Order::Next => {}
         Order::Replay(r) => return r,
         Order::Refuse(condition) => {
             close(http, &s).await;
