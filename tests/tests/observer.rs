@@ -19,24 +19,29 @@ const PW: &str = "observer-pw";
 const POLL: Duration = Duration::from_millis(20);
 
 /// Which observer a server loads: the one built now against the current
-/// contract, or the component built against 1.1 and committed as a fixture
-/// (`tests/fixtures/abi-1.1`), which this kernel must still load and serve
-/// beside 2.0 plugins (plugin-abi/COMPATIBILITY.md).
+/// contract, or a component committed as a fixture that this kernel must
+/// still load and serve beside current plugins (plugin-abi/COMPATIBILITY.md):
+/// built against 1.1 (`tests/fixtures/abi-1.1`, the previous major) or 2.0
+/// (`tests/fixtures/abi-2.0`, an older minor of this one).
 #[derive(Clone, Copy)]
 enum Build {
     Current,
     Abi1,
+    Abi2_0,
 }
 
 impl Build {
     fn path(self) -> String {
+        let fixture = |dir: &str| {
+            let path =
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(dir).join("observer.wasm");
+            assert!(path.is_file(), "{} is missing", path.display());
+            path.display().to_string()
+        };
         match self {
             Build::Current => waxwing_tests::server::built_plugin("observer").display().to_string(),
-            Build::Abi1 => {
-                let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/abi-1.1/observer.wasm");
-                assert!(fixture.is_file(), "{} is missing", fixture.display());
-                fixture.display().to_string()
-            }
+            Build::Abi1 => fixture("abi-1.1"),
+            Build::Abi2_0 => fixture("abi-2.0"),
         }
     }
 }
@@ -67,6 +72,31 @@ on_both_abis! {
     a_plugins_own_sends_skip_its_own_filter => a_plugins_own_sends_skip_its_own_filter_abi_1_1;
     declared_stream_features_are_offered_after_authentication_only => declared_stream_features_abi_1_1;
     a_restricted_filter_sees_only_watched_accounts => a_restricted_filter_abi_1_1;
+}
+
+/// The same checks, and the 2.0 ones below, against the observer built
+/// against 2.0: a 2.x kernel of a later minor loads it unchanged.
+macro_rules! on_abi_2_0 {
+    ($($check:path => $test:ident;)*) => {
+        $(
+            #[tokio::test]
+            async fn $test() {
+                $check(Build::Abi2_0).await
+            }
+        )*
+    };
+}
+
+on_abi_2_0! {
+    checks::events_are_logged_in_order => events_are_logged_in_order_abi_2_0;
+    checks::a_timer_sends_a_headline_to_whoever_set_it => a_timer_sends_a_headline_abi_2_0;
+    checks::sessions_lists_resources_with_their_priority => sessions_lists_resources_abi_2_0;
+    checks::the_filter_drops_rewrites_rejects_and_passes => the_filter_drops_rewrites_rejects_and_passes_abi_2_0;
+    checks::a_plugins_own_sends_skip_its_own_filter => a_plugins_own_sends_skip_its_own_filter_abi_2_0;
+    checks::declared_stream_features_are_offered_after_authentication_only => declared_stream_features_abi_2_0;
+    checks::a_restricted_filter_sees_only_watched_accounts => a_restricted_filter_abi_2_0;
+    iq_request_outcomes => an_iq_request_abi_2_0;
+    concurrent_increments => concurrent_increments_abi_2_0;
 }
 
 /// A vhost whose only plugin is the observer, granted exactly what it
@@ -213,7 +243,11 @@ async fn ask_outcome(c: &mut RawClient, id: &str) -> String {
 
 #[tokio::test]
 async fn an_iq_request_reports_a_result_an_error_and_a_timeout() {
-    let s = start(&["nia", "oli"]);
+    iq_request_outcomes(Build::Current).await
+}
+
+async fn iq_request_outcomes(build: Build) {
+    let s = start_on(build, &["nia", "oli"]);
     let mut nia = login(&s, "nia", "n1").await;
     let mut oli = login(&s, "oli", "o1").await;
 
@@ -276,8 +310,12 @@ async fn read_counts(c: &mut RawClient, key: &str, ids: &[String]) -> Vec<u64> {
 
 #[tokio::test]
 async fn concurrent_increments_each_get_a_value_of_their_own() {
+    concurrent_increments(Build::Current).await
+}
+
+async fn concurrent_increments(build: Build) {
     const EACH: usize = 15;
-    let s = start(&["pia", "quin"]);
+    let s = start_on(build, &["pia", "quin"]);
     let mut pia = login(&s, "pia", "p1").await;
     let mut quin = login(&s, "quin", "q1").await;
 

@@ -4,7 +4,8 @@
 //! that enabled them. Kept per plugin and vhost, across versions, and in
 //! storage across restarts (`fscope/<vhost>/<plugin>/<bare JID>`): a 2.x
 //! plugin declares the scope and the kernel keeps it; a 1.x plugin still
-//! asks for it at run time (`restrict`).
+//! asks for it at run time (`restrict`). Since 2.1 a plugin may also watch
+//! whatever other servers send (`watch_remote`), kept under [`REMOTE_KEY`].
 
 use std::collections::HashSet;
 use std::sync::RwLock;
@@ -17,10 +18,16 @@ use crate::storage::ScopedStorage;
 /// filter sees everything again: correct, only slower.
 const MAX_WATCHED: usize = 1_000_000;
 
+/// The stored key that says the plugin watches remote senders: no bare JID
+/// starts with `@`, so it never names an account.
+pub(crate) const REMOTE_KEY: &str = "@remote";
+
 #[derive(Default)]
 pub(crate) struct FilterScope {
     restricted: AtomicBool,
     watched: RwLock<HashSet<String>>,
+    /// Stanzas from other servers pass whoever they are to.
+    remote: AtomicBool,
 }
 
 impl FilterScope {
@@ -32,8 +39,14 @@ impl FilterScope {
             let Some((last, _)) = page.last() else { return Ok(()) };
             after = last.clone();
             for (k, _) in &page {
-                if let Ok(jid) = std::str::from_utf8(k) {
-                    self.watch(jid, true);
+                match std::str::from_utf8(k) {
+                    Ok(REMOTE_KEY) => {
+                        self.watch_remote(true);
+                    }
+                    Ok(jid) => {
+                        self.watch(jid, true);
+                    }
+                    Err(_) => {}
                 }
             }
         }
@@ -68,13 +81,31 @@ impl FilterScope {
         true
     }
 
+    /// Starts or stops admitting stanzas from other servers; true when
+    /// that changed something.
+    pub fn watch_remote(&self, on: bool) -> bool {
+        self.remote.swap(on, Ordering::AcqRel) != on
+    }
+
     /// Whether the plugin's filters want a stanza between these bare JIDs.
+    #[cfg(test)]
     pub fn admits(&self, from: Option<&str>, to: Option<&str>) -> bool {
+        self.admits_from(from, to, || false)
+    }
+
+    /// Like [`Self::admits`]; `from_remote` says whether the sender is on
+    /// another server, asked only when that decides.
+    pub fn admits_from(&self, from: Option<&str>, to: Option<&str>, from_remote: impl FnOnce() -> bool) -> bool {
         if !self.restricted.load(Ordering::Acquire) {
             return true;
         }
-        let w = self.watched.read().unwrap_or_else(|p| p.into_inner());
-        from.is_some_and(|f| w.contains(f)) || to.is_some_and(|t| w.contains(t))
+        {
+            let w = self.watched.read().unwrap_or_else(|p| p.into_inner());
+            if from.is_some_and(|f| w.contains(f)) || to.is_some_and(|t| w.contains(t)) {
+                return true;
+            }
+        }
+        self.remote.load(Ordering::Acquire) && from_remote()
     }
 }
 
@@ -95,5 +126,25 @@ mod tests {
         assert!(!s.admits(None, None));
         assert!(s.watch("a@h", false));
         assert!(!s.admits(Some("a@h"), Some("b@h")));
+    }
+
+    #[test]
+    fn remote_senders_pass_only_when_watched() {
+        let s = FilterScope::default();
+        s.restrict();
+        assert!(!s.admits_from(Some("x@remote"), Some("b@h"), || true));
+        assert!(s.watch_remote(true));
+        assert!(!s.watch_remote(true), "no change the second time");
+        assert!(s.admits_from(Some("x@remote"), Some("b@h"), || true));
+        assert!(!s.admits_from(Some("a@h"), Some("b@h"), || false), "local traffic stays out");
+        let asked = std::cell::Cell::new(false);
+        s.watch("b@h", true);
+        assert!(s.admits_from(Some("a@h"), Some("b@h"), || {
+            asked.set(true);
+            false
+        }));
+        assert!(!asked.get(), "a watched account decides without asking where the sender is");
+        assert!(s.watch_remote(false));
+        assert!(!s.admits_from(Some("x@remote"), Some("c@h"), || true));
     }
 }

@@ -97,6 +97,13 @@ pub trait Kernel: Send + Sync + 'static {
     /// A plugin created or deleted an account: close a deleted one's
     /// sessions and tell the vhost's plugins.
     fn account_changed(&self, bare_jid: &str, created: bool);
+    /// Whether this server answers for `domain` itself (a vhost, a plugin's
+    /// service subdomain, a component's domain); a stanza from any other
+    /// came from another server (`filter-scope.watch-remote`). A kernel
+    /// without other servers serves every domain it sees.
+    fn is_local_domain(&self, _domain: &str) -> bool {
+        true
+    }
 }
 
 /// What became of a stanza offered to the plugins.

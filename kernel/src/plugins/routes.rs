@@ -158,6 +158,11 @@ impl RouteTable {
     pub fn service_domains(&self) -> Vec<String> {
         self.services.iter().filter(|(_, p)| p.is_enabled()).map(|(s, _)| s.clone()).collect()
     }
+
+    /// Whether `domain` is one of these plugins' service subdomains.
+    pub fn has_service(&self, domain: &str) -> bool {
+        self.services.iter().any(|(s, _)| s == domain)
+    }
 }
 
 #[cfg(test)]

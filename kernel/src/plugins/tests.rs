@@ -252,7 +252,7 @@ fn abi_v3_is_refused_with_both_versions() {
     assert!(text.contains("vhost localhost, plugin abi_v3"), "{text}");
     assert!(
         text.contains(
-            "plugin abi_v3 was built for waxwing:plugin 3.0.0, but this kernel loads 1.x and 2.x (it provides 2.0.0)"
+            "plugin abi_v3 was built for waxwing:plugin 3.0.0, but this kernel loads 1.x and 2.x (it provides 2.1.0)"
         ),
         "{text}"
     );
@@ -549,6 +549,38 @@ fn the_filter_scope_survives_a_restart() {
     restarted.filter_scope.restrict();
     assert!(restarted.filter_scope.admits(Some("a@h"), None));
     assert!(!restarted.filter_scope.admits(Some("b@h"), None));
+    assert!(!restarted.filter_scope.admits_from(Some("x@remote"), Some("b@h"), || true));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `watch-remote` (2.1) is kept like the watched accounts, and written only
+/// when it changes.
+#[test]
+fn watching_remote_senders_survives_a_restart() {
+    use super::store::{Grants, StoreData};
+
+    let dir = crate::testutil::tempdir("fscope-remote");
+    let storage = crate::storage::Storage::open(&dir).unwrap();
+    let shared = plugin_p_on_h(&storage, 1 << 20);
+    let mut d = StoreData::new(shared.clone(), Grants::default(), Default::default(), 1 << 20);
+    d.watch_remote(true).unwrap();
+    std::mem::take(&mut d.pending).commit(&storage).unwrap();
+    d.watch_remote(true).unwrap();
+    assert!(d.pending.is_empty(), "no write when nothing changed");
+    let restarted = plugin_p_on_h(&storage, 1 << 20);
+    restarted.filter_scope.load(&restarted.filter_scope_store).unwrap();
+    restarted.filter_scope.restrict();
+    assert!(restarted.filter_scope.admits_from(Some("x@remote"), Some("b@h"), || true));
+    assert!(!restarted.filter_scope.admits_from(Some("a@h"), Some("b@h"), || false));
+    assert!(!restarted.filter_scope.admits(Some("@remote"), None), "the key is no watched account");
+
+    let mut d = StoreData::new(restarted.clone(), Grants::default(), Default::default(), 1 << 20);
+    d.watch_remote(false).unwrap();
+    std::mem::take(&mut d.pending).commit(&storage).unwrap();
+    let again = plugin_p_on_h(&storage, 1 << 20);
+    again.filter_scope.load(&again.filter_scope_store).unwrap();
+    again.filter_scope.restrict();
+    assert!(!again.filter_scope.admits_from(Some("x@remote"), Some("b@h"), || true));
     let _ = std::fs::remove_dir_all(dir);
 }
 

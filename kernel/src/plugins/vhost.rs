@@ -328,7 +328,19 @@ impl VhostPlugins {
         let from = stanza.from.as_ref().map(|j| j.to_bare());
         let to = stanza.to.as_ref().map(|j| j.to_bare());
         let (from, to) = (from.as_ref().map(|j| j.as_str()), to.as_ref().map(|j| j.as_str()));
-        candidates.retain(|p| Some(p.name.as_str()) != skip && p.shared.filter_scope.admits(from, to));
+        // Where the sender is, found out at most once and only if a scope
+        // asks: this host and its own services (a room's presence) first.
+        let remote = std::cell::OnceCell::new();
+        let from_remote = || {
+            *remote.get_or_init(|| {
+                let Some(d) = stanza.from.as_ref().map(|j| j.domain().as_str()) else { return false };
+                d != self.domain
+                    && !self.table.load().has_service(d)
+                    && self.host.kernel.get().is_some_and(|k| !k.is_local_domain(d))
+            })
+        };
+        candidates
+            .retain(|p| Some(p.name.as_str()) != skip && p.shared.filter_scope.admits_from(from, to, from_remote));
         candidates
     }
 

@@ -402,4 +402,8 @@ impl Kernel for Router {
     fn account_changed(&self, bare_jid: &str, created: bool) {
         self.account_event(bare_jid, created);
     }
+
+    fn is_local_domain(&self, domain: &str) -> bool {
+        Router::is_local_domain(self, domain)
+    }
 }

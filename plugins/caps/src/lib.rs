@@ -9,11 +9,16 @@
 //! published as the dataset `caps` for PEP to read (`published`); `lookup`
 //! answers an account about its own sessions, and the bare JIDs in config
 //! `admins` about any.
+//!
+//! Contacts on other servers are recorded the same way, from the presence
+//! they send to accounts here (`remote`): a filter that sees only what other
+//! servers send, held per account within a bound, forgotten when they go.
 
 mod advertised;
 mod lookup;
 mod published;
 mod queries;
+mod remote;
 mod verified;
 
 use waxwing_sdk::mem;
@@ -28,19 +33,36 @@ impl Plugin for Caps {
         Describe::new("caps", env!("CARGO_PKG_VERSION"))
             .event(EventKind::PresenceChanged)
             .event(EventKind::SessionEnded)
+            .event(EventKind::UserDeleted)
             .iq_get_host(lookup::NS, "caps")
+            // Presence from other servers only: no account is watched, and
+            // `init` asks for remote senders (`remote`).
+            .filter(remote::route())
+            .filter_scope(FilterScope::WatchedAccounts)
             .setting_text_list("admins", &[], "Bare JIDs that may read the caps of any session on this host")
             .publishes(published::DATASET, published::DOC)
+            // Who is whose contact, for `remote`.
+            .reads(remote::ROSTER, remote::SUBSCRIPTIONS)
             .capabilities([Capability::Kv, Capability::Mem, Capability::Route])
+    }
+
+    fn init(_config: &Json) -> Result<Ready, String> {
+        remote::watch().map_err(|e| format!("watching presence from other servers: {e}"))?;
+        Ok(Ready::new())
     }
 
     fn on_event(event: Event) -> Result<(), EventError> {
         match event {
             Event::PresenceChanged { jid, presence } => Ok(presence_changed(&jid, &presence)?),
             Event::SessionEnded { jid, .. } => Ok(session_ended(&jid)?),
+            Event::UserDeleted { jid } => Ok(remote::release_all(&jid)?),
             Event::IqResponse { context, outcome, .. } => queries::answered(&context, &outcome),
             _ => Ok(()),
         }
+    }
+
+    fn filter(stanza: Stanza) -> Verdict {
+        remote::presence(&stanza)
     }
 
     fn on_iq(iq: Iq) -> Handled {
@@ -55,6 +77,12 @@ fn presence_changed(full_jid: &str, presence_xml: &str) -> Result<(), HostError>
     let Some(caps) = presence.as_ref().and_then(Advertised::from_presence) else {
         return forget(full_jid);
     };
+    advertise(full_jid, &caps, None)
+}
+
+/// `full_jid` advertises `caps`: recorded, and published at once when their
+/// `ver` is verified, else asked about (by `asker`, or the host).
+fn advertise(full_jid: &str, caps: &Advertised, asker: Option<&str>) -> Result<(), HostError> {
     let key = advertised::session_key(full_jid);
     let encoded = caps.encode();
     let before = mem::get(&key)?;
@@ -72,7 +100,7 @@ fn presence_changed(full_jid: &str, presence_xml: &str) -> Result<(), HostError>
     match verified::load(&caps.ver)? {
         Some(info) if changed => published::put(full_jid, &info),
         Some(_) => Ok(()),
-        None => queries::ask(full_jid, &caps),
+        None => queries::ask(full_jid, caps, asker),
     }
 }
 

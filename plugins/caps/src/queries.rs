@@ -47,8 +47,9 @@ fn key(ver: &str) -> String {
 }
 
 /// Asks `full_jid` about `caps`, unless a query for its `ver` is already
-/// out: then it waits for that one's answer.
-pub fn ask(full_jid: &str, caps: &Advertised) -> Result<(), HostError> {
+/// out: then it waits for that one's answer. The query comes from `asker`
+/// (an account here, for a contact on another server) or from the host.
+pub fn ask(full_jid: &str, caps: &Advertised, asker: Option<&str>) -> Result<(), HostError> {
     let key = key(&caps.ver);
     let now = now_ms();
     loop {
@@ -63,15 +64,18 @@ pub fn ask(full_jid: &str, caps: &Advertised) -> Result<(), HostError> {
         next.waiting.push(full_jid.to_owned());
         // Another session of the same release may be doing this right now.
         if mem::compare_and_swap(&key, old.as_deref(), Some(next.encode().as_bytes()))? {
-            return if first { send(full_jid, caps) } else { Ok(()) };
+            return if first { send(full_jid, caps, asker) } else { Ok(()) };
         }
     }
 }
 
-fn send(full_jid: &str, caps: &Advertised) -> Result<(), HostError> {
+fn send(full_jid: &str, caps: &Advertised, asker: Option<&str>) -> Result<(), HostError> {
     let query = Element::new("query", ns::DISCO_INFO).with_attr("node", caps.query_node());
     // Without a `from` the kernel sends it from the host, with an id of its own.
-    let iq = new_iq(StanzaType::Get, "").with_attr("to", full_jid).with_child(query);
+    let mut iq = new_iq(StanzaType::Get, "").with_attr("to", full_jid).with_child(query);
+    if let Some(from) = asker {
+        iq.set_attr("from", from);
+    }
     // A `ver` holds no line break (`Advertised::from_presence`).
     let context = format!("{}\n{full_jid}", caps.ver);
     if let Err(e) = route::request(&iq, TIMEOUT_MS, &context) {

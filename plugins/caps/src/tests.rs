@@ -148,3 +148,124 @@ fn only_the_account_and_admins_read_a_session() {
     assert!(matches!(lookup("admin@example.org/x", PC), Ok(Outcome::Reply(_))));
     assert_eq!(lookup("bob@example.org/x", PC).unwrap_err().condition, Condition::Forbidden);
 }
+
+// ------------------------------------------------------------ remote contacts
+
+const BOB: &str = "bob@remote.example/desktop";
+
+/// Presence from `from` to `to`, as the kernel hands it to the filter.
+fn remote_presence(from: &str, to: &str, body: &str) -> Stanza {
+    let addressed = if to.contains('/') { Address::Full } else { Address::Bare };
+    let xml = format!("<presence xmlns='jabber:client' from='{from}' to='{to}'{body}");
+    Stanza::from_xml(&xml, addressed, "example.org").unwrap()
+}
+
+fn remote_caps(from: &str, to: &str, ver: &str) -> Verdict {
+    let c = format!("><c xmlns='{}' hash='sha-1' node='{NODE}' ver='{ver}'/></presence>", caps::NS);
+    Caps::filter(remote_presence(from, to, &c))
+}
+
+fn remote_unavailable(from: &str, to: &str) -> Verdict {
+    Caps::filter(remote_presence(from, to, " type='unavailable'/>"))
+}
+
+/// The plugin, with bob and the user*@remote.example in the rosters of
+/// alice and carol.
+fn remote_load() {
+    load();
+    for account in ["alice", "carol"] {
+        let contact = |c: &str| format!("{account}@example.org {c}");
+        FakeHost::set_dataset("roster", "subscriptions", &contact("bob@remote.example"), b"both");
+        for i in 0..=remote::MAX_PER_ACCOUNT {
+            FakeHost::set_dataset("roster", "subscriptions", &contact(&format!("user{i}@remote.example")), b"to");
+        }
+    }
+}
+
+fn recorded(full: &str) -> bool {
+    mem::get(&advertised::session_key(full)).unwrap().is_some()
+}
+
+#[test]
+fn the_filter_sees_other_servers_only() {
+    remote_load();
+    assert!(FakeHost::watches_remote(), "init asks for remote senders");
+    assert!(FakeHost::watched().is_empty(), "and watches no account");
+    let d = Caps::describe().into_wit();
+    assert_eq!(d.filter_scope, FilterScope::WatchedAccounts);
+    let to: Vec<_> = d.filters.iter().map(|f| f.to).collect();
+    assert_eq!(to, [Address::Bare, Address::Full], "presence to accounts and their sessions");
+}
+
+#[test]
+fn a_remote_contacts_caps_are_asked_by_the_account_verified_and_published() {
+    remote_load();
+    let ver = ver();
+    assert!(matches!(remote_caps(BOB, "alice@example.org", &ver), Verdict::Pass));
+    let [request] = <[SentRequest; 1]>::try_from(FakeHost::take_requests()).unwrap();
+    assert_eq!(request.iq.attr("to"), Some(BOB));
+    assert_eq!(request.iq.attr("from"), Some("alice@example.org"), "asked as the contact it told");
+    Caps::on_event(result(&request, &info(FEATURES))).unwrap();
+    assert_eq!(published(), [(BOB.to_string(), FEATURES.join("\n"))]);
+    let Ok(Outcome::Reply(r)) = lookup("admin@example.org/x", BOB) else { panic!() };
+    assert_eq!(r.child("caps", lookup::NS).and_then(|c| c.attr("verified")), Some("true"));
+
+    // Unavailable forgets them; the ver stays verified, so the next
+    // presence publishes at once.
+    assert!(matches!(remote_unavailable(BOB, "alice@example.org"), Verdict::Pass));
+    assert!(published().is_empty());
+    assert!(!recorded(BOB));
+    remote_caps(BOB, "alice@example.org/pc", &ver);
+    assert!(FakeHost::requests().is_empty());
+    assert_eq!(published().len(), 1);
+    // Presence without caps lets go too.
+    Caps::filter(remote_presence(BOB, "alice@example.org", "/>"));
+    assert!(published().is_empty());
+}
+
+#[test]
+fn caps_stay_while_an_account_still_sees_the_contact() {
+    remote_load();
+    let ver = ver();
+    remote_caps(BOB, "alice@example.org", &ver);
+    remote_caps(BOB, "carol@example.org", &ver);
+    remote_caps(BOB, "carol@example.org/phone", &ver);
+    let [request] = <[SentRequest; 1]>::try_from(FakeHost::take_requests()).unwrap();
+    Caps::on_event(result(&request, &info(FEATURES))).unwrap();
+    remote_unavailable(BOB, "alice@example.org");
+    assert_eq!(published().len(), 1, "carol still sees bob");
+    // An error from bob to carol: carol no longer sees him either.
+    Caps::filter(remote_presence(BOB, "carol@example.org", " type='error'/>"));
+    assert!(published().is_empty());
+    assert!(mem::get("holders/bob@remote.example/desktop").unwrap().is_none());
+}
+
+#[test]
+fn an_account_holds_a_bounded_number_of_remote_jids_oldest_out_first() {
+    remote_load();
+    let jid = |i: usize| format!("user{i}@remote.example/r");
+    for i in 0..=remote::MAX_PER_ACCOUNT {
+        remote_caps(&jid(i), "alice@example.org", "v=");
+    }
+    let held = remote::held("alice@example.org").unwrap();
+    assert_eq!(held.len(), remote::MAX_PER_ACCOUNT);
+    assert_eq!(held.first(), Some(&jid(1)));
+    assert!(!recorded(&jid(0)), "the oldest is let go");
+    assert!(recorded(&jid(remote::MAX_PER_ACCOUNT)));
+    // A deleted account lets go of all of them.
+    Caps::on_event(Event::UserDeleted { jid: "alice@example.org".into() }).unwrap();
+    assert!(remote::held("alice@example.org").unwrap().is_empty());
+    assert!(!recorded(&jid(1)));
+    assert!(FakeHost::mem_entries().iter().all(|(k, _)| k.starts_with("asking/")), "{:?}", FakeHost::mem_entries());
+}
+
+#[test]
+fn local_senders_bare_senders_and_strangers_are_not_remote_contacts() {
+    remote_load();
+    remote_caps("bob@example.org/pc", "alice@example.org", "v=");
+    remote_caps("remote.example", "alice@example.org", "v=");
+    remote_caps(BOB, "nobody@example.org", "v=");
+    remote_caps("stranger@remote.example/x", "alice@example.org", "v=");
+    assert!(FakeHost::requests().is_empty());
+    assert!(FakeHost::mem_entries().is_empty());
+}

@@ -5,7 +5,8 @@
 //! notifications go to the account's sessions and its contacts' sessions
 //! whose verified caps ask for `<node>+notify` (the caps plugin's dataset),
 //! and a contact coming online gets the newest items it asks for
-//! (`online.rs`). The account's bare JID answers disco as the service
+//! (`online.rs`); contacts on other servers alike, from the presence they
+//! send (`remote.rs`). The account's bare JID answers disco as the service
 //! (`disco.rs`). XEP-0398: avatars published here reach vcard-temp and back
 //! (`avatar.rs`).
 //!
@@ -15,6 +16,7 @@
 mod avatar;
 mod disco;
 mod online;
+mod remote;
 
 use pubsub_engine::{self as engine, Limits, Service};
 use waxwing_sdk::jid;
@@ -54,6 +56,9 @@ impl Plugin for Pep {
             // Above the disco plugin's answer for accounts: this one adds PEP.
             .route(Route::iq_get().payload(ns::DISCO_INFO, "query").to(Address::Bare).priority(10))
             .route(Route::iq_get().payload(ns::DISCO_ITEMS, "query").to(Address::Bare).priority(10))
+            // Presence from other servers only (`remote.rs`).
+            .filter(remote::route())
+            .filter_scope(FilterScope::WatchedAccounts)
             .event(EventKind::PresenceChanged)
             .event(EventKind::SessionEnded)
             .event(EventKind::UserDeleted)
@@ -70,6 +75,15 @@ impl Plugin for Pep {
             .setting_int("max_items", 1, 1_000_000, 10_000, "The most items a node may keep; a node's `max` is this")
             .setting_bytes("max_payload_bytes", 256, 1 << 20, 262_144, "The largest item payload");
         engine::feature_uris(true).iter().fold(d, |d, f| d.feature(f))
+    }
+
+    fn init(_config: &Json) -> Result<Ready, String> {
+        remote::watch().map_err(|e| format!("watching presence from other servers: {e}"))?;
+        Ok(Ready::new())
+    }
+
+    fn filter(stanza: Stanza) -> Verdict {
+        remote::presence(&stanza)
     }
 
     fn on_iq(iq: Iq) -> Handled {
@@ -94,9 +108,13 @@ impl Plugin for Pep {
     fn on_event(event: Event) -> Result<(), EventError> {
         match event {
             Event::PresenceChanged { jid, presence } => online::presence(&jid, &presence).map_err(event_error),
+            Event::TimerFired { data, .. } if remote::is_timer(&data) => remote::retry(&data).map_err(event_error),
             Event::TimerFired { data, .. } => online::retry(&data).map_err(event_error),
             Event::SessionEnded { jid, .. } => online::ended(&jid).map_err(event_error),
-            Event::UserDeleted { jid } => pubsub_engine::store::forget(&service(&jid)).map_err(event_error),
+            Event::UserDeleted { jid } => {
+                remote::account_deleted(&jid).map_err(event_error)?;
+                pubsub_engine::store::forget(&service(&jid)).map_err(event_error)
+            }
             Event::IqResponse { context, outcome, .. } => {
                 avatar::answered(&context, &outcome).map(|_| ()).map_err(event_error)
             }

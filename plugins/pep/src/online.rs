@@ -25,7 +25,7 @@ fn tries_key(full: &str) -> String {
 }
 
 /// The caps `ver` a presence advertises.
-fn caps_ver(presence: &Element) -> Option<String> {
+pub(crate) fn caps_ver(presence: &Element) -> Option<String> {
     presence.child("c", ns::CAPS).and_then(|c| c.attr("ver")).map(str::to_string)
 }
 

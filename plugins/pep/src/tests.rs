@@ -153,3 +153,145 @@ fn an_avatar_published_by_a_client_is_written_into_the_vcard() {
     iq("alice@example.org", "alice@example.org", "set", &pubsub("urn:xmpp:avatar:metadata", meta)).unwrap();
     assert!(FakeHost::requests().is_empty());
 }
+
+// ------------------------------------------------------------ remote contacts
+
+const REMOTE: &str = "bob@remote.example/desktop";
+
+/// Presence from `from` to `to`, as the kernel hands it to the filter.
+fn remote_presence(from: &str, to: &str, rest: &str) -> Verdict {
+    let addressed = if to.contains('/') { Address::Full } else { Address::Bare };
+    let xml = format!("<presence xmlns='jabber:client' from='{from}' to='{to}'{rest}");
+    Pep::filter(Stanza::from_xml(&xml, addressed, "example.org").unwrap())
+}
+
+fn remote_caps(from: &str, to: &str) -> Verdict {
+    remote_presence(from, to, "><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='n' ver='v1'/></presence>")
+}
+
+fn remote_setup() {
+    setup();
+    FakeHost::set_dataset("roster", "subscriptions", "alice@example.org bob@remote.example", b"both");
+}
+
+fn wants_nick(full: &str) {
+    FakeHost::set_dataset("caps", "caps", full, format!("{NICK}+notify").as_bytes());
+}
+
+#[test]
+fn the_filter_sees_presence_from_other_servers_only() {
+    setup();
+    assert!(FakeHost::watches_remote());
+    assert!(FakeHost::watched().is_empty());
+    let d = Pep::describe().into_wit();
+    assert_eq!(d.filter_scope, FilterScope::WatchedAccounts);
+    assert!(d.filters.iter().all(|f| f.kind == Kind::Presence));
+}
+
+#[test]
+fn a_remote_contact_coming_online_gets_the_newest_item_once_its_caps_are_known() {
+    remote_setup();
+    publish_nick("Al");
+    FakeHost::take_sent();
+    assert!(matches!(remote_caps(REMOTE, "alice@example.org"), Verdict::Pass));
+    assert!(nicks_sent_to(REMOTE).is_empty(), "caps not verified yet");
+    assert_eq!(FakeHost::timers().len(), 1);
+    wants_nick(REMOTE);
+    for event in FakeHost::advance(60_000) {
+        Pep::on_event(event).unwrap();
+    }
+    assert_eq!(nicks_sent_to(REMOTE), ["Al"]);
+    let from = FakeHost::sent().iter().find_map(|m| m.attr("from").map(str::to_string));
+    assert_eq!(from.as_deref(), Some("alice@example.org"));
+    // Its server's broadcast and the answer to a probe say the same again.
+    remote_caps(REMOTE, "alice@example.org/phone");
+    assert_eq!(nicks_sent_to(REMOTE).len(), 1);
+
+    // A publish reaches it; once it is gone, no more.
+    FakeHost::take_sent();
+    publish_nick("Alice");
+    assert_eq!(nicks_sent_to(REMOTE), ["Alice"]);
+    remote_presence(REMOTE, "alice@example.org", " type='unavailable'/>");
+    FakeHost::take_sent();
+    publish_nick("Ali");
+    assert!(nicks_sent_to(REMOTE).is_empty());
+    assert!(FakeHost::mem_entries().iter().all(|(k, _)| !k.starts_with('r')), "{:?}", FakeHost::mem_entries());
+}
+
+#[test]
+fn known_caps_get_the_newest_item_at_once_and_come_back_after_going_away() {
+    remote_setup();
+    publish_nick("Al");
+    wants_nick(REMOTE);
+    FakeHost::take_sent();
+    remote_caps(REMOTE, "alice@example.org");
+    assert_eq!(nicks_sent_to(REMOTE), ["Al"]);
+    assert!(FakeHost::timers().is_empty());
+    remote_presence(REMOTE, "alice@example.org", " type='error'/>");
+    remote_caps(REMOTE, "alice@example.org");
+    assert_eq!(nicks_sent_to(REMOTE), ["Al", "Al"], "back online: the newest item again");
+}
+
+#[test]
+fn strangers_and_uninterested_contacts_get_nothing() {
+    remote_setup();
+    publish_nick("Al");
+    FakeHost::take_sent();
+    // Not in alice's roster: nothing kept.
+    wants_nick("mallory@remote.example/x");
+    remote_caps("mallory@remote.example/x", "alice@example.org");
+    assert!(pubsub_engine::remote::sessions("alice@example.org").unwrap().is_empty());
+    assert!(FakeHost::mem_entries().iter().all(|(k, _)| !k.starts_with('r')), "{:?}", FakeHost::mem_entries());
+    // In it, but not seeing alice's presence: kept, sent nothing, now or
+    // at a publish.
+    FakeHost::set_dataset("roster", "subscriptions", "alice@example.org eve@remote.example", b"to");
+    wants_nick("eve@remote.example/x");
+    remote_caps("eve@remote.example/x", "alice@example.org");
+    assert_eq!(pubsub_engine::remote::sessions("alice@example.org").unwrap(), ["eve@remote.example/x"]);
+    assert!(nicks_sent_to("eve@remote.example/x").is_empty());
+    assert!(FakeHost::timers().is_empty());
+    // Subscribed, but its caps do not ask for the nick.
+    FakeHost::set_dataset("caps", "caps", REMOTE, b"urn:xmpp:receipts");
+    remote_caps(REMOTE, "alice@example.org");
+    publish_nick("Alice");
+    let to: Vec<_> = FakeHost::sent().iter().filter_map(|m| m.attr("to").map(str::to_string)).collect();
+    assert!(to.iter().all(|t| !t.contains("remote.example")), "{to:?}");
+    // Presence without caps lets it go.
+    remote_presence(REMOTE, "alice@example.org", "/>");
+    assert_eq!(pubsub_engine::remote::sessions("alice@example.org").unwrap(), ["eve@remote.example/x"]);
+
+    // eve's subscription approved: the next publish reaches her.
+    FakeHost::set_dataset("roster", "subscriptions", "alice@example.org eve@remote.example", b"both");
+    FakeHost::take_sent();
+    publish_nick("Ali");
+    assert_eq!(nicks_sent_to("eve@remote.example/x"), ["Ali"]);
+}
+
+#[test]
+fn the_access_model_decides_for_remote_contacts_too() {
+    remote_setup();
+    wants_nick(REMOTE);
+    remote_caps(REMOTE, "alice@example.org");
+    assert_eq!(pubsub_engine::remote::sessions("alice@example.org").unwrap(), [REMOTE], "kept");
+    let body = format!(
+        "<pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='{NICK}'><item><nick xmlns='{NICK}'>Al</nick></item></publish>\
+         <publish-options><x xmlns='jabber:x:data' type='submit'>\
+         <field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field>\
+         <field var='pubsub#access_model'><value>whitelist</value></field></x></publish-options></pubsub>"
+    );
+    iq(ALICE, "alice@example.org", "set", &body).unwrap();
+    assert!(nicks_sent_to(REMOTE).is_empty());
+}
+
+#[test]
+fn local_senders_are_not_remote_contacts_and_a_deleted_account_keeps_none() {
+    remote_setup();
+    wants_nick(BOB);
+    remote_caps(BOB, "alice@example.org");
+    assert!(pubsub_engine::remote::sessions("alice@example.org").unwrap().is_empty());
+    remote_caps(REMOTE, "alice@example.org");
+    assert_eq!(pubsub_engine::remote::sessions("alice@example.org").unwrap(), [REMOTE]);
+    Pep::on_event(Event::UserDeleted { jid: "alice@example.org".into() }).unwrap();
+    assert!(pubsub_engine::remote::sessions("alice@example.org").unwrap().is_empty());
+    assert!(FakeHost::mem_entries().is_empty(), "{:?}", FakeHost::mem_entries());
+}

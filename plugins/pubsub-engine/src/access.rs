@@ -25,6 +25,11 @@ pub fn has_presence_subscription(owner: &str, contact: &str) -> Result<bool, Hos
     Ok(matches!(entry.as_deref(), Some(b"from" | b"both")))
 }
 
+/// Whether `contact` (bare) is in `owner`'s roster, whatever the subscription.
+pub fn in_roster(owner: &str, contact: &str) -> Result<bool, HostError> {
+    Ok(datasets::get(ROSTER, SUBSCRIPTIONS, &format!("{owner} {contact}"))?.is_some())
+}
+
 /// The groups `owner` filed `contact` under, if `contact` is in the roster.
 pub fn roster_groups(owner: &str, contact: &str) -> Result<Option<Vec<String>>, HostError> {
     if datasets::get(ROSTER, SUBSCRIPTIONS, &format!("{owner} {contact}"))?.is_none() {

@@ -19,6 +19,7 @@ pub mod node;
 pub mod notify;
 pub mod owner;
 pub mod publish;
+pub mod remote;
 pub mod store;
 pub mod subscribe;
 pub mod subscription;

@@ -4,16 +4,17 @@
 //! Recipients are the node's subscribers (subscribed, delivery on), the
 //! subscribers of the collections it is in (with a SHIM `Collection`
 //! header naming the collection), and on PEP the account's own sessions and
-//! its contacts' sessions whose verified caps ask for `<node>+notify`.
+//! its contacts' sessions whose verified caps ask for `<node>+notify`: the
+//! local ones the kernel lists, those on other servers that [`remote`] keeps.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use waxwing_sdk::prelude::*;
 use waxwing_sdk::{datasets, jid, route, sessions};
 
 use crate::node::Node;
 use crate::subscription::{self, State, Subscription};
-use crate::{NS_EVENT, NS_SHIM, Service, access, node};
+use crate::{NS_EVENT, NS_SHIM, Service, access, node, remote};
 
 pub const CAPS_PLUGIN: &str = "caps";
 pub const CAPS_DATASET: &str = "caps";
@@ -135,23 +136,36 @@ pub fn wants_notify(full_jid: &str, node: &str) -> Result<bool, HostError> {
 
 /// PEP's implicit recipients (XEP-0163 §4.3): the available sessions of
 /// the account and of the contacts the node's access model admits, whose
-/// caps ask for the node.
+/// caps ask for the node; a contact on another server by the full JIDs
+/// that told the account their presence ([`remote`]).
 pub fn interested_sessions(service: &Service, node: &Node) -> Result<Vec<String>, StanzaError> {
     let Some(owner) = service.pep_owner() else { return Ok(Vec::new()) };
+    let mut remote_by_bare: HashMap<String, Vec<String>> = HashMap::new();
+    for full in remote::sessions(owner)? {
+        remote_by_bare.entry(jid::bare(&full).to_string()).or_default().push(full);
+    }
     let mut out = Vec::new();
     for contact in std::iter::once(owner.to_string()).chain(presence_subscribers(owner)?) {
         if contact != owner && access::model_admits(service, node, &contact)?.is_err() {
             continue;
         }
-        out.extend(sessions_wanting(&contact, &node.name)?);
+        if jid::domain(&contact) == waxwing_sdk::domain() {
+            out.extend(sessions_wanting(&contact, &node.name)?);
+            continue;
+        }
+        for full in remote_by_bare.remove(&contact).unwrap_or_default() {
+            if wants_notify(&full, &node.name)? {
+                out.push(full);
+            }
+        }
     }
     Ok(out)
 }
 
-/// The available sessions of `bare` on this host whose caps want `node`.
+/// The available sessions of `bare` on this host whose caps want `node`
+/// (none for a JID of another domain: see [`remote`]).
 pub fn sessions_wanting(bare: &str, node: &str) -> Result<Vec<String>, HostError> {
     if jid::domain(bare) != waxwing_sdk::domain() {
-        // Remote contacts need server-to-server, which is not there yet.
         return Ok(Vec::new());
     }
     let mut out = Vec::new();

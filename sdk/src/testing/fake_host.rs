@@ -214,6 +214,12 @@ impl FakeHost {
         with(|s| s.watched.iter().cloned().collect())
     }
 
+    /// Whether the filter scope admits what other servers send
+    /// (`filter_scope::watch_remote`).
+    pub fn watches_remote() -> bool {
+        with(|s| s.watches_remote)
+    }
+
     /// Every line logged, panics included.
     pub fn logs() -> Vec<(Level, String)> {
         with(|s| s.logs.clone())

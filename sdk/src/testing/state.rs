@@ -46,6 +46,7 @@ pub(crate) struct State {
     pub(crate) host_info: Option<HostInfo>,
     pub(crate) datasets: BTreeMap<(String, String), BTreeMap<String, Vec<u8>>>,
     pub(crate) watched: BTreeSet<String>,
+    pub(crate) watches_remote: bool,
     pub(crate) logs: Vec<(Level, String)>,
     pub(crate) rng: u64,
 }
@@ -71,6 +72,7 @@ impl Default for State {
             host_info: None,
             datasets: BTreeMap::new(),
             watched: BTreeSet::new(),
+            watches_remote: false,
             logs: Vec::new(),
             rng: DEFAULT_SEED,
         }

@@ -230,6 +230,11 @@ fn disco_filter_scope_and_host() {
     filter_scope::watch("romeo@shakespeare.lit", false).unwrap();
     assert_eq!(FakeHost::watched(), vec!["juliet@shakespeare.lit".to_string()]);
     assert!(filter_scope::watch("juliet@example.org", true).is_err());
+    assert!(!FakeHost::watches_remote());
+    filter_scope::watch_remote(true).unwrap();
+    assert!(FakeHost::watches_remote());
+    filter_scope::watch_remote(false).unwrap();
+    assert!(!FakeHost::watches_remote());
     FakeHost::revoke(Capability::Disco);
     assert_eq!(disco::host().map(|h| h.domain), Err(HostError::NotGranted(Capability::Disco)));
 }

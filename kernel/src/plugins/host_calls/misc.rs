@@ -5,6 +5,7 @@ use ring::rand::{SecureRandom as _, SystemRandom};
 use super::super::bindings::waxwing::plugin::{filter_scope, host, jid as wit_jid, timers};
 use super::{MAX_LOG_BYTES, MAX_RANDOM_BYTES};
 use crate::plugins::bindings::types::{Capability, HostError};
+use crate::plugins::filter_scope::REMOTE_KEY;
 use crate::plugins::store::StoreData;
 
 impl timers::Host for StoreData {
@@ -56,11 +57,25 @@ impl StoreData {
         let key = self.shared.filter_scope_store.full(bare.as_str().as_bytes());
         self.write(vec![(key, on.then(Vec::new))])
     }
+
+    /// Since 2.1. Written only when it changes: a plugin may say so in
+    /// every `init`.
+    pub(crate) fn watch_remote(&mut self, on: bool) -> Result<(), HostError> {
+        if !self.shared.filter_scope.watch_remote(on) {
+            return Ok(());
+        }
+        let key = self.shared.filter_scope_store.full(REMOTE_KEY.as_bytes());
+        self.write(vec![(key, on.then(Vec::new))])
+    }
 }
 
 impl filter_scope::Host for StoreData {
     fn watch(&mut self, bare_jid: String, on: bool) -> Result<(), HostError> {
         StoreData::watch(self, &bare_jid, on)
+    }
+
+    fn watch_remote(&mut self, on: bool) -> Result<(), HostError> {
+        StoreData::watch_remote(self, on)
     }
 }
 

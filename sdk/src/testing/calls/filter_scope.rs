@@ -19,3 +19,8 @@ pub(crate) fn watch(bare_jid: &str, on: bool) -> Result<(), HostError> {
         Ok(())
     })
 }
+
+pub(crate) fn watch_remote(on: bool) -> Result<(), HostError> {
+    with(|s| s.watches_remote = on);
+    Ok(())
+}
