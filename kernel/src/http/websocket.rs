@@ -197,11 +197,11 @@ mod tests {
             Element::new("mechanisms", ns::SASL).with_child(Element::new("mechanism", ns::SASL).with_text("PLAIN")),
         );
         assert_eq!(
-            super::standalone(&f),
+            crate::http::standalone(&f),
             "<stream:features xmlns:stream='http://etherx.jabber.org/streams'>\
              <mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>"
         );
         let m = Element::new("message", ns::CLIENT).with_child(Element::new("body", ns::CLIENT).with_text("hi"));
-        assert_eq!(super::standalone(&m), "<message xmlns='jabber:client'><body>hi</body></message>");
+        assert_eq!(crate::http::standalone(&m), "<message xmlns='jabber:client'><body>hi</body></message>");
     }
 }
