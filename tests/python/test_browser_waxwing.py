@@ -12,22 +12,41 @@ same server's c2s port.
   wss://<the request's Host>/xmpp-websocket: Chromium sends `Host:
   localhost`, so wss://localhost/xmpp-websocket, which the same rule maps to
   the HTTPS port again.
+- over BOSH (XEP-0124/0206, kernel/src/http/bosh.rs):
+  http://127.0.0.1:<http port>/http-bind, plain on loopback (secure),
+  posted cross-origin (CORS preflight).
 
 Each checks the transport and URL Converse used, a message each way (typed
 into the chat and shown in it), a screenshot of the logged-in page (a PNG),
-and that the page asked for nothing beyond loopback. Missing Chromium or
-tests/web/node_modules skips loudly (or fails under WAXWING_REQUIRE_BROWSER,
-set by ./dev test, or CI).
+and that the page asked for nothing beyond loopback. Over BOSH, besides: a
+message to romeo while Converse is idle, its one request held by Waxwing,
+comes back on that request at once (not at the end of `wait`); one that
+reaches Waxwing while Converse has no request there at all (Strophe paused
+after its held request came back) is kept and carried by the next request;
+and logging out (Converse's logout: Strophe's `type='terminate'` body) is
+answered with a terminate and ends the c2s session, as Waxwing's log says,
+and the sid is gone (item-not-found). Chromium's network log
+(`--log-net-log`, every byte) and Strophe's debug log (console.log) are kept
+in the test's tmp dir, and the raw HTTP to Waxwing is printed when it fails.
+
+Missing Chromium or tests/web/node_modules skips loudly (or fails under
+WAXWING_REQUIRE_BROWSER, set by ./dev test, or CI).
 
 WAXWING_SCREENSHOT=<path> also saves the websocket test's screenshot there
 (how docs/converse-waxwing.png was made).
 """
 
 import asyncio
+import base64
+import contextlib
+import json
 import logging
 import os
+import pathlib
+import re
 import shutil
 import time
+import urllib.request
 
 import pytest
 
@@ -99,3 +118,202 @@ def test_converse_chats_through_waxwing(tmp_path, transport):
             print(server.log_tail(80))
             raise
     print(f"\n{transport}: {time.monotonic() - started:.1f} s (Chromium {b.version})")
+
+
+# -- BOSH
+
+
+def netlog_exchanges(path, port: int) -> str:
+    """The raw HTTP bytes Chromium sent to and read from 127.0.0.1:`port`,
+    from its network log (`--log-net-log`, `--net-log-capture-mode=Everything`),
+    per socket in order: what went over the wire, headers and bodies."""
+    try:
+        text = pathlib.Path(path).read_text(errors="replace")
+    except OSError as e:
+        return f"(no network log: {e})"
+    try:
+        log = json.loads(text)
+    except ValueError:  # Chromium killed before it closed the log
+        text = text.rstrip().rstrip(",")
+        try:
+            log = json.loads(text + "]}")
+        except ValueError as e:
+            return f"(unreadable network log: {e})"
+    types = {v: k for k, v in log["constants"]["logEventTypes"].items()}
+    ours, out = set(), []
+    for ev in log.get("events", []):
+        kind, src, params = types.get(ev["type"]), ev["source"]["id"], ev.get("params") or {}
+        if kind in ("TCP_CONNECT", "TCP_CONNECT_ATTEMPT") and str(params.get("address", "")).endswith(f":{port}"):
+            ours.add(src)
+        elif kind in ("SOCKET_BYTES_SENT", "SOCKET_BYTES_RECEIVED") and src in ours and "bytes" in params:
+            arrow = ">>>" if kind == "SOCKET_BYTES_SENT" else "<<<"
+            data = base64.b64decode(params["bytes"]).decode("utf-8", "replace")
+            out.append(f"{arrow} socket {src} t={ev['time']}\n{data}")
+    return "\n".join(out) or f"(no exchange with port {port} in the network log)"
+
+
+def server_log_has(server: conftest.Server, pattern: str, timeout: float = 5.0) -> str:
+    """Until Waxwing's log has a line matching `pattern`; returns it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for line in server.log.read_text(errors="replace").splitlines():
+            if re.search(pattern, line):
+                return line
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no line matching {pattern!r} in Waxwing's log within {timeout} s")
+        time.sleep(0.1)
+
+
+def post_bosh(url: str, body: str) -> str:
+    req = urllib.request.Request(url, body.encode(), {"Content-Type": "text/xml; charset=utf-8"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.read().decode()
+
+
+# Strophe's BOSH requests as the page sees them: each {rid, age (s)}.
+REQUESTS_JS = "const p = window.waxwing.connection()._proto; return p._requests.map((r) => ({rid: r.rid, age: r.age()}));"
+# How long Converse must have had one request held, nothing else going on, to count as idle.
+IDLE = 2.0
+# A message pushed on a held request arrives at once: well under `wait` (60 s).
+PROMPT = 3.0
+# While Strophe is paused and nothing is held, nothing can come: this long to be sure.
+GAP = 1.0
+
+
+async def bosh_flow(page: browser.Converse, server: conftest.Server, url: str) -> None:
+    juliet = Client(server, JULIET, PASSWORD)
+    try:
+        await juliet.online()
+        await juliet.available()
+        # Converse -> slixmpp and back, as over WebSocket.
+        text = "hello juliet, from Converse over bosh"
+        await asyncio.to_thread(page.send, JULIET, text)
+        msg = await juliet.next_message(lambda m: m["body"] == text)
+        assert msg["from"].bare == ROMEO and msg["type"] == "chat", msg
+        romeo = msg["from"]
+        reply = "hello romeo, from slixmpp (bosh)"
+        juliet.send_message(mto=romeo, mbody=reply, mtype="chat")
+        got = await asyncio.to_thread(page.wait_received, reply, JULIET)
+        assert got["type"] == "chat", got
+
+        # Idle: one request held at Waxwing for IDLE s, nothing else in flight.
+        held = await asyncio.to_thread(
+            page.wait,
+            f"const p = window.waxwing.connection()._proto;"
+            f" return p._requests.length === 1 && p._requests[0].age() > {IDLE} && p._requests[0].rid;",
+            what=f"one BOSH request held for {IDLE} s (Converse idle)",
+        )
+        idle = "while Converse is idle"
+        sent_at = time.monotonic()
+        juliet.send_message(mto=romeo, mbody=idle, mtype="chat")
+        await asyncio.to_thread(page.wait_received, idle, JULIET, PROMPT)
+        took = time.monotonic() - sent_at
+        assert took < PROMPT, took
+        print(f"\nidle: pushed on the held request in {took:.2f} s")
+        rids = [r["rid"] for r in await asyncio.to_thread(page.eval, REQUESTS_JS)]
+        assert str(held) not in map(str, rids), (held, rids)  # it came back, with the message
+
+        # Between held requests: Strophe paused, so when its held request
+        # comes back (with `first`) it sends no other; `second` then reaches
+        # Waxwing with no request to carry it, and must wait for the next.
+        # Strophe sends its next request ~100 ms after the last came back:
+        # pause only once that one is held, or `first` has nothing to ride on.
+        await asyncio.to_thread(
+            page.wait,
+            "const c = window.waxwing.connection(), p = c._proto;"
+            " if (p._requests.length === 1 && p._requests[0].age() > 0.5) { c.pause(); return true; }"
+            " return false;",
+            what="one BOSH request held, then Strophe paused",
+        )
+        first, second = "first, while paused", "second, between requests"
+        juliet.send_message(mto=romeo, mbody=first, mtype="chat")
+        await asyncio.to_thread(page.wait_received, first, JULIET, PROMPT)
+        await asyncio.to_thread(
+            page.wait,
+            "return window.waxwing.connection()._proto._requests.length === 0;",
+            what="no BOSH request in flight while paused",
+        )
+        juliet.send_message(mto=romeo, mbody=second, mtype="chat")
+        await asyncio.sleep(GAP)
+        st = await asyncio.to_thread(page.state)
+        assert second not in [m["body"] for m in st["received"]], st["received"]
+        assert await asyncio.to_thread(page.eval, REQUESTS_JS) == []
+        await asyncio.to_thread(page.eval, "window.waxwing.connection().resume(); return null;")
+        resumed_at = time.monotonic()
+        await asyncio.to_thread(page.wait_received, second, JULIET, PROMPT)
+        took = time.monotonic() - resumed_at
+        assert took < PROMPT, took
+        print(f"gap: kept {GAP} s with no request held, then carried by the next in {took:.2f} s")
+        # And the session still works both ways after that.
+        after = "after the pause, from Converse"
+        await asyncio.to_thread(page.send, JULIET, after)
+        await juliet.next_message(lambda m: m["body"] == after)
+
+        # Logout: Strophe's type='terminate' body with unavailable presence.
+        sid = await asyncio.to_thread(page.eval, "return window.waxwing.connection()._proto.sid;")
+        assert sid, sid
+        # Converse drops its connection object on logout: keep Strophe's to look at.
+        await asyncio.to_thread(
+            page.eval,
+            "const c = window.strophe_before_logout = window.waxwing.connection();"
+            " await window.waxwing.api.user.logout(); return null;",
+        )
+        await asyncio.to_thread(
+            page.wait,
+            # Converse keeps its last status on a logout; Strophe's connection says.
+            "const w = window.waxwing, c = window.strophe_before_logout;"
+            " return !w.connected && w.events.some(([e]) => e === 'disconnected')"
+            " && !c.connected && !c.authenticated && c._proto.sid === null;",
+            what="Converse logged out (disconnected)",
+        )
+        line = server_log_has(server, rf"session ended.*{re.escape(romeo.full)}|{re.escape(romeo.full)}.*session ended")
+        print(f"\nWaxwing: {line.strip()}")
+        # The sid is gone: a request in it is refused.
+        gone = await asyncio.to_thread(post_bosh, url, f"<body xmlns='http://jabber.org/protocol/httpbind' sid='{sid}' rid='1'/>")
+        assert "type='terminate'" in gone.replace('"', "'") and "item-not-found" in gone, gone
+        # Strophe's terminate was answered by Waxwing's (Converse logs what came in).
+        console = (await asyncio.to_thread(page.log))["console"]
+        answered = [c for c in console if "darkgoldenrod" in c and re.search(r"<body [^>]*type=.terminate", c)]
+        assert answered, console[-20:]
+        st = await asyncio.to_thread(page.state)
+        assert [e for e, _ in st["events"]].count("connected") == 1, st["events"]
+        assert "disconnected" in [e for e, _ in st["events"]], st["events"]
+    finally:
+        await juliet.leave()
+
+
+def test_converse_chats_through_waxwing_bosh(tmp_path):
+    browser.require_browser()
+    started = time.monotonic()
+    netlog = tmp_path / "netlog.json"
+    args = [f"--log-net-log={netlog}", "--net-log-capture-mode=Everything"]
+    with conftest.running(users=["romeo", "juliet"]) as server:
+        host, http_port = server.http
+        url = f"http://{host}:{http_port}/http-bind"
+        try:
+            with browser.Browser(args=args, log_dir=tmp_path / "browser") as b:
+                page = b.converse("romeo", ROMEO, PASSWORD, bosh_service_url=url)
+                try:
+                    full = page.wait_connected()
+                    assert full.split("/")[0] == ROMEO, full
+                    assert page.transport() == "bosh"
+                    assert page.service() == url
+                    shot = page.screenshot(tmp_path / "converse-bosh.png")
+                    data = shot.read_bytes()
+                    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000, (shot, len(data))
+
+                    asyncio.run(asyncio.wait_for(bosh_flow(page, server, url), FLOW_TIMEOUT))
+
+                    log = page.log()
+                    assert page.foreign_requests() == [], log["requests"]
+                    assert not log["failed"], log["failed"]
+                    assert url in log["requests"], log["requests"]
+                finally:
+                    with contextlib.suppress(Exception):
+                        (tmp_path / "console.log").write_text("\n".join(page.log()["console"]))
+        except BaseException:
+            print(server.log_tail(120))
+            print("--- HTTP to Waxwing (Chromium's network log) ---")
+            print(netlog_exchanges(netlog, http_port)[-30_000:])
+            raise
+    print(f"\nbosh: {time.monotonic() - started:.1f} s (Chromium {b.version})")
