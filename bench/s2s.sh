@@ -108,6 +108,7 @@ c2s_direct_tls = []
 s2s = ["$addr:$s2s_port"]
 http = []
 https = []
+metrics = []
 
 [s2s]
 # The other servers, instead of DNS SRV; their certificates are self-signed:

@@ -73,9 +73,12 @@ async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<(
     let components = Components::new(&config, router.clone());
     let ctx = C2s::new(config.clone(), tls, accounts.clone(), router.clone());
 
-    let web = Http::new(ctx.clone());
+    let web = Http::new(ctx.clone(), Some(s2s.clone()));
 
-    let mut bound = json!({ "c2s": [], "c2s_direct_tls": [], "s2s": [], "s2s_direct_tls": [], "component": [], "http": [], "https": [] });
+    let mut bound = json!({
+        "c2s": [], "c2s_direct_tls": [], "s2s": [], "s2s_direct_tls": [], "component": [],
+        "http": [], "https": [], "metrics": [],
+    });
     for (addrs, direct, key) in
         [(&config.listen.c2s, false, "c2s"), (&config.listen.c2s_direct_tls, true, "c2s_direct_tls")]
     {
@@ -105,9 +108,13 @@ async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<(
             list.push(json!(local.to_string()));
         }
     }
-    for (addrs, tls, key) in [(&config.listen.http, false, "http"), (&config.listen.https, true, "https")] {
+    for (addrs, tls, key, serves) in [
+        (&config.listen.http, false, "http", http::Serves::Clients),
+        (&config.listen.https, true, "https", http::Serves::Clients),
+        (&config.listen.metrics, false, "metrics", http::Serves::Metrics),
+    ] {
         for addr in addrs {
-            let (local, _task) = http::listen(web.clone(), *addr, tls).await?;
+            let (local, _task) = http::listen(web.clone(), *addr, tls, serves).await?;
             tracing::info!("listening for {key} on {local}");
             if let Some(list) = bound[key].as_array_mut() {
                 list.push(json!(local.to_string()));

@@ -63,7 +63,7 @@ class Server:
             f"{listen_toml}\n"
             + "".join(
                 f'{key} = ["127.0.0.1:0"]\n'
-                for key in ("http", "https")
+                for key in ("http", "https", "metrics")
                 if not any(line.split("=")[0].strip() == key for line in listen_toml.splitlines())
             )
             + "\n"

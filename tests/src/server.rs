@@ -38,6 +38,7 @@ struct Listening {
     component: Option<SocketAddr>,
     http: Option<SocketAddr>,
     https: Option<SocketAddr>,
+    metrics: Option<SocketAddr>,
     admin_socket: PathBuf,
     pid: u32,
 }
@@ -86,7 +87,7 @@ impl Server {
         // Every test server gets its HTTP ports on ephemeral ports too,
         // unless the test names them.
         let mut listen_toml = listen_toml.to_string();
-        for key in ["http", "https"] {
+        for key in ["http", "https", "metrics"] {
             let named = listen_toml.lines().any(|l| l.split('=').next().is_some_and(|k| k.trim() == key));
             if !named {
                 listen_toml.push_str(&format!("\n{key} = [\"127.0.0.1:0\"]"));
@@ -173,6 +174,11 @@ impl Server {
     /// The first plain HTTP port (WebSocket, host-meta).
     pub fn http_addr(&self) -> SocketAddr {
         self.listening().http.expect("no HTTP listener")
+    }
+
+    /// The first `/metrics` port.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.listening().metrics.expect("no metrics listener")
     }
 
     /// The first HTTPS port.
@@ -495,6 +501,7 @@ fn read_listening(path: &Path) -> Option<Listening> {
         component: first("component"),
         http: first("http"),
         https: first("https"),
+        metrics: first("metrics"),
         admin_socket: PathBuf::from(v["admin_socket"].as_str()?),
         pid: u32::try_from(v["pid"].as_u64()?).ok()?,
     })

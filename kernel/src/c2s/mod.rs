@@ -31,6 +31,8 @@ pub struct C2s {
     pub throttle: FailureThrottle,
     pub registrations: registration::RegistrationLimiter,
     connections: HashMap<String, AtomicUsize>,
+    /// Bound sessions by transport, for `/metrics`.
+    sessions: [AtomicUsize; 3],
     /// Flipped once at shutdown, so connections still negotiating are told
     /// `<system-shutdown/>` too (bound sessions hear it from the router).
     shutdown: tokio::sync::watch::Sender<bool>,
@@ -45,7 +47,8 @@ impl C2s {
         let connections = config.vhosts.iter().map(|v| (v.domain.clone(), AtomicUsize::new(0))).collect();
         let (shutdown, _) = tokio::sync::watch::channel(false);
         let registrations = registration::RegistrationLimiter::new(config.limits.registrations_per_ip_per_hour);
-        Arc::new(C2s { config, tls, accounts, router, throttle, registrations, connections, shutdown })
+        let sessions = Default::default();
+        Arc::new(C2s { config, tls, accounts, router, throttle, registrations, connections, sessions, shutdown })
     }
 
     pub fn begin_shutdown(&self) {
@@ -57,12 +60,54 @@ impl C2s {
         self.connections.values().map(|c| c.load(Ordering::Relaxed)).sum()
     }
 
+    /// Bound sessions now, by transport.
+    pub fn sessions_by_transport(&self) -> Vec<(Transport, usize)> {
+        Transport::ALL.iter().map(|t| (*t, self.sessions[*t as usize].load(Ordering::Relaxed))).collect()
+    }
+
     /// Counts a connection against its host's limit; `None` when the host is full.
     fn admit(self: &Arc<Self>, domain: &str) -> Option<ConnectionSlot> {
         let counter = self.connections.get(domain)?;
         let now = counter.fetch_add(1, Ordering::Relaxed) + 1;
         let slot = ConnectionSlot { c2s: self.clone(), domain: domain.to_string() };
         (now <= self.config.limits.max_connections).then_some(slot)
+    }
+}
+
+/// What carries a client's stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Tcp = 0,
+    WebSocket = 1,
+    Bosh = 2,
+}
+
+impl Transport {
+    pub const ALL: [Transport; 3] = [Transport::Tcp, Transport::WebSocket, Transport::Bosh];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::WebSocket => "websocket",
+            Transport::Bosh => "bosh",
+        }
+    }
+}
+
+/// Counts a bound session under its transport while it lives.
+struct SessionCount<'a>(&'a AtomicUsize);
+
+impl<'a> SessionCount<'a> {
+    fn new(ctx: &'a C2s, transport: Transport) -> Self {
+        let c = &ctx.sessions[transport as usize];
+        c.fetch_add(1, Ordering::Relaxed);
+        SessionCount(c)
+    }
+}
+
+impl Drop for SessionCount<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -94,11 +139,14 @@ pub async fn listen(
 
 /// A client stream carried by another transport (a WebSocket), already
 /// secure: negotiated and served like a TCP one.
-pub async fn serve_secure(ctx: Arc<C2s>, io: stream::BoxIo, peer: SocketAddr) {
+pub async fn serve_secure(ctx: Arc<C2s>, io: stream::BoxIo, peer: SocketAddr, transport: Transport) {
     let deadline =
         tokio::time::Instant::now() + std::time::Duration::from_secs(ctx.config.limits.negotiation_timeout_secs);
     match negotiate::negotiate_io(&ctx, io, peer, true, None, deadline).await {
-        Some(bound) => session::run(&ctx, bound).await,
+        Some(bound) => {
+            let _count = SessionCount::new(&ctx, transport);
+            session::run(&ctx, bound).await
+        }
         None => tracing::debug!(%peer, "connection ended before a resource was bound"),
     }
 }
@@ -106,7 +154,10 @@ pub async fn serve_secure(ctx: Arc<C2s>, io: stream::BoxIo, peer: SocketAddr) {
 async fn serve(ctx: Arc<C2s>, tcp: TcpStream, peer: SocketAddr, direct_tls: bool) {
     let _ = tcp.set_nodelay(true);
     match negotiate::negotiate(&ctx, tcp, peer, direct_tls).await {
-        Some(bound) => session::run(&ctx, bound).await,
+        Some(bound) => {
+            let _count = SessionCount::new(&ctx, Transport::Tcp);
+            session::run(&ctx, bound).await
+        }
         None => tracing::debug!(%peer, "connection ended before a resource was bound"),
     }
 }

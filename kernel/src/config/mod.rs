@@ -83,6 +83,9 @@ pub struct ListenSection {
     pub http: Vec<SocketAddr>,
     /// HTTPS ports, with each vhost's certificate, as Prosody's 5281.
     pub https: Vec<SocketAddr>,
+    /// `/metrics` (Prometheus) and `/health`, for operators: loopback only
+    /// by default.
+    pub metrics: Vec<SocketAddr>,
     /// The admin control socket; `<data_dir>/admin.sock` when absent.
     pub admin_socket: Option<PathBuf>,
 }
@@ -97,6 +100,7 @@ impl Default for ListenSection {
             component: Vec::new(),
             http: vec![SocketAddr::from(([127, 0, 0, 1], 5280))],
             https: vec![SocketAddr::from(([127, 0, 0, 1], 5281))],
+            metrics: vec![SocketAddr::from(([127, 0, 0, 1], 5282))],
             admin_socket: None,
         }
     }

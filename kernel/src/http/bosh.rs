@@ -182,7 +182,12 @@ async fn create(http: &Arc<Http>, conn: Connection, req: &Element, rid: u64) -> 
         }),
         changed: Notify::new(),
     });
-    tokio::spawn(crate::c2s::serve_secure(http.c2s.clone(), Box::new(server_side), conn.peer));
+    tokio::spawn(crate::c2s::serve_secure(
+        http.c2s.clone(),
+        Box::new(server_side),
+        conn.peer,
+        crate::c2s::Transport::Bosh,
+    ));
     let l = &http.c2s.config.limits;
     let limits =
         StreamLimits { max_stanza_bytes: l.max_stanza_bytes * 4, max_depth: l.max_depth * 2, max_attributes: 1024 };

@@ -1,11 +1,12 @@
 //! The HTTP server: XMPP over WebSocket (RFC 7395) at `/xmpp-websocket`,
 //! BOSH (XEP-0124/0206) at `/http-bind`, connection discovery (XEP-0156) at `/.well-known/host-meta[.json]`, and
-//! a health check. Plain HTTP (for loopback and a reverse proxy that
+//! a health check; `/metrics` on a listener of its own. Plain HTTP (for loopback and a reverse proxy that
 //! terminates TLS) and HTTPS on the kernel's own rustls acceptor, with each
 //! vhost's certificate.
 
 mod bosh;
 mod host_meta;
+mod metrics;
 mod websocket;
 
 use std::net::SocketAddr;
@@ -23,6 +24,7 @@ use tokio::time::timeout;
 use waxwing_xml::{Element, escape_attr, ns};
 
 use crate::c2s::C2s;
+use crate::s2s::S2s;
 use crate::stream;
 
 /// What a request's connection is: where it comes from, and whether it is
@@ -43,12 +45,21 @@ impl Connection {
 
 pub struct Http {
     c2s: Arc<C2s>,
+    s2s: Option<Arc<S2s>>,
     bosh: bosh::Sessions,
 }
 
 impl Http {
-    pub fn new(c2s: Arc<C2s>) -> Arc<Self> {
-        Arc::new(Http { c2s, bosh: bosh::Sessions::default() })
+    pub fn new(c2s: Arc<C2s>, s2s: Option<Arc<S2s>>) -> Arc<Self> {
+        Arc::new(Http { c2s, s2s, bosh: bosh::Sessions::default() })
+    }
+
+    /// The operators' listener: `/metrics` and `/health` only, loopback by default.
+    fn metrics_router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/metrics", get(metrics::serve))
+            .route("/health", get(|| async { "ok\n" }))
+            .with_state(self.clone())
     }
 
     fn router(self: &Arc<Self>) -> Router {
@@ -98,15 +109,26 @@ fn client_header(el: &Element) -> String {
 /// How long a client may take to send a request's headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serves {
+    Clients,
+    Metrics,
+}
+
 /// Binds an HTTP (or, with `tls`, HTTPS) listener; returns the bound address.
 pub async fn listen(
     ctx: Arc<Http>,
     addr: SocketAddr,
     tls: bool,
+    serves: Serves,
 ) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(addr).await.with_context(|| format!("binding HTTP port {addr}"))?;
     let local = listener.local_addr()?;
-    let router = ctx.router();
+    let router = match serves {
+        Serves::Clients => ctx.router(),
+        Serves::Metrics => ctx.metrics_router(),
+    };
     let task = stream::accept_loop(listener, move |tcp, peer| serve(ctx.clone(), router.clone(), tcp, peer, tls));
     Ok((local, task))
 }

@@ -59,7 +59,12 @@ pub async fn upgrade(
 
 async fn bridge(http: Arc<Http>, socket: WebSocket, conn: Connection) {
     let (server_side, bridge_side) = tokio::io::duplex(PIPE_BYTES);
-    tokio::spawn(crate::c2s::serve_secure(http.c2s.clone(), Box::new(server_side), conn.peer));
+    tokio::spawn(crate::c2s::serve_secure(
+        http.c2s.clone(),
+        Box::new(server_side),
+        conn.peer,
+        crate::c2s::Transport::WebSocket,
+    ));
     let (from_server, to_server) = tokio::io::split(bridge_side);
     let (mut ws_out, ws_in) = socket.split();
     let limits = {

@@ -127,6 +127,17 @@ impl PluginHost {
     }
 
     /// Every plugin on every vhost, by vhost then config order.
+    /// Each plugin's call latency, by (vhost, plugin).
+    pub fn latencies(&self) -> Vec<(String, String, super::plugin::CallLatency)> {
+        let vhosts = self.vhosts.load();
+        vhosts
+            .iter()
+            .flat_map(|(d, vp)| {
+                vp.plugins().iter().map(|p| (d.clone(), p.name.clone(), p.latency())).collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     pub fn list(&self) -> Vec<PluginStatus> {
         let vhosts = self.vhosts.load();
         let mut domains: Vec<&String> = vhosts.keys().collect();

@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::mpsc;
 use waxwing_xml::{Element, StanzaError, StanzaErrorCondition as Cond, ns};
 
-use super::{Outbound, Router, check_semantics};
+use super::{Outbound, Router, Source, check_semantics};
 use crate::xml::Stanza;
 
 /// Other servers: where stanzas for domains nobody here serves go.
@@ -107,6 +107,8 @@ impl Router {
                 return self.route_reply(err.reply_to(&el));
             }
         };
+        let source = if stream_ns == ns::COMPONENT { Source::Component } else { Source::Server };
+        self.stanzas.count(source, stanza.kind);
         if let Err(err) = check_semantics(&stanza) {
             return self.reply_error(&stanza, err);
         }

@@ -5,6 +5,7 @@
 //! gets the kernel's default treatment, which is what the RFCs require of a
 //! server with no extensions loaded.
 
+mod counts;
 mod deliver;
 mod edge;
 mod fanout;
@@ -24,6 +25,7 @@ use crate::plugins::{Address, EventKind, Handling, Kernel, Origin, PluginHost, S
 use crate::xml::{Stanza, StanzaKind};
 use filters::Filtered;
 
+pub use counts::Source;
 pub use edge::{DomainTaken, RemoteServers};
 pub use sessions::{BindError, Outbound, Session, SessionTable};
 
@@ -66,6 +68,7 @@ pub struct Router {
     /// Every configured component's domain, connected or not.
     component_domains: HashSet<String>,
     remote: OnceLock<Arc<dyn RemoteServers>>,
+    stanzas: counts::StanzaCounts,
 }
 
 impl Router {
@@ -89,6 +92,7 @@ impl Router {
             components: edge::Components::default(),
             component_domains: component_domains.into_iter().collect(),
             remote: OnceLock::new(),
+            stanzas: counts::StanzaCounts::default(),
         });
         let weak: std::sync::Weak<dyn Kernel> = Arc::downgrade(&(router.clone() as Arc<dyn Kernel>));
         router.plugins.attach(weak);
@@ -140,6 +144,11 @@ impl Router {
         }
     }
 
+    /// Stanzas routed so far, by where they entered and their kind.
+    pub fn stanza_counts(&self) -> Vec<(Source, StanzaKind, u64)> {
+        self.stanzas.snapshot()
+    }
+
     pub fn session_count(&self) -> usize {
         self.hosts.values().map(|t| t.len()).sum()
     }
@@ -158,6 +167,9 @@ impl Router {
             if !ok {
                 return Err((StreamErrorCondition::InvalidFrom, format!("'{claimed}' is not this session's address")));
             }
+        }
+        if let Some(kind) = StanzaKind::from_name(&el.name) {
+            self.stanzas.count(Source::Client, kind);
         }
         let sender = Jid::from(session.jid.clone());
         let mut stanza = match Stanza::parse_from(el, Some(&sender)) {
@@ -386,6 +398,7 @@ impl Kernel for Router {
                 return tracing::warn!(%err, plugin = origin.plugin, "could not route a plugin's stanza: {}", el);
             }
         };
+        self.stanzas.count(Source::Plugin, stanza.kind);
         // Filters may send too; the depth bounds plugins answering plugins.
         let Some(_depth) = Depth::enter(&stanza) else { return };
         match self.run_filters(stanza, Some(origin.plugin)) {

@@ -54,6 +54,13 @@ struct Verified {
 }
 
 pub(super) async fn serve(ctx: Arc<S2s>, tcp: TcpStream, peer: SocketAddr, direct_tls: bool) {
+    ctx.incoming.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    serve_counted(&ctx, tcp, peer, direct_tls).await;
+    ctx.incoming.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+async fn serve_counted(ctx: &Arc<S2s>, tcp: TcpStream, peer: SocketAddr, direct_tls: bool) {
+    let ctx = ctx.clone();
     let deadline = Instant::now() + Duration::from_secs(ctx.config.limits.negotiation_timeout_secs);
     let mut certs = Vec::new();
     let io: BoxIo = if direct_tls {

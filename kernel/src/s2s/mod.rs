@@ -57,6 +57,16 @@ pub struct S2s {
     dial_configs: Mutex<HashMap<(String, bool), Arc<rustls::ClientConfig>>>,
     runtime: tokio::runtime::Handle,
     shutdown: tokio::sync::watch::Sender<bool>,
+    /// Incoming streams open now.
+    incoming: std::sync::atomic::AtomicUsize,
+}
+
+/// What `/metrics` shows of server-to-server.
+pub struct S2sStats {
+    pub outgoing: usize,
+    pub incoming: usize,
+    /// Stanzas waiting in the outgoing queues.
+    pub queued: usize,
 }
 
 impl S2s {
@@ -79,9 +89,18 @@ impl S2s {
             dial_configs: Mutex::new(HashMap::new()),
             runtime: tokio::runtime::Handle::current(),
             shutdown,
+            incoming: std::sync::atomic::AtomicUsize::new(0),
         });
         router.set_remote(s2s.clone());
         Ok(s2s)
+    }
+
+    pub fn stats(&self) -> S2sStats {
+        let (outgoing, queued) = match self.links.lock() {
+            Ok(links) => (links.len(), links.values().map(|l| l.tx.max_capacity() - l.tx.capacity()).sum()),
+            Err(_) => (0, 0),
+        };
+        S2sStats { outgoing, incoming: self.incoming.load(Ordering::Relaxed), queued }
     }
 
     /// Closes every stream to and from other servers.

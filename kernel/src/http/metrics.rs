@@ -1,0 +1,92 @@
+//! `/metrics` in the Prometheus text format, read off the live server at
+//! each scrape: sessions by transport, stanzas by source and kind, plugin
+//! calls, failures and latency, server-to-server connections and queues.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use super::Http;
+
+type Labels = Vec<(&'static str, String)>;
+
+fn gauge_family<F>(registry: &mut Registry, name: &str, help: &str, fill: F)
+where
+    F: FnOnce(&Family<Labels, Gauge>),
+{
+    let family = Family::<Labels, Gauge>::default();
+    fill(&family);
+    registry.register(name, help, family);
+}
+
+fn counter_family<F>(registry: &mut Registry, name: &str, help: &str, fill: F)
+where
+    F: FnOnce(&Family<Labels, Counter>),
+{
+    let family = Family::<Labels, Counter>::default();
+    fill(&family);
+    registry.register(name, help, family);
+}
+
+pub fn render(http: &Http) -> String {
+    let mut registry = Registry::with_prefix("waxwing");
+    let c2s = &http.c2s;
+    gauge_family(&mut registry, "sessions", "Bound client sessions", |f| {
+        for (transport, n) in c2s.sessions_by_transport() {
+            f.get_or_create(&vec![("transport", transport.as_str().to_string())]).set(n as i64);
+        }
+    });
+    counter_family(&mut registry, "stanzas", "Stanzas routed, by where they entered", |f| {
+        for (source, kind, n) in c2s.router.stanza_counts() {
+            let labels = vec![("source", source.as_str().to_string()), ("kind", kind.as_str().to_string())];
+            f.get_or_create(&labels).inc_by(n);
+        }
+    });
+    let plugins = c2s.router.plugins();
+    counter_family(&mut registry, "plugin_calls", "Calls into each plugin", |f| {
+        for p in plugins.list() {
+            f.get_or_create(&vec![("vhost", p.vhost.clone()), ("plugin", p.name.clone())]).inc_by(p.calls);
+        }
+    });
+    counter_family(&mut registry, "plugin_failures", "Failed plugin calls and errors plugins reported", |f| {
+        for p in plugins.list() {
+            f.get_or_create(&vec![("vhost", p.vhost.clone()), ("plugin", p.name.clone())]).inc_by(p.failures);
+        }
+    });
+    for (vhost, plugin, latency) in plugins.latencies() {
+        registry
+            .sub_registry_with_labels(
+                vec![("vhost".into(), vhost.into()), ("plugin".into(), plugin.into())].into_iter(),
+            )
+            .register("plugin_call_seconds", "Wall time of a plugin call, with its commit", latency.0);
+    }
+    if let Some(s2s) = &http.s2s {
+        let stats = s2s.stats();
+        gauge_family(&mut registry, "s2s_connections", "Server-to-server streams", |f| {
+            f.get_or_create(&vec![("direction", "outgoing".to_string())]).set(stats.outgoing as i64);
+            f.get_or_create(&vec![("direction", "incoming".to_string())]).set(stats.incoming as i64);
+        });
+        let queued = Gauge::<i64>::default();
+        queued.set(stats.queued as i64);
+        registry.register("s2s_queued_stanzas", "Stanzas waiting for an outgoing server-to-server stream", queued);
+    }
+    let mut out = String::new();
+    if let Err(e) = encode(&mut out, &registry) {
+        tracing::warn!("encoding /metrics: {e}");
+    }
+    out
+}
+
+pub async fn serve(State(http): State<Arc<Http>>) -> Response {
+    // Reading the plugin table and counters is quick; encoding a few
+    // hundred lines too.
+    let body = render(&http);
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
+}
