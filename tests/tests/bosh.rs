@@ -36,7 +36,8 @@ fn server() -> &'static Server {
 async fn http(addr: SocketAddr, method: &str, payload: &str) -> (String, String, String) {
     let mut tcp = TcpStream::connect(addr).await.unwrap();
     let req = format!(
-        "{method} /http-bind HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml; charset=utf-8\r\n\
+        "{method} /http-bind HTTP/1.1\r\nHost: localhost\r\nOrigin: http://page.example\r\n\
+         Content-Type: text/xml; charset=utf-8\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{payload}",
         payload.len()
     );

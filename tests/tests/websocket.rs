@@ -203,7 +203,10 @@ async fn bad_input_gets_its_stream_error_and_the_server_serves_on() {
 
 async fn http_get(addr: SocketAddr, path: &str) -> String {
     let mut tcp = TcpStream::connect(addr).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: chat.example:5280\r\nConnection: close\r\n\r\n");
+    // As a browser page on another origin asks.
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: chat.example:5280\r\nOrigin: http://page.example\r\nConnection: close\r\n\r\n"
+    );
     tcp.write_all(req.as_bytes()).await.unwrap();
     let mut out = String::new();
     timeout(WAIT, tcp.read_to_string(&mut out)).await.expect("an answer").unwrap();
@@ -248,4 +251,47 @@ async fn a_binary_frame_closes_the_websocket_with_unsupported_data() {
         }
     };
     assert_eq!(code, Some(1003));
+}
+
+#[tokio::test]
+async fn configured_origins_limit_which_pages_may_connect() {
+    let s = Server::start(
+        "[http]\ncors_origins = [\"https://chat.example.org\"]\nwebsocket_origins = [\"https://chat.example.org\"]\n",
+    );
+    let _log = s.log_on_panic();
+    let ask = |origin: &'static str| {
+        let addr = s.http_addr();
+        async move {
+            let mut tcp = TcpStream::connect(addr).await.unwrap();
+            let req = format!(
+                "GET /.well-known/host-meta HTTP/1.1\r\nHost: localhost\r\nOrigin: {origin}\r\nConnection: close\r\n\r\n"
+            );
+            tcp.write_all(req.as_bytes()).await.unwrap();
+            let mut out = String::new();
+            timeout(WAIT, tcp.read_to_string(&mut out)).await.expect("an answer").unwrap();
+            out.to_ascii_lowercase()
+        }
+    };
+    let good = ask("https://chat.example.org").await;
+    assert!(good.contains("access-control-allow-origin: https://chat.example.org"), "{good}");
+    assert!(good.contains("vary: origin"), "{good}");
+    let other = ask("https://evil.example").await;
+    assert!(!other.contains("access-control-allow-origin"), "{other}");
+
+    let ws = |origin: Option<&'static str>| {
+        let addr = s.http_addr();
+        async move {
+            let mut req = format!("ws://{addr}/xmpp-websocket").into_client_request().unwrap();
+            req.headers_mut().insert("Sec-WebSocket-Protocol", "xmpp".parse().unwrap());
+            if let Some(o) = origin {
+                req.headers_mut().insert("Origin", o.parse().unwrap());
+            }
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            tokio_tungstenite::client_async(req, tcp).await.map(|_| ()).map_err(|e| e.to_string())
+        }
+    };
+    assert!(ws(Some("https://chat.example.org")).await.is_ok());
+    let refused = ws(Some("https://evil.example")).await.expect_err("another page's origin is refused");
+    assert!(refused.contains("403"), "{refused}");
+    assert!(ws(None).await.is_ok(), "no Origin: not a browser page, not restricted");
 }

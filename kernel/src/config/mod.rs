@@ -39,6 +39,8 @@ pub struct Config {
     pub plugin_limits: PluginLimits,
     #[serde(default)]
     pub s2s: S2sSection,
+    #[serde(default)]
+    pub http: HttpSection,
     /// `[[component]]` tables: external components (XEP-0114).
     #[serde(default, rename = "component")]
     pub components: Vec<ComponentConfig>,
@@ -156,6 +158,43 @@ pub struct TlsSection {
 impl Default for TlsSection {
     fn default() -> Self {
         TlsSection { require_starttls: true }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSection {
+    /// Origins whose pages may use BOSH and host-meta (CORS); "*": any.
+    pub cors_origins: Vec<String>,
+    /// Origins whose pages may open XMPP WebSockets; "*": any. A request
+    /// without `Origin` (no browser page) is always let through.
+    pub websocket_origins: Vec<String>,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        HttpSection { cors_origins: vec!["*".into()], websocket_origins: vec!["*".into()] }
+    }
+}
+
+impl HttpSection {
+    fn validate(&self) -> anyhow::Result<()> {
+        for (key, list) in
+            [("http.cors_origins", &self.cors_origins), ("http.websocket_origins", &self.websocket_origins)]
+        {
+            for o in list {
+                let ok = o == "*"
+                    || o.split_once("://").is_some_and(|(scheme, rest)| {
+                        matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains('/')
+                    });
+                if !ok {
+                    bail!(
+                        "{key} contains {o:?}: write an origin such as \"https://chat.example.org\" (no path), or \"*\""
+                    );
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -295,6 +334,7 @@ impl Default for Config {
             sasl: SaslSection::default(),
             plugin_limits: PluginLimits::default(),
             s2s: S2sSection::default(),
+            http: HttpSection::default(),
             components: Vec::new(),
             vhosts: default_vhosts(),
         }
@@ -456,6 +496,7 @@ impl Config {
             }
         }
         self.s2s.validate(&domains)?;
+        self.http.validate()?;
         federation::validate_components(&self.components, &domains)?;
         Ok(())
     }
@@ -530,6 +571,8 @@ mod tests {
             ),
             ("[[vhost]]\ndomain = \"x.org\"\ncert = \"a.pem\"\n", "both `cert` and `key`"),
             ("[s2s]\nroutes = { \"b.org\" = \"nowhere\" }\n", "s2s.routes.\"b.org\""),
+            ("[http]\ncors_origins = [\"chat.example.org\"]\n", "http.cors_origins"),
+            ("[http]\nwebsocket_origins = [\"https://a.example/page\"]\n", "http.websocket_origins"),
             ("[s2s]\nroutes = { \"localhost\" = \"h:1\" }\n", "served here"),
             ("[s2s]\npinned = { \"b.org\" = \"/nonexistent.pem\" }\n", "s2s.pinned"),
             ("[s2s]\nca_file = \"/nonexistent.pem\"\n", "s2s.ca_file"),

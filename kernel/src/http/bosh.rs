@@ -15,7 +15,7 @@ use std::time::Duration;
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::io::{AsyncWriteExt as _, DuplexStream, ReadHalf, WriteHalf};
 use tokio::sync::Notify;
@@ -99,25 +99,13 @@ fn terminate(condition: &str) -> Response {
 }
 
 fn reply(text: String) -> Response {
-    let mut r = ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], text).into_response();
-    cors(&mut r);
-    r
+    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], text).into_response()
 }
 
-/// Browsers post from the page's origin, which is rarely ours.
-fn cors(r: &mut Response) {
-    let h = r.headers_mut();
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST, OPTIONS"));
-    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Content-Type"));
-    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
-}
-
-/// The CORS preflight a browser sends before posting XML.
+/// The CORS preflight a browser sends before posting XML (its headers come
+/// from `cors.rs`).
 pub async fn preflight() -> Response {
-    let mut r = StatusCode::OK.into_response();
-    cors(&mut r);
-    r
+    StatusCode::OK.into_response()
 }
 
 pub async fn request(State(http): State<Arc<Http>>, Extension(conn): Extension<Connection>, bytes: Bytes) -> Response {

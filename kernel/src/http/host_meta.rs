@@ -4,7 +4,7 @@
 //! it is told.
 
 use axum::Extension;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use waxwing_xml::escape_attr;
 
@@ -24,12 +24,6 @@ fn links(headers: &HeaderMap, conn: &Connection) -> Vec<(&'static str, String)> 
     vec![(WEBSOCKET_REL, format!("{ws}://{host}/xmpp-websocket")), (BOSH_REL, format!("{http}://{host}/http-bind"))]
 }
 
-/// Browsers fetch host-meta from the page's origin, which is rarely ours.
-fn with_cors(mut r: Response) -> Response {
-    r.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    r
-}
-
 pub async fn xrd(headers: HeaderMap, Extension(conn): Extension<Connection>) -> Response {
     let mut body = String::from(
         "<?xml version='1.0' encoding='utf-8'?>\n<XRD xmlns='http://docs.oasis-open.org/ns/xri/xrd-1.0'>\n",
@@ -38,12 +32,12 @@ pub async fn xrd(headers: HeaderMap, Extension(conn): Extension<Connection>) -> 
         body.push_str(&format!("  <Link rel='{rel}' href='{}'/>\n", escape_attr(&href)));
     }
     body.push_str("</XRD>\n");
-    with_cors(([(header::CONTENT_TYPE, "application/xrd+xml")], body).into_response())
+    ([(header::CONTENT_TYPE, "application/xrd+xml")], body).into_response()
 }
 
 pub async fn json(headers: HeaderMap, Extension(conn): Extension<Connection>) -> Response {
     let links: Vec<serde_json::Value> =
         links(&headers, &conn).into_iter().map(|(rel, href)| serde_json::json!({ "rel": rel, "href": href })).collect();
     let body = serde_json::json!({ "links": links }).to_string();
-    with_cors(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

@@ -5,6 +5,7 @@
 //! vhost's certificate.
 
 mod bosh;
+mod cors;
 mod host_meta;
 mod metrics;
 mod websocket;
@@ -69,6 +70,7 @@ impl Http {
             .route("/.well-known/host-meta", get(host_meta::xrd))
             .route("/.well-known/host-meta.json", get(host_meta::json))
             .route("/health", get(|| async { "ok\n" }))
+            .layer(axum::middleware::from_fn_with_state(self.clone(), cors::layer))
             .with_state(self.clone())
     }
 }

@@ -35,8 +35,14 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 pub async fn upgrade(
     State(http): State<Arc<Http>>,
     Extension(conn): Extension<Connection>,
+    headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    if let Some(origin) = headers.get(axum::http::header::ORIGIN).and_then(|o| o.to_str().ok())
+        && !super::cors::allowed(&http.c2s.config.http.websocket_origins, origin)
+    {
+        return (StatusCode::FORBIDDEN, "this page's origin may not open XMPP WebSockets here\n").into_response();
+    }
     let ws = ws.protocols(["xmpp"]);
     if ws.selected_protocol().is_none() {
         return (StatusCode::BAD_REQUEST, "RFC 7395: ask for the WebSocket subprotocol 'xmpp'\n").into_response();
