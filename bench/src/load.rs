@@ -57,6 +57,9 @@ pub struct Opts {
     pub rate: f64,
     pub muc_domain: String,
     pub pubsub_domain: String,
+    /// The web transports' endpoints (`idle --transport websocket|bosh`,
+    /// `messages --transport websocket`).
+    pub http: Option<crate::web::Http>,
 }
 
 impl Opts {

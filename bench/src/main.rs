@@ -23,13 +23,14 @@ mod report;
 mod s2s;
 mod scan;
 mod scram;
+mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(name = "waxwing-bench", about = "Load and latency benchmarks for XMPP servers")]
@@ -45,9 +46,11 @@ struct Cli {
 enum Scenario {
     /// Logins (TLS + SCRAM + bind, then close) at --concurrency: logins/s, latency.
     Login(Common),
-    /// Holds --concurrency sessions: server RSS per session.
+    /// Holds --concurrency sessions: server RSS per session (--transport
+    /// websocket|bosh with --http-url: over the web transports).
     Idle(Common),
-    /// --pairs sender/receiver pairs, --count messages each, --window in flight, optionally --rate paced.
+    /// --pairs sender/receiver pairs, --count messages each, --window in flight, optionally --rate paced
+    /// (--transport websocket with --http-url: both ends over WebSocket).
     Messages(Common),
     /// MUC: --rooms rooms of --occupants, --senders of each send --count groupchat
     /// messages at --rate; a room of --big-room that --newcomers join one by one.
@@ -153,6 +156,29 @@ struct Common {
     muc_domain: Option<String>,
     #[arg(long)]
     pubsub_domain: Option<String>,
+    /// What carries the sessions of `idle` (tcp, websocket, bosh) and
+    /// `messages` (tcp, websocket): reported as idle_ws, idle_bosh, messages_ws.
+    #[arg(long, value_enum, default_value_t = Transport::Tcp)]
+    transport: Transport,
+    /// The server's plain-HTTP listener for the web transports: http://IP:PORT.
+    #[arg(long)]
+    http_url: Option<String>,
+    /// XMPP over WebSocket (RFC 7395) at this path of --http-url.
+    #[arg(long, default_value = "/xmpp-websocket")]
+    ws_path: String,
+    /// BOSH (XEP-0206) at this path of --http-url.
+    #[arg(long, default_value = "/http-bind")]
+    bosh_path: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Transport {
+    /// STARTTLS on the client port (--server).
+    Tcp,
+    /// RFC 7395 over ws:// at --http-url.
+    Websocket,
+    /// XEP-0206 over http:// at --http-url.
+    Bosh,
 }
 
 /// `s2s`: the sending server is `--server`/`--domain`/`--pid`/`--label`, the
@@ -194,6 +220,13 @@ impl S2sArgs {
 
 impl Common {
     fn opts(self) -> Result<load::Opts, String> {
+        let http = match &self.http_url {
+            Some(url) => Some(web::Http::parse(url, self.ws_path.clone(), self.bosh_path.clone())?),
+            None if self.transport != Transport::Tcp => {
+                return Err("--transport websocket|bosh needs --http-url".into());
+            }
+            None => None,
+        };
         let target =
             conn::Target::new(self.server, &self.domain, &self.ca, Duration::from_secs(self.timeout), self.tls_resume)?;
         Ok(load::Opts {
@@ -222,6 +255,7 @@ impl Common {
             big_publishes: self.big_publishes,
             hold: Duration::from_secs(self.hold),
             rate: self.rate,
+            http,
         })
     }
 }
@@ -243,8 +277,19 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Scenario::Login(c) => ("login", c),
-        Scenario::Idle(c) => ("idle", c),
-        Scenario::Messages(c) => ("messages", c),
+        Scenario::Idle(c) => match c.transport {
+            Transport::Tcp => ("idle", c),
+            Transport::Websocket => ("idle_ws", c),
+            Transport::Bosh => ("idle_bosh", c),
+        },
+        Scenario::Messages(c) => match c.transport {
+            Transport::Tcp => ("messages", c),
+            Transport::Websocket => ("messages_ws", c),
+            Transport::Bosh => {
+                eprintln!("error: messages over BOSH is not implemented (--transport tcp or websocket)");
+                return ExitCode::from(2);
+            }
+        },
         Scenario::Muc(c) => ("muc", c),
         Scenario::Pubsub(c) => ("pubsub", c),
         Scenario::Iq(c) => ("iq", c),
@@ -282,6 +327,9 @@ fn main() -> ExitCode {
             "login" => load::login(&opts).await,
             "idle" => load::idle(&opts).await,
             "messages" => load::messages(&opts).await,
+            "idle_ws" => web::idle_ws(&opts).await,
+            "idle_bosh" => web::idle_bosh(&opts).await,
+            "messages_ws" => web::messages_ws(&opts).await,
             "iq" => load::iq(&opts).await,
             "s2s" => match &remote_of_s2s {
                 Some(remote) => s2s::run(&opts, remote).await,
