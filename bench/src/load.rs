@@ -96,6 +96,43 @@ pub(crate) fn latency_us(sent_us: u64) -> u32 {
     now_us().saturating_sub(sent_us).min(u64::from(u32::MAX)) as u32
 }
 
+/// What a receiver counts of the numbered messages (`token`) it gets.
+#[derive(Default)]
+pub(crate) struct Deliveries {
+    pub got: u64,
+    pub disorder: u64,
+    expected: u64,
+    pub lat: Vec<u32>,
+}
+
+impl Deliveries {
+    pub fn expecting(m: u64) -> Self {
+        Deliveries { lat: Vec::with_capacity(m as usize), ..Deliveries::default() }
+    }
+
+    /// Counts `st` if it is a numbered message; true when it was.
+    pub fn record(&mut self, st: &[u8]) -> bool {
+        if scan::name(st) != b"message" {
+            return false;
+        }
+        let Some((_, seq, t)) = token(st) else { return false };
+        self.lat.push(latency_us(t));
+        if seq != self.expected {
+            self.disorder += 1;
+        }
+        self.expected = seq + 1;
+        self.got += 1;
+        true
+    }
+
+    /// Adds another receiver's counts.
+    pub fn merge(&mut self, other: Deliveries) {
+        self.got += other.got;
+        self.disorder += other.disorder;
+        self.lat.extend(other.lat);
+    }
+}
+
 /// Logs in accounts `indices` (1-based) with `resource`, at most
 /// `login_concurrency` at a time; in the order given.
 pub(crate) async fn login_many(o: &Opts, indices: &[usize], resource: &str) -> Result<Vec<Session>, Error> {
@@ -333,36 +370,26 @@ pub async fn messages(o: &Opts) -> Result<Report, Error> {
         }));
         let Session { reader: mut rx_reader, writer: rx_writer, .. } = rx;
         receivers.spawn(async move {
-            let (mut got, mut disorder, mut expected) = (0u64, 0u64, 0u64);
-            let mut lat = Vec::with_capacity(m as usize);
-            while got < m {
+            let mut deliveries = Deliveries::expecting(m);
+            while deliveries.got < m {
                 let Ok(Ok(st)) = timeout(limit, rx_reader.stanza()).await else { break };
-                if scan::name(st) != b"message" {
-                    continue;
+                if deliveries.record(st) {
+                    window.add_permits(1);
                 }
-                let Some((_, seq, t)) = token(st) else { continue };
-                lat.push(latency_us(t));
-                if seq != expected {
-                    disorder += 1;
-                }
-                expected = seq + 1;
-                got += 1;
-                window.add_permits(1);
             }
             drain(rx_reader);
-            (got, disorder, lat, rx_writer)
+            (deliveries, rx_writer)
         });
         pair += 1;
     }
-    let (mut sent, mut got, mut disorder, mut lat) = (0u64, 0u64, 0u64, Vec::new());
+    let (mut sent, mut deliveries) = (0u64, Deliveries::default());
     let mut writers = Vec::new();
     while let Some(res) = receivers.join_next().await {
-        let (g, d, l, w) = res.map_err(|e| e.to_string())?;
-        got += g;
-        disorder += d;
-        lat.extend(l);
+        let (t, w) = res.map_err(|e| e.to_string())?;
+        deliveries.merge(t);
         writers.push(w);
     }
+    let Deliveries { got, disorder, lat, .. } = deliveries;
     let wall = t0.elapsed();
     while let Some(res) = senders.join_next().await {
         let (s, w) = res.map_err(|e| e.to_string())?;

@@ -28,7 +28,7 @@ use tokio::task::JoinSet;
 use tokio::time::timeout;
 
 use crate::conn::{Error, Session, Target};
-use crate::load::{self, Opts, latency_us, now_us, send_windowed, token};
+use crate::load::{self, Deliveries, Opts, now_us, send_windowed};
 use crate::report::{CpuMeter, Report};
 use crate::scan::{self, find};
 
@@ -100,35 +100,25 @@ pub async fn run(o: &Opts, to: &Remote) -> Result<Report, Error> {
         }));
         let Session { reader: mut rx_reader, writer: rx_writer, .. } = rx;
         receiving.spawn(async move {
-            let (mut got, mut disorder, mut expected) = (0u64, 0u64, 0u64);
-            let mut lat = Vec::with_capacity(m as usize);
-            while got < m {
+            let mut deliveries = Deliveries::expecting(m);
+            while deliveries.got < m {
                 let Ok(Ok(st)) = timeout(limit, rx_reader.stanza()).await else { break };
-                if scan::name(st) != b"message" {
-                    continue;
+                if deliveries.record(st) {
+                    window.add_permits(1);
                 }
-                let Some((_, seq, t)) = token(st) else { continue };
-                lat.push(latency_us(t));
-                if seq != expected {
-                    disorder += 1;
-                }
-                expected = seq + 1;
-                got += 1;
-                window.add_permits(1);
             }
             load::drain(rx_reader);
-            (got, disorder, lat, rx_writer)
+            (deliveries, rx_writer)
         });
     }
-    let (mut sent, mut got, mut disorder, mut lat) = (0u64, 0u64, 0u64, Vec::new());
+    let (mut sent, mut deliveries) = (0u64, Deliveries::default());
     let mut writers = Vec::new();
     while let Some(res) = receiving.join_next().await {
-        let (g, d, l, w) = res.map_err(|e| e.to_string())?;
-        got += g;
-        disorder += d;
-        lat.extend(l);
+        let (t, w) = res.map_err(|e| e.to_string())?;
+        deliveries.merge(t);
         writers.push(w);
     }
+    let Deliveries { got, disorder, lat, .. } = deliveries;
     let wall = t0.elapsed();
     let (from_cpu, own) = from_meter.stop();
     let (to_cpu, _) = to_meter.stop();

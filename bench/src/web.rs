@@ -33,7 +33,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
 use crate::conn::Error;
-use crate::load::{Opts, latency_us, now_us, token};
+use crate::load::{Deliveries, Opts, now_us};
 use crate::report::{CpuMeter, Report};
 use crate::scan::{self, Event, Scanner};
 use crate::scram::{Hash, Scram};
@@ -611,37 +611,26 @@ pub async fn messages_ws(o: &Opts) -> Result<Report, Error> {
         });
         let WsSession { tx: rx_sink, rx: mut rx_stream, .. } = rx;
         receivers.spawn(async move {
-            let (mut got, mut disorder, mut expected) = (0u64, 0u64, 0u64);
-            let mut lat = Vec::with_capacity(m as usize);
-            while got < m {
+            let mut deliveries = Deliveries::expecting(m);
+            while deliveries.got < m {
                 let Ok(Ok(st)) = timeout(limit, next_text(&mut rx_stream)).await else { break };
-                let st = st.as_bytes();
-                if scan::name(st) != b"message" {
-                    continue;
+                if deliveries.record(st.as_bytes()) {
+                    window.add_permits(1);
                 }
-                let Some((_, seq, t)) = token(st) else { continue };
-                lat.push(latency_us(t));
-                if seq != expected {
-                    disorder += 1;
-                }
-                expected = seq + 1;
-                got += 1;
-                window.add_permits(1);
             }
             ws_drain(rx_stream);
-            (got, disorder, lat, rx_sink)
+            (deliveries, rx_sink)
         });
         pair += 1;
     }
-    let (mut sent, mut got, mut disorder, mut lat) = (0u64, 0u64, 0u64, Vec::new());
+    let (mut sent, mut deliveries) = (0u64, Deliveries::default());
     let mut sinks = Vec::new();
     while let Some(res) = receivers.join_next().await {
-        let (g, d, l, s) = res.map_err(|e| e.to_string())?;
-        got += g;
-        disorder += d;
-        lat.extend(l);
+        let (t, s) = res.map_err(|e| e.to_string())?;
+        deliveries.merge(t);
         sinks.push(s);
     }
+    let Deliveries { got, disorder, lat, .. } = deliveries;
     let wall = t0.elapsed();
     while let Some(res) = senders.join_next().await {
         let (s, sink) = res.map_err(|e| e.to_string())?;
