@@ -99,31 +99,15 @@ fn observe(stanza: &Stanza) -> Result<(), HostError> {
     }
 }
 
-fn decode(bytes: Option<&[u8]>) -> Vec<String> {
-    let text = bytes.and_then(|b| std::str::from_utf8(b).ok()).unwrap_or_default();
-    text.split('\n').filter(|j| !j.is_empty()).map(str::to_owned).collect()
-}
-
 /// The remote full JIDs `account` holds, oldest first.
 #[cfg(test)]
 pub fn held(account: &str) -> Result<Vec<String>, HostError> {
-    Ok(decode(mem::get(&held_key(account))?.as_deref()))
+    mem::lines(&held_key(account))
 }
 
-/// Changes `account`'s list with `change`, which says whether it changed
-/// anything; retried when another call changed the list meanwhile. Returns
-/// the outcome of the `change` that was stored.
+/// Changes `account`'s list with `change` (see [`mem::update_lines`]).
 fn update<T>(account: &str, change: impl Fn(&mut Vec<String>) -> Option<T>) -> Result<Option<T>, HostError> {
-    let key = held_key(account);
-    loop {
-        let old = mem::get(&key)?;
-        let mut list = decode(old.as_deref());
-        let Some(outcome) = change(&mut list) else { return Ok(None) };
-        let new = (!list.is_empty()).then(|| list.join("\n"));
-        if mem::compare_and_swap(&key, old.as_deref(), new.as_deref().map(str::as_bytes))? {
-            return Ok(Some(outcome));
-        }
-    }
+    mem::update_lines(&held_key(account), change)
 }
 
 /// `account` holds `full_jid` (once), letting go of its oldest past the bound.
@@ -170,24 +154,8 @@ fn released(full_jid: &str) -> Result<(), HostError> {
 
 /// A deleted account holds nothing any more.
 pub fn release_all(account: &str) -> Result<(), HostError> {
-    let key = held_key(account);
-    let list = decode(mem::get(&key)?.as_deref());
-    mem::delete(&key)?;
-    for full_jid in list {
+    for full_jid in mem::take_lines(&held_key(account))? {
         released(&full_jid)?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lists_read_back_and_skip_junk() {
-        assert_eq!(decode(Some(b"a@r/1\nb@r/2")), ["a@r/1", "b@r/2"]);
-        assert!(decode(None).is_empty());
-        assert!(decode(Some(b"")).is_empty());
-        assert!(decode(Some(&[0xff, 0xfe])).is_empty());
-    }
 }

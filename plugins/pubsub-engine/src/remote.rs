@@ -22,30 +22,15 @@ fn key(account: &str) -> String {
     format!("remote/{account}")
 }
 
-/// A prepared JID holds no line break, so one per line.
-fn decode(bytes: Option<&[u8]>) -> Vec<String> {
-    let text = bytes.and_then(|b| std::str::from_utf8(b).ok()).unwrap_or_default();
-    text.split('\n').filter(|j| !j.is_empty()).map(str::to_owned).collect()
-}
-
 /// The remote full JIDs kept for `account`, oldest first.
 pub fn sessions(account: &str) -> Result<Vec<String>, HostError> {
-    Ok(decode(mem::get(&key(account))?.as_deref()))
+    mem::lines(&key(account))
 }
 
-/// Applies `change` (which says what it did, or `None` for nothing) to the
-/// list of `account`, again if another call changed it meanwhile.
+/// Applies `change` to the list of `account` (see [`mem::update_lines`]);
+/// a prepared JID holds no line break, so one per line.
 fn update<T>(account: &str, change: impl Fn(&mut Vec<String>) -> Option<T>) -> Result<Option<T>, HostError> {
-    let key = key(account);
-    loop {
-        let old = mem::get(&key)?;
-        let mut list = decode(old.as_deref());
-        let Some(outcome) = change(&mut list) else { return Ok(None) };
-        let new = (!list.is_empty()).then(|| list.join("\n"));
-        if mem::compare_and_swap(&key, old.as_deref(), new.as_deref().map(str::as_bytes))? {
-            return Ok(Some(outcome));
-        }
-    }
+    mem::update_lines(&key(account), change)
 }
 
 /// Keeps `full_jid` for `account`; returns the JIDs that made room for it
@@ -75,10 +60,7 @@ pub fn remove(account: &str, full_jid: &str) -> Result<bool, HostError> {
 
 /// Forgets every remote JID of `account` (deleted); returns them.
 pub fn remove_all(account: &str) -> Result<Vec<String>, HostError> {
-    let key = key(account);
-    let list = decode(mem::get(&key)?.as_deref());
-    mem::delete(&key)?;
-    Ok(list)
+    mem::take_lines(&key(account))
 }
 
 #[cfg(test)]
@@ -102,12 +84,5 @@ mod tests {
         assert!(!remove("a@example.org", &jid(5)).unwrap());
         assert_eq!(remove_all("a@example.org").unwrap().len(), MAX_PER_ACCOUNT - 1);
         assert!(waxwing_sdk::testing::FakeHost::mem_entries().is_empty(), "nothing left behind");
-    }
-
-    #[test]
-    fn junk_reads_as_nothing() {
-        assert_eq!(decode(Some(b"a@r/1\n\nb@r/2")), ["a@r/1", "b@r/2"]);
-        assert!(decode(Some(&[0xff])).is_empty());
-        assert!(decode(None).is_empty());
     }
 }
