@@ -14,8 +14,22 @@ use std::process::{Command, ExitCode};
 
 /// Plugins embedded in the binary, by crate name (= plugin name).
 const BUILTIN: &[&str] = &[
-    "ping", "time", "version", "disco", "roster", "offline", "carbons", "blocking", "register", "vcard", "private",
-    "caps", "muc", "pubsub", "pep",
+    "ping",
+    "time",
+    "version",
+    "disco",
+    "roster",
+    "offline",
+    "carbons",
+    "blocking",
+    "register",
+    "vcard",
+    "private",
+    "caps",
+    "muc",
+    "pubsub",
+    "pep",
+    "http_upload",
 ];
 const WASM_TARGET: &str = "wasm32-wasip2";
 

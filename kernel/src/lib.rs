@@ -17,6 +17,7 @@ pub mod server;
 pub mod storage;
 pub mod stream;
 pub mod tls;
+pub mod uploads;
 pub mod xml;
 
 #[cfg(test)]

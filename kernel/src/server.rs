@@ -18,6 +18,7 @@ use crate::plugins::PluginHost;
 use crate::router::Router;
 use crate::s2s::{self, S2s};
 use crate::storage::Storage;
+use crate::uploads::Uploads;
 use waxwing_xml::StreamErrorCondition;
 
 /// Serves until SIGTERM or SIGINT.
@@ -73,7 +74,10 @@ async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<(
     let components = Components::new(&config, router.clone());
     let ctx = C2s::new(config.clone(), tls, accounts.clone(), router.clone());
 
-    let web = Http::new(ctx.clone(), Some(s2s.clone()));
+    let uploads = Uploads::open(&config, storage.clone()).context("opening the uploads folder")?;
+    plugins.attach_uploads(uploads.clone());
+    let _sweeper = uploads.spawn_sweeper();
+    let web = Http::new(ctx.clone(), Some(s2s.clone()), Some(uploads));
 
     let mut bound = json!({
         "c2s": [], "c2s_direct_tls": [], "s2s": [], "s2s_direct_tls": [], "component": [],

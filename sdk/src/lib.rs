@@ -1,5 +1,5 @@
 //! Write Waxwing XMPP server plugins in Rust, against the plugin contract
-//! `waxwing:plugin@2.1.0` (`plugin-abi/wit/plugin.wit`).
+//! `waxwing:plugin@2.2.0` (`plugin-abi/wit/plugin.wit`).
 //!
 //! A plugin implements [`Plugin`] and hands it to [`export_plugin!`]; the
 //! SDK turns the component-model exports into calls on that trait: stanzas
@@ -86,7 +86,7 @@ pub use event::{Event, IqOutcome};
 pub use event_error::EventError;
 pub use export::Export;
 pub use host::{
-    accounts, datasets, disco, domain, filter_scope, kv, log, mem, now_ms, random, route, sessions, timers,
+    accounts, datasets, disco, domain, filter_scope, kv, log, mem, now_ms, random, route, sessions, timers, uploads,
 };
 pub use json::{Json, JsonError};
 pub use plugin::{Handled, Outcome, Plugin, Verdict};

@@ -100,7 +100,7 @@ async fn a_failed_reload_leaves_the_old_version_serving() {
     assert!(!out.status.success(), "the reload should fail");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("built for waxwing:plugin 3.0.0, but this kernel loads 1.x and 2.x (it provides 2.1.0)"),
+        err.contains("built for waxwing:plugin 3.0.0, but this kernel loads 1.x and 2.x (it provides 2.2.0)"),
         "the error names the plugin's ABI version and the kernel's: {err}"
     );
 

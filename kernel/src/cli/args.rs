@@ -6,12 +6,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// The plugin ABI this kernel provides: the WIT package in plugin-abi/wit.
 /// Components built against 1.x load too (plugin-abi/COMPATIBILITY.md).
-pub const PLUGIN_ABI: &str = "waxwing:plugin@2.1.0";
+pub const PLUGIN_ABI: &str = "waxwing:plugin@2.2.0";
 
 // concat! takes literals only, hence the ABI written out again; a test keeps
 // it equal to PLUGIN_ABI and to the WIT file.
 const LONG_VERSION: &str =
-    concat!(env!("CARGO_PKG_VERSION"), "\nplugin ABI: waxwing:plugin@2.1.0 (also loads 1.x plugins)");
+    concat!(env!("CARGO_PKG_VERSION"), "\nplugin ABI: waxwing:plugin@2.2.0 (also loads 1.x plugins)");
 
 #[derive(Debug, Parser)]
 #[command(

@@ -12,14 +12,30 @@ use anyhow::{Context as _, bail};
 use serde::Deserialize;
 
 mod federation;
+mod uploads;
 
 pub use federation::{ComponentConfig, S2sSection, StaticRoute, parse_route};
+pub use uploads::UploadsSection;
 
 /// The plugins a virtual host loads when its config lists none: what a
 /// stock client expects of an IM server.
 pub const DEFAULT_PLUGINS: &[&str] = &[
-    "disco", "ping", "time", "version", "roster", "offline", "carbons", "blocking", "register", "vcard", "private",
-    "caps", "muc", "pubsub", "pep",
+    "disco",
+    "ping",
+    "time",
+    "version",
+    "roster",
+    "offline",
+    "carbons",
+    "blocking",
+    "register",
+    "vcard",
+    "private",
+    "caps",
+    "muc",
+    "pubsub",
+    "pep",
+    "http_upload",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -41,6 +57,8 @@ pub struct Config {
     pub s2s: S2sSection,
     #[serde(default)]
     pub http: HttpSection,
+    #[serde(default)]
+    pub uploads: UploadsSection,
     /// `[[component]]` tables: external components (XEP-0114).
     #[serde(default, rename = "component")]
     pub components: Vec<ComponentConfig>,
@@ -290,7 +308,10 @@ impl From<PluginTable> for PluginConfig {
 }
 
 /// Capability names a grant may use (the WIT `capability` enum).
-pub const CAPABILITIES: &[&str] = &["kv", "mem", "route", "sessions", "accounts", "timers", "disco", "datasets"];
+/// `uploads` (WIT 2.2) is granted only by name: the WIT's capability enum
+/// cannot grow in a minor, so no plugin can ask for it in `describe()`.
+pub const CAPABILITIES: &[&str] =
+    &["kv", "mem", "route", "sessions", "accounts", "timers", "disco", "datasets", "uploads"];
 
 fn builtin() -> String {
     "builtin".into()
@@ -335,6 +356,7 @@ impl Default for Config {
             plugin_limits: PluginLimits::default(),
             s2s: S2sSection::default(),
             http: HttpSection::default(),
+            uploads: UploadsSection::default(),
             components: Vec::new(),
             vhosts: default_vhosts(),
         }
@@ -384,6 +406,9 @@ impl Config {
         if let Some(p) = self.listen.admin_socket.as_mut() {
             fix(p);
         }
+        if let Some(p) = self.uploads.dir.as_mut() {
+            fix(p);
+        }
         if let Some(p) = self.s2s.ca_file.as_mut() {
             fix(p);
         }
@@ -409,6 +434,10 @@ impl Config {
 
     pub fn plugin_cache_dir(&self) -> PathBuf {
         self.server.plugin_cache_dir.clone().unwrap_or_else(|| self.server.data_dir.join("plugin-cache"))
+    }
+
+    pub fn uploads_dir(&self) -> PathBuf {
+        self.uploads.dir.clone().unwrap_or_else(|| self.server.data_dir.join("uploads"))
     }
 
     pub fn admin_socket(&self) -> PathBuf {
@@ -497,6 +526,7 @@ impl Config {
         }
         self.s2s.validate(&domains)?;
         self.http.validate()?;
+        self.uploads.validate()?;
         federation::validate_components(&self.components, &domains)?;
         Ok(())
     }

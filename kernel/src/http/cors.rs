@@ -1,5 +1,5 @@
-//! Which web pages may use the endpoints: CORS for BOSH and host-meta
-//! (`[http] cors_origins`), and the WebSocket `Origin` check
+//! Which web pages may use the endpoints: CORS for BOSH, host-meta and
+//! upload PUTs (`[http] cors_origins`), and the WebSocket `Origin` check
 //! (`[http] websocket_origins`). Requests without an `Origin` come from no
 //! browser page and are not restricted.
 
@@ -40,7 +40,7 @@ pub async fn layer(State(http): State<Arc<Http>>, req: Request, next: Next) -> R
         h.insert(header::VARY, HeaderValue::from_static("Origin"));
     }
     if preflight {
-        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
+        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD, POST, PUT, OPTIONS"));
         h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Content-Type"));
         h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
     }

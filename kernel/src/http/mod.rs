@@ -1,6 +1,6 @@
 //! The HTTP server: XMPP over WebSocket (RFC 7395) at `/xmpp-websocket`,
-//! BOSH (XEP-0124/0206) at `/http-bind`, connection discovery (XEP-0156) at `/.well-known/host-meta[.json]`, and
-//! a health check; `/metrics` on a listener of its own. Plain HTTP (for loopback and a reverse proxy that
+//! BOSH (XEP-0124/0206) at `/http-bind`, connection discovery (XEP-0156) at `/.well-known/host-meta[.json]`,
+//! HTTP upload (XEP-0363) at `/upload/`, and a health check; `/metrics` on a listener of its own. Plain HTTP (for loopback and a reverse proxy that
 //! terminates TLS) and HTTPS on the kernel's own rustls acceptor, with each
 //! vhost's certificate.
 
@@ -8,6 +8,7 @@ mod bosh;
 mod cors;
 mod host_meta;
 mod metrics;
+mod upload;
 mod websocket;
 
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ use waxwing_xml::{Element, escape_attr, ns};
 use crate::c2s::C2s;
 use crate::s2s::S2s;
 use crate::stream;
+use crate::uploads::Uploads;
 
 /// What a request's connection is: where it comes from, and whether it is
 /// encrypted (or from loopback, where a reverse proxy terminates TLS).
@@ -48,11 +50,12 @@ pub struct Http {
     c2s: Arc<C2s>,
     s2s: Option<Arc<S2s>>,
     bosh: bosh::Sessions,
+    uploads: Option<Arc<Uploads>>,
 }
 
 impl Http {
-    pub fn new(c2s: Arc<C2s>, s2s: Option<Arc<S2s>>) -> Arc<Self> {
-        Arc::new(Http { c2s, s2s, bosh: bosh::Sessions::default() })
+    pub fn new(c2s: Arc<C2s>, s2s: Option<Arc<S2s>>, uploads: Option<Arc<Uploads>>) -> Arc<Self> {
+        Arc::new(Http { c2s, s2s, bosh: bosh::Sessions::default(), uploads })
     }
 
     /// The operators' listener: `/metrics` and `/health` only, loopback by default.
@@ -69,6 +72,7 @@ impl Http {
             .route("/http-bind", axum::routing::post(bosh::request).options(bosh::preflight))
             .route("/.well-known/host-meta", get(host_meta::xrd))
             .route("/.well-known/host-meta.json", get(host_meta::json))
+            .route("/upload/{id}/{name}", get(upload::get).put(upload::put).options(upload::preflight))
             .route("/health", get(|| async { "ok\n" }))
             .layer(axum::middleware::from_fn_with_state(self.clone(), cors::layer))
             .with_state(self.clone())
@@ -127,6 +131,9 @@ pub async fn listen(
 ) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(addr).await.with_context(|| format!("binding HTTP port {addr}"))?;
     let local = listener.local_addr()?;
+    if let (Serves::Clients, Some(up)) = (serves, &ctx.uploads) {
+        up.listening(local, tls);
+    }
     let router = match serves {
         Serves::Clients => ctx.router(),
         Serves::Metrics => ctx.metrics_router(),

@@ -43,6 +43,7 @@ mod tests;
 mod tests_swap;
 
 pub use plugin_host::PluginHost;
+pub(crate) use settings::parse_size;
 pub use status::{PluginState, PluginStatus};
 pub use vhost::{Captured, StreamFeatures, VhostPlugins};
 

@@ -100,6 +100,7 @@ impl PluginEntry {
             commit_lock: Default::default(),
             filter_scope_store: host.storage.scoped(format!("fscope/{domain}/{}/", cfg.name)),
             requests: host.requests.clone(),
+            uploads: host.uploads.clone(),
         });
         shared
             .filter_scope

@@ -2,7 +2,7 @@
 //! start, hot swap, config reload, status.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use anyhow::{anyhow, bail};
 use arc_swap::ArcSwap;
@@ -16,6 +16,7 @@ use super::vhost::VhostPlugins;
 use crate::accounts::Accounts;
 use crate::config::{Config, PluginLimits};
 use crate::storage::Storage;
+use crate::uploads::Uploads;
 
 /// What every plugin on every vhost shares.
 pub(crate) struct HostShared {
@@ -27,6 +28,8 @@ pub(crate) struct HostShared {
     pub limits: Arc<ArcSwap<PluginLimits>>,
     /// iq requests plugins sent, waiting for their answers.
     pub requests: Arc<Requests>,
+    /// HTTP upload, once the server has it (`check-config` never does).
+    pub uploads: Arc<OnceLock<Arc<Uploads>>>,
 }
 
 pub struct PluginHost {
@@ -41,6 +44,11 @@ impl PluginHost {
     /// Compiles and instantiates every plugin of every vhost; any failure is
     /// an error naming the vhost and plugin (the server refuses to start
     /// half configured). Calls each plugin's `describe` then `init(config as JSON)`.
+    /// Lets plugins granted `uploads` hand out slots of `uploads`.
+    pub fn attach_uploads(&self, uploads: Arc<Uploads>) {
+        let _ = self.shared.uploads.set(uploads);
+    }
+
     pub fn start(cfg: &Config, storage: Storage, accounts: Accounts) -> anyhow::Result<Arc<PluginHost>> {
         super::engine::set_disk_cache(&cfg.plugin_cache_dir())?;
         Self::load_all(cfg, storage, accounts)
@@ -79,6 +87,7 @@ impl PluginHost {
             kernel: Arc::new(KernelSlot::default()),
             limits: Arc::new(ArcSwap::from_pointee(cfg.plugin_limits.clone())),
             requests: Arc::default(),
+            uploads: Arc::default(),
         });
         let mut vhosts = HashMap::new();
         for v in &cfg.vhosts {

@@ -129,7 +129,7 @@ fn value_of(s: &Setting, v: &Value) -> Result<Value, String> {
 }
 
 /// "65536", "64 KiB", "10MB", "1 GiB": binary (KiB) and decimal (kB) units.
-fn parse_size(text: &str) -> Option<i64> {
+pub(crate) fn parse_size(text: &str) -> Option<i64> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);

@@ -44,10 +44,14 @@ impl KernelSlot {
 
 /// The operator's grants, as a bit set checked on every host call.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Grants(u8);
+pub(crate) struct Grants(u16);
+
+/// The grant of the `uploads` interface (WIT 2.2), which has no
+/// `Capability` of its own: only an operator's `grants` can name it.
+const UPLOADS: u16 = 256;
 
 impl Grants {
-    fn bit(c: Capability) -> u8 {
+    fn bit(c: Capability) -> u16 {
         match c {
             Capability::Kv => 1,
             Capability::Mem => 2,
@@ -62,7 +66,8 @@ impl Grants {
 
     /// Unknown names are ignored here: config validation refuses them first.
     pub fn from_names(names: &[String]) -> Grants {
-        Grants::from_capabilities(names.iter().filter_map(|n| capability_from_name(n)))
+        let Grants(caps) = Grants::from_capabilities(names.iter().filter_map(|n| capability_from_name(n)));
+        Grants(if names.iter().any(|n| n == "uploads") { caps | UPLOADS } else { caps })
     }
 
     pub fn from_capabilities(caps: impl IntoIterator<Item = Capability>) -> Grants {
@@ -77,6 +82,10 @@ impl Grants {
 
     pub fn has(self, c: Capability) -> bool {
         self.0 & Self::bit(c) != 0
+    }
+
+    pub fn has_uploads(self) -> bool {
+        self.0 & UPLOADS != 0
     }
 }
 
@@ -126,6 +135,7 @@ pub(crate) struct PluginShared {
     pub filter_scope_store: ScopedStorage,
     /// iq requests of every plugin, waiting for their answers.
     pub requests: Arc<Requests>,
+    pub uploads: Arc<OnceLock<Arc<crate::uploads::Uploads>>>,
 }
 
 /// What a version declared that its host calls check against.
@@ -235,6 +245,14 @@ mod tests {
             assert!(!g.has(c), "{c:?}");
         }
         assert_eq!(Grants::from_names(&[]), Grants::default());
+    }
+
+    #[test]
+    fn uploads_are_granted_only_by_name() {
+        assert!(Grants::from_names(&["uploads".into()]).has_uploads());
+        assert!(!Grants::from_names(&["kv".into()]).has_uploads());
+        let all = [Capability::Kv, Capability::Mem, Capability::Route, Capability::Sessions, Capability::Timers];
+        assert!(!Grants::by_default(&all).has_uploads());
     }
 
     #[test]

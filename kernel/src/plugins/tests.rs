@@ -252,7 +252,7 @@ fn abi_v3_is_refused_with_both_versions() {
     assert!(text.contains("vhost localhost, plugin abi_v3"), "{text}");
     assert!(
         text.contains(
-            "plugin abi_v3 was built for waxwing:plugin 3.0.0, but this kernel loads 1.x and 2.x (it provides 2.1.0)"
+            "plugin abi_v3 was built for waxwing:plugin 3.0.0, but this kernel loads 1.x and 2.x (it provides 2.2.0)"
         ),
         "{text}"
     );
@@ -616,5 +616,6 @@ fn plugin_shared(
         commit_lock: Default::default(),
         filter_scope_store: storage.scoped(format!("fscope/h/{name}/")),
         requests: Default::default(),
+        uploads: Default::default(),
     })
 }

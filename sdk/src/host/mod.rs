@@ -20,6 +20,7 @@ pub mod sessions;
 pub(crate) mod sys;
 mod system;
 pub mod timers;
+pub mod uploads;
 
 pub use system::{domain, now_ms, random};
 

@@ -85,6 +85,37 @@ impl FakeHost {
         with(|s| s.revoked.remove(&capability));
     }
 
+    /// Grants or takes away `uploads`, which has no [`Capability`] (WIT 2.2).
+    pub fn set_uploads_granted(granted: bool) {
+        with(|s| s.uploads.granted = granted);
+    }
+
+    /// The kernel's own cap on a slot's size (`[uploads] max_file_size`).
+    pub fn set_upload_limit(bytes: u64) {
+        with(|s| s.uploads.max_file_size = bytes);
+    }
+
+    /// The slots granted and not deleted: (id, what was asked), in order.
+    pub fn upload_slots() -> Vec<(String, crate::uploads::SlotRequest)> {
+        with(|s| {
+            s.uploads
+                .slots
+                .iter()
+                .map(|(id, r)| {
+                    let req = crate::uploads::SlotRequest {
+                        owner: r.owner.clone(),
+                        filename: r.filename.clone(),
+                        size: r.size,
+                        content_type: r.content_type.clone(),
+                        put_valid_ms: r.put_valid_ms,
+                        keep_ms: r.keep_ms,
+                    };
+                    (id.clone(), req)
+                })
+                .collect()
+        })
+    }
+
     /// A session: its full JID and the last presence it sent (serialized),
     /// whose `<priority/>` and type make its priority and availability.
     /// Replaces a session with the same JID.

@@ -12,6 +12,7 @@ use crate::bindings::waxwing::plugin::disco::HostInfo;
 use crate::bindings::waxwing::plugin::host::Level;
 use crate::bindings::waxwing::plugin::sessions::SessionInfo;
 use crate::bindings::waxwing::plugin::types::HostError;
+use crate::bindings::waxwing::plugin::uploads::SlotRequest;
 
 /// 2023-11-14T22:13:20Z: a fixed, recognisable instant.
 pub(crate) const DEFAULT_NOW_MS: u64 = 1_700_000_000_000;
@@ -49,6 +50,15 @@ pub(crate) struct State {
     pub(crate) watches_remote: bool,
     pub(crate) logs: Vec<(Level, String)>,
     pub(crate) rng: u64,
+    pub(crate) uploads: FakeUploads,
+}
+
+/// The kernel's side of `uploads`: its grant, its size cap, the slots given.
+pub(crate) struct FakeUploads {
+    pub(crate) granted: bool,
+    pub(crate) max_file_size: u64,
+    pub(crate) next: u64,
+    pub(crate) slots: Vec<(String, SlotRequest)>,
 }
 
 impl Default for State {
@@ -75,6 +85,7 @@ impl Default for State {
             watches_remote: false,
             logs: Vec::new(),
             rng: DEFAULT_SEED,
+            uploads: FakeUploads { granted: true, max_file_size: 100 << 20, next: 0, slots: Vec::new() },
         }
     }
 }

@@ -10,6 +10,7 @@ mod mem;
 mod misc;
 mod route;
 mod sessions;
+mod uploads;
 mod v1;
 
 use super::bindings::types::{self, Capability, HostError};

@@ -13,6 +13,7 @@ pub(crate) mod mem;
 pub(crate) mod route;
 pub(crate) mod sessions;
 pub(crate) mod timers;
+pub(crate) mod uploads;
 
 use crate::bindings::waxwing::plugin::types::HostError;
 
