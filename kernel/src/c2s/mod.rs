@@ -142,22 +142,22 @@ pub async fn listen(
 pub async fn serve_secure(ctx: Arc<C2s>, io: stream::BoxIo, peer: SocketAddr, transport: Transport) {
     let deadline =
         tokio::time::Instant::now() + std::time::Duration::from_secs(ctx.config.limits.negotiation_timeout_secs);
-    match negotiate::negotiate_io(&ctx, io, peer, true, None, deadline).await {
-        Some(bound) => {
-            let _count = SessionCount::new(&ctx, transport);
-            session::run(&ctx, bound).await
-        }
-        None => tracing::debug!(%peer, "connection ended before a resource was bound"),
-    }
+    // Boxed: the negotiation's state (twice the session loop's) is let go
+    // of once bound, instead of sizing the task for as long as it lives
+    // (and the match on its outcome would keep a `Bound` beside the loop).
+    let Some(bound) = Box::pin(negotiate::negotiate_io(&ctx, io, peer, true, None, deadline)).await else {
+        return tracing::debug!(%peer, "connection ended before a resource was bound");
+    };
+    let _count = SessionCount::new(&ctx, transport);
+    session::run(&ctx, bound).await
 }
 
 async fn serve(ctx: Arc<C2s>, tcp: TcpStream, peer: SocketAddr, direct_tls: bool) {
     let _ = tcp.set_nodelay(true);
-    match negotiate::negotiate(&ctx, tcp, peer, direct_tls).await {
-        Some(bound) => {
-            let _count = SessionCount::new(&ctx, Transport::Tcp);
-            session::run(&ctx, bound).await
-        }
-        None => tracing::debug!(%peer, "connection ended before a resource was bound"),
-    }
+    // Boxed, as in `serve_secure`.
+    let Some(bound) = Box::pin(negotiate::negotiate(&ctx, tcp, peer, direct_tls)).await else {
+        return tracing::debug!(%peer, "connection ended before a resource was bound");
+    };
+    let _count = SessionCount::new(&ctx, Transport::Tcp);
+    session::run(&ctx, bound).await
 }

@@ -29,7 +29,9 @@ pub async fn run(ctx: &Arc<C2s>, bound: Bound) {
     router.session_started(&session);
     tracing::debug!(%peer, jid = %session.jid, "session started");
 
-    let (in_tx, mut inbound) = mpsc::channel(INBOUND_QUEUE);
+    // Boxed events: the channel's slots are allocated up front, and an
+    // idle session should not pay for 32 of them at full size.
+    let (in_tx, mut inbound) = mpsc::channel::<Box<Result<StreamEvent, StreamReadError>>>(INBOUND_QUEUE);
     let reader_task = tokio::spawn(stream::read_events(reader, in_tx));
 
     let limits = &ctx.config.limits;
@@ -81,7 +83,7 @@ pub async fn run(ctx: &Arc<C2s>, bound: Bound) {
             }
             ev = inbound.recv() => {
                 last_read = Instant::now();
-                match ev {
+                match ev.map(|ev| *ev) {
                     Some(Ok(StreamEvent::Stanza(el))) => {
                         if let Some((id, _)) = &ping
                             && is_pong(&el, id)

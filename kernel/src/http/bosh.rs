@@ -1,15 +1,19 @@
 //! BOSH (XEP-0124, XMPP over it: XEP-0206) at `/http-bind`.
 //!
-//! Like the WebSocket, a BOSH session is bridged to the classic byte
-//! stream and served by the c2s code: the payloads of the client's
-//! requests become stream bytes, and what the server writes is read back
-//! element by element into a queue that the client's held requests carry
-//! back. Every response is kept by its `rid` until the client has moved
-//! past it, so a request the client repeats (its connection broke) gets the
-//! same stanzas again: nothing is lost between requests.
+//! Like the WebSocket, a BOSH session is the byte stream of a client served
+//! by the c2s code ([`BoshStream`]): the payloads of the client's requests
+//! are read as stream bytes, and what the server writes is cut into its
+//! elements (`stream::pieces`) and queued for the client's held requests.
+//! Every response is kept by its `rid` until the client has moved past it,
+//! so a request the client repeats (its connection broke) gets the same
+//! stanzas again: nothing is lost between requests. A held request keeps
+//! only its `rid`: its body is let go of once read.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::Extension;
@@ -17,13 +21,13 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tokio::io::{AsyncWriteExt as _, DuplexStream, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 use tokio::time::{Instant, timeout_at};
 use waxwing_xml::{Element, TreeLimits, escape_attr, ns};
 
 use super::{Connection, Http};
-use crate::xml::{StreamEvent, StreamLimits, StreamReader};
+use crate::stream::pieces::{self, Piece, Splitter};
 
 pub const HTTPBIND: &str = "http://jabber.org/protocol/httpbind";
 const XBOSH: &str = "urn:xmpp:xbosh";
@@ -36,6 +40,9 @@ const HOLD: usize = 1;
 const INACTIVITY: Duration = Duration::from_secs(60);
 /// Time to get the stream's features for the session creation response.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Client bytes the c2s stream may leave unread before a request that
+/// brings more waits for it to catch up (back-pressure, as a pipe's).
+const UNREAD_BYTES: usize = 16 * 1024;
 
 /// The live sessions, by `sid`.
 #[derive(Default)]
@@ -66,9 +73,8 @@ struct Session {
     /// The domain the session was opened to.
     to: String,
     wait: u64,
-    to_server: tokio::sync::Mutex<WriteHalf<DuplexStream>>,
     state: Mutex<Exchange>,
-    /// New output, a new request, or the end.
+    /// New output, a new request, input read, or the end.
     changed: Notify,
 }
 
@@ -80,14 +86,161 @@ struct Exchange {
     newest_rid: u64,
     /// Elements written by the server, not yet sent to the client.
     pending: VecDeque<String>,
-    /// Responses by `rid`, kept until the client has moved past them.
-    sent: BTreeMap<u64, String>,
+    /// Responses by `rid`, kept until the client has moved past them
+    /// (`HOLD + 1` at most).
+    sent: Vec<(u64, String)>,
     /// The stream's id and domain, once the server opened it.
     stream: Option<(String, String)>,
     /// The server ended the stream (its last words are in `pending`).
     ended: bool,
     last_request: Option<Instant>,
     held: usize,
+    /// Stream bytes from the client's requests, and how many of them the
+    /// c2s stream has read (let go of once all are read).
+    input: Vec<u8>,
+    read: usize,
+    /// No more input: the client terminated, or the session was ended here.
+    input_closed: bool,
+    /// The c2s stream, waiting for input.
+    reader: Option<Waker>,
+    /// The c2s stream is gone: nothing more can be delivered.
+    gone: bool,
+}
+
+impl Exchange {
+    fn unread(&self) -> usize {
+        self.input.len() - self.read
+    }
+
+    /// Keeps the response to `rid`, for a repeat of the request.
+    fn keep(&mut self, rid: u64, text: &str) {
+        self.sent.retain(|(r, _)| *r != rid);
+        self.sent.push((rid, text.to_string()));
+    }
+
+    /// Everything queued for the client, in one payload; the queue is let go of.
+    fn take_pending(&mut self) -> String {
+        std::mem::take(&mut self.pending).into_iter().collect()
+    }
+}
+
+impl Session {
+    fn lock(&self) -> io::Result<MutexGuard<'_, Exchange>> {
+        self.state.lock().map_err(|_| io::Error::other("BOSH session state poisoned"))
+    }
+
+    /// Hands stream bytes to the c2s stream (`end`: and then its end),
+    /// waiting while it has more than `UNREAD_BYTES` unread. Fails once the
+    /// stream is gone or its input closed.
+    async fn deliver(&self, bytes: &[u8], end: bool) -> io::Result<()> {
+        {
+            let mut st = self.lock()?;
+            if st.gone || st.input_closed {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            let read = std::mem::take(&mut st.read);
+            st.input.drain(..read);
+            st.input.extend_from_slice(bytes);
+            st.input_closed = end;
+            if let Some(w) = st.reader.take() {
+                w.wake();
+            }
+        }
+        loop {
+            let notified = self.changed.notified();
+            {
+                let st = self.lock()?;
+                if st.gone || st.unread() <= UNREAD_BYTES {
+                    return Ok(());
+                }
+            }
+            notified.await;
+        }
+    }
+}
+
+/// The session as the c2s code's byte stream: the requests' payloads read
+/// as stream bytes, what the server writes cut into elements and queued
+/// for the held requests.
+struct BoshStream {
+    session: Arc<Session>,
+    splitter: Splitter,
+}
+
+impl AsyncRead for BoshStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let mut st = self.session.lock()?;
+        let unread = st.unread();
+        if unread == 0 {
+            if st.input_closed {
+                return Poll::Ready(Ok(()));
+            }
+            st.reader = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let n = buf.remaining().min(unread);
+        let from = st.read;
+        buf.put_slice(&st.input[from..from + n]);
+        st.read += n;
+        if st.unread() == 0 {
+            st.input = Vec::new();
+            st.read = 0;
+        }
+        let caught_up = unread > UNREAD_BYTES && unread - n <= UNREAD_BYTES;
+        drop(st);
+        if caught_up {
+            self.session.changed.notify_waiters();
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for BoshStream {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let me = self.get_mut();
+        let mut st = me.session.lock()?;
+        if st.ended {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        let mut ended = false;
+        let cut = me.splitter.push(buf, |piece| match piece {
+            Piece::Header(tag) => {
+                let attrs = pieces::attributes(&tag);
+                let attr = |key: &str| attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default();
+                st.stream = Some((attr("id"), attr("from")));
+            }
+            Piece::Element(xml) => st.pending.push_back(super::websocket::as_document(xml)),
+            Piece::End => ended = true,
+        });
+        if let Err(e) = cut {
+            tracing::warn!(sid = me.session.sid, "ending a BOSH session: the server's output is not XML ({})", e.0);
+            ended = true;
+        }
+        st.ended |= ended;
+        drop(st);
+        me.session.changed.notify_waiters();
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.session.lock()?.ended = true;
+        self.session.changed.notify_waiters();
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Drop for BoshStream {
+    fn drop(&mut self) {
+        if let Ok(mut st) = self.session.lock() {
+            st.ended = true;
+            st.gone = true;
+        }
+        self.session.changed.notify_waiters();
+    }
 }
 
 fn body(attrs: &str, payload: &str) -> String {
@@ -109,77 +262,106 @@ pub async fn preflight() -> Response {
 }
 
 pub async fn request(State(http): State<Arc<Http>>, Extension(conn): Extension<Connection>, bytes: Bytes) -> Response {
-    let limits = &http.c2s.config.limits;
-    let tree = TreeLimits { max_depth: limits.max_depth + 1, max_attributes: limits.max_attributes };
-    let Some(req) = std::str::from_utf8(&bytes).ok().and_then(|t| Element::parse_with_limits(t, tree).ok()) else {
-        return terminate("bad-request");
+    // The body goes as soon as it is read: it may hold on to the HTTP
+    // connection's read buffer, and a request may be held for a minute.
+    let mut req = match Request::read(&http, bytes) {
+        Ok(req) => req,
+        Err(condition) => return terminate(condition),
     };
-    if !req.is("body", HTTPBIND) {
-        return terminate("bad-request");
-    }
-    let Some(rid) = req.attr("rid").and_then(|r| r.parse::<u64>().ok()) else {
-        return terminate("bad-request");
-    };
-    match req.attr("sid") {
-        None => create(&http, conn, &req, rid).await,
-        Some(sid) => match http.bosh.get(sid) {
-            Some(s) => exchange(&http, s, &req, rid).await,
+    match req.sid.take() {
+        None => create(&http, conn, req).await,
+        Some(sid) => match http.bosh.get(&sid) {
+            Some(s) => exchange(&http, s, req).await,
             None => terminate("item-not-found"),
         },
     }
 }
 
+/// What the session needs of a request's `<body/>`.
+struct Request {
+    rid: u64,
+    sid: Option<String>,
+    wait: Option<u64>,
+    /// What a stream header takes from the request.
+    to: Option<String>,
+    lang: Option<String>,
+    xmpp_version: Option<String>,
+    restart: bool,
+    terminate: bool,
+    /// The payload's elements, in the content namespace, as stream bytes.
+    payload: String,
+}
+
+impl Request {
+    fn read(http: &Http, bytes: Bytes) -> Result<Request, &'static str> {
+        let limits = &http.c2s.config.limits;
+        let tree = TreeLimits { max_depth: limits.max_depth + 1, max_attributes: limits.max_attributes };
+        let Some(req) = std::str::from_utf8(&bytes).ok().and_then(|t| Element::parse_with_limits(t, tree).ok()) else {
+            return Err("bad-request");
+        };
+        if !req.is("body", HTTPBIND) {
+            return Err("bad-request");
+        }
+        let Some(rid) = req.attr("rid").and_then(|r| r.parse::<u64>().ok()) else { return Err("bad-request") };
+        let mut payload = String::new();
+        for child in req.elements() {
+            let mut child = child.clone();
+            child.map_ns(HTTPBIND, ns::CLIENT);
+            payload.push_str(&child.to_xml());
+        }
+        let attr = |key: &str| req.attr(key).map(str::to_string);
+        Ok(Request {
+            rid,
+            sid: attr("sid"),
+            wait: req.attr("wait").and_then(|w| w.parse().ok()),
+            to: attr("to"),
+            lang: attr("xml:lang"),
+            xmpp_version: attr("xmpp:version"),
+            restart: req.attr("xmpp:restart") == Some("true"),
+            terminate: req.attr("type") == Some("terminate"),
+            payload,
+        })
+    }
+}
+
 /// The c2s stream header for a session request or restart: XEP-0206 names
 /// the XMPP version `xmpp:version` (`ver` is BOSH's own).
-fn stream_header(req: &Element, to: &str) -> String {
+fn stream_header(req: &Request, to: &str) -> String {
     let mut attrs = Element::new("open", HTTPBIND);
     // A restart need not repeat `to`: the session's domain stands.
-    attrs.set_attr("to", req.attr("to").unwrap_or(to));
-    for key in ["xml:lang"] {
-        if let Some(v) = req.attr(key) {
-            attrs.set_attr(key, v);
-        }
+    attrs.set_attr("to", req.to.as_deref().unwrap_or(to));
+    if let Some(lang) = &req.lang {
+        attrs.set_attr("xml:lang", lang);
     }
-    attrs.set_attr("version", req.attr("xmpp:version").unwrap_or("1.0"));
+    attrs.set_attr("version", req.xmpp_version.as_deref().unwrap_or("1.0"));
     super::client_header(&attrs)
 }
 
 /// A session request: start the c2s stream, answer with its features.
-async fn create(http: &Arc<Http>, conn: Connection, req: &Element, rid: u64) -> Response {
+async fn create(http: &Arc<Http>, conn: Connection, req: Request) -> Response {
     if !conn.secure() {
         return terminate("policy-violation");
     }
-    let wait = req.attr("wait").and_then(|w| w.parse().ok()).unwrap_or(MAX_WAIT).clamp(1, MAX_WAIT);
-    let (server_side, bridge_side) = tokio::io::duplex(16 * 1024);
-    let (from_server, mut to_server) = tokio::io::split(bridge_side);
-    let Some(to) = req.attr("to") else { return terminate("improper-addressing") };
-    if to_server.write_all(stream_header(req, to).as_bytes()).await.is_err() {
-        return terminate("internal-server-error");
-    }
+    let wait = req.wait.unwrap_or(MAX_WAIT).clamp(1, MAX_WAIT);
+    let Some(to) = req.to.clone() else { return terminate("improper-addressing") };
+    let rid = req.rid;
     let sid = crate::stream::new_id();
     let session = Arc::new(Session {
         sid: sid.clone(),
-        to: to.to_string(),
         wait,
-        to_server: tokio::sync::Mutex::new(to_server),
         state: Mutex::new(Exchange {
             next_rid: rid + 1,
             newest_rid: rid,
             last_request: Some(Instant::now()),
+            input: stream_header(&req, &to).into_bytes(),
             ..Exchange::default()
         }),
+        to,
         changed: Notify::new(),
     });
-    tokio::spawn(crate::c2s::serve_secure(
-        http.c2s.clone(),
-        Box::new(server_side),
-        conn.peer,
-        crate::c2s::Transport::Bosh,
-    ));
-    let l = &http.c2s.config.limits;
-    let limits =
-        StreamLimits { max_stanza_bytes: l.max_stanza_bytes * 4, max_depth: l.max_depth * 2, max_attributes: 1024 };
-    tokio::spawn(read_server(session.clone(), from_server, limits));
+    drop(req);
+    let stream = BoshStream { session: session.clone(), splitter: Splitter::default() };
+    tokio::spawn(crate::c2s::serve_secure(http.c2s.clone(), Box::new(stream), conn.peer, crate::c2s::Transport::Bosh));
     tokio::spawn(expire(http.clone(), session.clone()));
     http.bosh.insert(session.clone());
 
@@ -190,14 +372,14 @@ async fn create(http: &Arc<Http>, conn: Connection, req: &Element, rid: u64) -> 
         {
             let Ok(mut st) = session.state.lock() else { return terminate("internal-server-error") };
             if st.ended {
-                let payload: String = st.pending.drain(..).collect();
+                let payload = st.take_pending();
                 http.bosh.remove(&sid);
                 return reply(body(" type='terminate' condition='remote-stream-error'", &payload));
             }
             if let Some((id, from)) = st.stream.clone()
                 && !st.pending.is_empty()
             {
-                let payload: String = st.pending.drain(..).collect();
+                let payload = st.take_pending();
                 let attrs = format!(
                     " sid='{sid}' wait='{wait}' requests='{}' hold='{HOLD}' inactivity='{}' polling='2' maxpause='120' \
                      ver='1.11' from='{}' authid='{}' secure='true' xmpp:version='1.0' xmlns:xmpp='{XBOSH}' \
@@ -209,7 +391,7 @@ async fn create(http: &Arc<Http>, conn: Connection, req: &Element, rid: u64) -> 
                     ns::STREAMS
                 );
                 let text = body(&attrs, &payload);
-                st.sent.insert(rid, text.clone());
+                st.keep(rid, &text);
                 return reply(text);
             }
         }
@@ -222,7 +404,7 @@ async fn create(http: &Arc<Http>, conn: Connection, req: &Element, rid: u64) -> 
 
 /// A request in a session: deliver its payload, then answer with what the
 /// server has written, holding the request up to `wait` for something.
-async fn exchange(http: &Arc<Http>, s: Arc<Session>, req: &Element, rid: u64) -> Response {
+async fn exchange(http: &Arc<Http>, s: Arc<Session>, req: Request) -> Response {
     // Order and replays (XEP-0124 §14.3).
     enum Order {
         Next,
@@ -231,6 +413,7 @@ async fn exchange(http: &Arc<Http>, s: Arc<Session>, req: &Element, rid: u64) ->
         /// It overtook the request before it: wait for that one.
         Early,
     }
+    let rid = req.rid;
     let early_deadline = Instant::now() + Duration::from_secs(s.wait);
     let order = loop {
         let notified = s.changed.notified();
@@ -239,8 +422,8 @@ async fn exchange(http: &Arc<Http>, s: Arc<Session>, req: &Element, rid: u64) ->
             Ok(mut st) => {
                 st.last_request = Some(Instant::now());
                 if rid < st.next_rid {
-                    Order::Replay(match st.sent.get(&rid) {
-                        Some(again) => reply(again.clone()),
+                    Order::Replay(match st.sent.iter().find(|(r, _)| *r == rid) {
+                        Some((_, again)) => reply(again.clone()),
                         None => terminate("item-not-found"),
                     })
                 } else if rid > st.next_rid + HOLD as u64 {
@@ -253,7 +436,7 @@ async fn exchange(http: &Arc<Http>, s: Arc<Session>, req: &Element, rid: u64) ->
                     st.next_rid = rid + 1;
                     st.newest_rid = rid;
                     // Responses the client has moved past are let go.
-                    st.sent.retain(|r, _| *r + (HOLD as u64) + 1 > rid);
+                    st.sent.retain(|(r, _)| *r + (HOLD as u64) + 1 > rid);
                     Order::Next
                 }
             }
@@ -276,29 +459,24 @@ async fn exchange(http: &Arc<Http>, s: Arc<Session>, req: &Element, rid: u64) ->
     }
     s.changed.notify_waiters();
 
-    let mut bytes = String::new();
-    if req.attr("xmpp:restart") == Some("true") {
-        bytes.push_str(&stream_header(req, &s.to));
-    }
-    for child in req.elements() {
-        let mut child = child.clone();
-        child.map_ns(HTTPBIND, ns::CLIENT);
-        bytes.push_str(&child.to_xml());
-    }
-    let terminating = req.attr("type") == Some("terminate");
-    if terminating {
-        bytes.push_str("</stream:stream>");
-    }
-    if !bytes.is_empty() {
-        let mut w = s.to_server.lock().await;
-        if w.write_all(bytes.as_bytes()).await.is_err() {
+    let terminating = req.terminate;
+    {
+        let mut bytes = String::new();
+        if req.restart {
+            bytes.push_str(&stream_header(&req, &s.to));
+        }
+        bytes.push_str(&req.payload);
+        drop(req);
+        if terminating {
+            bytes.push_str("</stream:stream>");
+        }
+        if !bytes.is_empty() && s.deliver(bytes.as_bytes(), terminating).await.is_err() {
             http.bosh.remove(&s.sid);
             return terminate("remote-connection-failed");
         }
     }
     if terminating {
         http.bosh.remove(&s.sid);
-        let _ = s.to_server.lock().await.shutdown().await;
         return reply(body(" type='terminate'", ""));
     }
 
@@ -312,9 +490,8 @@ async fn exchange(http: &Arc<Http>, s: Arc<Session>, req: &Element, rid: u64) ->
             let Ok(mut st) = s.state.lock() else { break terminate("internal-server-error") };
             let newer = st.newest_rid > rid;
             if !st.pending.is_empty() && !newer {
-                let payload: String = st.pending.drain(..).collect();
-                let text = body("", &payload);
-                st.sent.insert(rid, text.clone());
+                let text = body("", &st.take_pending());
+                st.keep(rid, &text);
                 break reply(text);
             }
             if st.ended && !newer {
@@ -323,15 +500,14 @@ async fn exchange(http: &Arc<Http>, s: Arc<Session>, req: &Element, rid: u64) ->
             }
             if newer {
                 let text = body("", "");
-                st.sent.insert(rid, text.clone());
+                st.keep(rid, &text);
                 break reply(text);
             }
         }
         if timeout_at(deadline, notified).await.is_err() {
             let Ok(mut st) = s.state.lock() else { break terminate("internal-server-error") };
-            let payload: String = st.pending.drain(..).collect();
-            let text = body("", &payload);
-            st.sent.insert(rid, text.clone());
+            let text = body("", &st.take_pending());
+            st.keep(rid, &text);
             break reply(text);
         }
     };
@@ -345,41 +521,7 @@ async fn exchange(http: &Arc<Http>, s: Arc<Session>, req: &Element, rid: u64) ->
 /// Ends a session from our side: the c2s stream sees its end.
 async fn close(http: &Arc<Http>, s: &Arc<Session>) {
     http.bosh.remove(&s.sid);
-    let mut w = s.to_server.lock().await;
-    let _ = w.write_all(b"</stream:stream>").await;
-    let _ = w.shutdown().await;
-}
-
-/// What the server writes, queued for the client's requests.
-async fn read_server(s: Arc<Session>, from_server: ReadHalf<DuplexStream>, limits: StreamLimits) {
-    let mut reader = StreamReader::new(from_server, limits);
-    loop {
-        let ev = reader.next().await;
-        {
-            let Ok(mut st) = s.state.lock() else { return };
-            match ev {
-                Ok(StreamEvent::Open(h)) => {
-                    let id = h.attr("id").unwrap_or_default().to_string();
-                    let from = h.attr("from").unwrap_or_default().to_string();
-                    st.stream = Some((id, from));
-                }
-                Ok(StreamEvent::Stanza(el)) => {
-                    if el.is("success", ns::SASL) {
-                        reader = reader.restart();
-                    }
-                    st.pending.push_back(super::standalone(&el));
-                }
-                Ok(StreamEvent::Keepalive) => continue,
-                Ok(StreamEvent::Close) | Err(_) => {
-                    st.ended = true;
-                    drop(st);
-                    s.changed.notify_waiters();
-                    return;
-                }
-            }
-        }
-        s.changed.notify_waiters();
-    }
+    let _ = s.deliver(b"</stream:stream>", true).await;
 }
 
 /// Ends a session whose client stopped asking (XEP-0124 `inactivity`).

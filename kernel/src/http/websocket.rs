@@ -1,14 +1,20 @@
 //! XMPP over WebSocket (RFC 7395): each message one element, `<open/>` and
 //! `<close/>` for the stream's start and end.
 //!
-//! The WebSocket is bridged to the classic byte stream, so the client is
-//! negotiated and served by the same code as a TCP client (`c2s/`): what it
-//! sends becomes stream bytes (`<open/>` a stream header, `<close/>` the end
-//! tag, anything else passed on as it is, so every XML rule and limit is
-//! the TCP stream's), and what the server writes is read back one element
-//! at a time and sent as one message each, with its namespace declared.
+//! The WebSocket is the byte stream of a client served by the same code as
+//! a TCP client (`c2s/`): [`WsStream`] reads each client message as stream
+//! bytes (`<open/>` a stream header, `<close/>` the end tag, anything else
+//! passed on as it is, so every XML rule and limit is the TCP stream's),
+//! and cuts what the server writes into its top-level elements
+//! (`stream::pieces`), sent one message each with the namespace it relied
+//! on declared. No pipe, no second parser and no task of its own between
+//! them: an idle session holds the socket's buffers and the c2s session's.
 
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use axum::Extension;
@@ -17,18 +23,14 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt as _, StreamExt as _};
-use tokio::io::{AsyncWriteExt as _, DuplexStream, ReadHalf, WriteHalf};
-use tokio::sync::mpsc;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use waxwing_xml::{Element, escape_attr, ns};
 
 use super::{Connection, Http};
-use crate::xml::{StreamEvent, StreamLimits, StreamReader};
+use crate::stream::pieces::{self, Piece, Splitter};
 
 pub const FRAMING: &str = "urn:ietf:params:xml:ns:xmpp-framing";
 
-/// The bytes between the bridge and the c2s stream; a stanza larger than
-/// this simply takes several writes.
-const PIPE_BYTES: usize = 16 * 1024;
 /// A client that does not answer our close is dropped after this long.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
@@ -54,81 +56,233 @@ pub async fn upgrade(
     // refuses an oversized stanza with <policy-violation/>, which a
     // WebSocket-level refusal could not say.
     let max = http.c2s.config.limits.max_stanza_bytes * 2 + 4096;
-    // tungstenite's defaults buffer 128 KiB each way per connection; most
-    // sessions idle, and a message is one stanza at most.
-    ws.read_buffer_size(4096)
-        .write_buffer_size(0)
-        .max_message_size(max)
-        .max_frame_size(max)
-        .on_upgrade(move |socket| bridge(http, socket, conn))
+    // tungstenite's defaults buffer 128 KiB each way per connection. Most
+    // sessions idle, and a message is one stanza at most: the read buffer,
+    // held for the connection's life, takes a typical stanza in one read (a
+    // larger one takes several), and writes go straight to the socket.
+    ws.read_buffer_size(1024).write_buffer_size(0).max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
+        // The upgrade's own task serves the stream.
+        crate::c2s::serve_secure(
+            http.c2s.clone(),
+            Box::new(WsStream::new(socket)),
+            conn.peer,
+            crate::c2s::Transport::WebSocket,
+        )
+    })
 }
 
-async fn bridge(http: Arc<Http>, socket: WebSocket, conn: Connection) {
-    let (server_side, bridge_side) = tokio::io::duplex(PIPE_BYTES);
-    tokio::spawn(crate::c2s::serve_secure(
-        http.c2s.clone(),
-        Box::new(server_side),
-        conn.peer,
-        crate::c2s::Transport::WebSocket,
-    ));
-    let (from_server, to_server) = tokio::io::split(bridge_side);
-    let (mut ws_out, ws_in) = socket.split();
-    let limits = {
-        let l = &http.c2s.config.limits;
-        // The server's own output: trusted, but read with the same parser.
-        StreamLimits { max_stanza_bytes: l.max_stanza_bytes * 4, max_depth: l.max_depth * 2, max_attributes: 1024 }
-    };
-    // Both directions may write to the client (the inbound side only to
-    // close it), so writes go through one queue.
-    let (out_tx, mut out_rx) = mpsc::channel::<Message>(16);
-    let writer = async move {
-        while let Some(m) = out_rx.recv().await {
-            let last = matches!(m, Message::Close(_));
-            if ws_out.send(m).await.is_err() || last {
-                break;
+/// The WebSocket as a client's byte stream, for the c2s code.
+struct WsStream {
+    /// `None` once handed to [`linger`].
+    ws: Option<WebSocket>,
+    /// The client's current message as stream bytes, and how much of it
+    /// the stream has read (let go of once read).
+    input: Vec<u8>,
+    read: usize,
+    /// The client is done: it closed, went away, or broke the framing.
+    read_done: bool,
+    /// What the server wrote, cut into elements.
+    splitter: Splitter,
+    /// Messages for the client not yet taken by the socket.
+    queue: VecDeque<Message>,
+    /// Our close frame is queued: nothing more goes out.
+    closing: bool,
+}
+
+fn broken(e: axum::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, e)
+}
+
+impl WsStream {
+    fn new(ws: WebSocket) -> Self {
+        WsStream {
+            ws: Some(ws),
+            input: Vec::new(),
+            read: 0,
+            read_done: false,
+            splitter: Splitter::default(),
+            queue: VecDeque::new(),
+            closing: false,
+        }
+    }
+
+    /// Queues `<close/>` (unless `frame` says why not) and the close frame.
+    fn close(&mut self, frame: Option<CloseFrame>) {
+        if self.closing {
+            return;
+        }
+        self.closing = true;
+        if frame.is_none() {
+            self.queue.push_back(Message::Text(format!("<close xmlns='{FRAMING}'/>").into()));
+        }
+        self.queue.push_back(Message::Close(frame));
+    }
+
+    /// What the server wrote, as messages.
+    fn server_wrote(&mut self, bytes: &[u8]) {
+        let queue = &mut self.queue;
+        let mut ended = false;
+        let cut = self.splitter.push(bytes, |piece| match piece {
+            Piece::Header(tag) => queue.push_back(Message::Text(open(&tag).into())),
+            Piece::Element(xml) => queue.push_back(Message::Text(as_document(xml).into())),
+            Piece::End => ended = true,
+        });
+        if let Err(e) = cut {
+            tracing::warn!("closing a WebSocket: the server's output is not XML ({})", e.0);
+            ended = true;
+        }
+        if ended {
+            self.close(None);
+        }
+    }
+
+    /// Hands the queued messages to the socket, as far as it takes them.
+    fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(ws) = self.ws.as_mut() else { return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())) };
+        while !self.queue.is_empty() {
+            ready!(ws.poll_ready_unpin(cx)).map_err(broken)?;
+            if let Some(m) = self.queue.pop_front() {
+                ws.start_send_unpin(m).map_err(broken)?;
             }
         }
-        let _ = ws_out.close().await;
-    };
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-    let both = async {
-        tokio::join!(client_to_server(ws_in, to_server, out_tx.clone()), writer, async {
-            server_to_client(from_server, out_tx, limits).await;
-            let _ = done_tx.send(());
-        })
-    };
-    tokio::select! {
-        _ = both => {}
-        _ = async {
-            let _ = done_rx.await;
-            tokio::time::sleep(CLOSE_GRACE).await;
-        } => tracing::debug!(peer = %conn.peer, "WebSocket client did not close; dropped"),
+        // An idle session holds no queue.
+        self.queue = VecDeque::new();
+        Poll::Ready(Ok(()))
     }
 }
 
-/// What the client sends, as stream bytes.
-async fn client_to_server(
-    mut ws_in: futures_util::stream::SplitStream<WebSocket>,
-    mut to_server: WriteHalf<DuplexStream>,
-    out: mpsc::Sender<Message>,
-) {
-    while let Some(Ok(msg)) = ws_in.next().await {
-        let bytes = match msg {
-            Message::Text(text) => translate_in(text.as_str()),
-            Message::Binary(_) => {
-                // RFC 7395 §3.2: text frames only. 1003: "unsupported data".
-                let frame = CloseFrame { code: 1003, reason: "XMPP over WebSocket uses text frames".into() };
-                let _ = out.send(Message::Close(Some(frame))).await;
-                break;
+impl AsyncRead for WsStream {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let me = &mut *self;
+        loop {
+            if me.read < me.input.len() {
+                let n = buf.remaining().min(me.input.len() - me.read);
+                buf.put_slice(&me.input[me.read..me.read + n]);
+                me.read += n;
+                if me.read == me.input.len() {
+                    me.input = Vec::new();
+                    me.read = 0;
+                }
+                return Poll::Ready(Ok(()));
             }
-            Message::Close(_) => break,
-            Message::Ping(_) | Message::Pong(_) => continue,
-        };
-        if to_server.write_all(bytes.as_bytes()).await.is_err() {
-            break;
+            let Some(ws) = me.ws.as_mut() else { return Poll::Ready(Ok(())) };
+            if me.read_done {
+                return Poll::Ready(Ok(()));
+            }
+            match ready!(ws.poll_next_unpin(cx)) {
+                Some(Ok(Message::Text(text))) => me.input = translate_in(text.as_str()).into_bytes(),
+                Some(Ok(Message::Binary(_))) => {
+                    // RFC 7395 §3.2: text frames only. 1003: "unsupported data".
+                    me.read_done = true;
+                    me.close(Some(CloseFrame { code: 1003, reason: "XMPP over WebSocket uses text frames".into() }));
+                    // Sent now if the socket takes it, else when the stream is dropped.
+                    let _ = me.poll_send(cx);
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Close(_)) | Err(_)) | None => me.read_done = true,
+            }
         }
     }
-    let _ = to_server.shutdown().await;
+}
+
+impl AsyncWrite for WsStream {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let me = &mut *self;
+        if me.closing {
+            // The stream is over for the client; the server's last words
+            // after it go nowhere.
+            return Poll::Ready(Ok(buf.len()));
+        }
+        // What was written before goes out first: back-pressure.
+        ready!(me.poll_send(cx))?;
+        me.server_wrote(buf);
+        // The bytes are taken; sent now as far as the socket takes them.
+        if let Poll::Ready(Err(e)) = me.poll_send(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let me = &mut *self;
+        ready!(me.poll_send(cx))?;
+        match me.ws.as_mut() {
+            Some(ws) => ws.poll_flush_unpin(cx).map_err(broken),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // The closing handshake is finished by `linger` when the stream is dropped.
+        self.poll_flush(cx)
+    }
+}
+
+impl Drop for WsStream {
+    fn drop(&mut self) {
+        let Some(ws) = self.ws.take() else { return };
+        // Whatever ended the stream, the client is told.
+        self.close(None);
+        let queue = std::mem::take(&mut self.queue);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(linger(ws, queue));
+        }
+    }
+}
+
+/// The end of a WebSocket: what is still queued (our close among it) is
+/// sent, and the client's close awaited for a while (RFC 6455 §7.1.1: the
+/// server closes the TCP connection after the closing handshake).
+async fn linger(mut ws: WebSocket, queue: VecDeque<Message>) {
+    let handshake = async {
+        for m in queue {
+            // After the client's close nothing more can be sent; reading
+            // below still flushes the answer to it.
+            if ws.feed(m).await.is_err() {
+                break;
+            }
+        }
+        let _ = ws.flush().await;
+        while let Some(Ok(m)) = ws.next().await {
+            if matches!(m, Message::Close(_)) {
+                break;
+            }
+        }
+    };
+    if tokio::time::timeout(CLOSE_GRACE, handshake).await.is_err() {
+        tracing::debug!("WebSocket client did not close; dropped");
+    }
+}
+
+/// The server's stream header as `<open/>`.
+fn open(tag: &str) -> String {
+    let mut open = format!("<open xmlns='{FRAMING}'");
+    for (k, v) in pieces::attributes(tag) {
+        if matches!(k.as_str(), "from" | "to" | "id" | "version" | "xml:lang") {
+            open.push_str(&format!(" {k}='{}'", escape_attr(&v)));
+        }
+    }
+    open.push_str("/>");
+    open
+}
+
+/// A top-level element the server wrote as a document of its own
+/// (RFC 7395 §3.3.3, XEP-0206 §5). A stanza gets the content namespace
+/// declared on its root. The stream's own elements (`<stream:features/>`,
+/// `<stream:error/>`, a few per session) are read in the stream's context
+/// and written with their prefix declared, as clients look for them by it.
+pub(super) fn as_document(xml: String) -> String {
+    if !pieces::is_prefixed(&xml) {
+        return pieces::declare_content_ns(xml);
+    }
+    let doc = format!("<stream:stream xmlns='{}' xmlns:stream='{}'>{xml}</stream:stream>", ns::CLIENT, ns::STREAMS);
+    match Element::parse(&doc).ok().and_then(|d| d.elements().next().map(super::standalone)) {
+        Some(el) => el,
+        None => {
+            tracing::warn!("the server wrote an element with an unknown prefix: {xml}");
+            xml
+        }
+    }
 }
 
 /// `<open/>` becomes a stream header and `<close/>` the end tag; anything
@@ -149,41 +303,6 @@ fn translate_in(text: &str) -> String {
     text.to_string()
 }
 
-/// What the server writes, one element per message.
-async fn server_to_client(from_server: ReadHalf<DuplexStream>, out: mpsc::Sender<Message>, limits: StreamLimits) {
-    let mut reader = StreamReader::new(from_server, limits);
-    loop {
-        let text = match reader.next().await {
-            Ok(StreamEvent::Open(h)) => {
-                let mut open = format!("<open xmlns='{FRAMING}'");
-                for (k, v) in &h.attrs {
-                    if matches!(k.as_str(), "from" | "to" | "id" | "version" | "xml:lang") {
-                        open.push_str(&format!(" {k}='{}'", escape_attr(v)));
-                    }
-                }
-                open.push_str("/>");
-                open
-            }
-            Ok(StreamEvent::Stanza(el)) => {
-                // After SASL success the server starts a new document.
-                if el.is("success", ns::SASL) {
-                    reader = reader.restart();
-                }
-                super::standalone(&el)
-            }
-            Ok(StreamEvent::Keepalive) => continue,
-            Ok(StreamEvent::Close) | Err(_) => {
-                let _ = out.send(Message::Text(format!("<close xmlns='{FRAMING}'/>").into())).await;
-                let _ = out.send(Message::Close(None)).await;
-                return;
-            }
-        };
-        if out.send(Message::Text(text.into())).await.is_err() {
-            return;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +319,27 @@ mod tests {
         assert_eq!(translate_in("<open xmlns='urn:example'/>"), "<open xmlns='urn:example'/>");
         let stanza = "<message xmlns='jabber:client' to='a@b'><body>x</body></message>";
         assert_eq!(translate_in(stanza), stanza);
+    }
+
+    #[test]
+    fn what_the_server_writes_becomes_one_document_a_message() {
+        let header = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' \
+                      from='localhost' id='a&apos;b' version='1.0' xml:lang='en'>";
+        assert_eq!(
+            open(header),
+            "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' from='localhost' id='a&apos;b' version='1.0' xml:lang='en'/>"
+        );
+        assert_eq!(
+            as_document("<message to='a@b'><body>hi</body></message>".into()),
+            "<message xmlns='jabber:client' to='a@b'><body>hi</body></message>"
+        );
+        let sasl = "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>";
+        assert_eq!(as_document(sasl.into()), sasl);
+        assert_eq!(
+            as_document("<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>".into()),
+            "<stream:features xmlns:stream='http://etherx.jabber.org/streams'>\
+             <bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>"
+        );
     }
 
     #[test]

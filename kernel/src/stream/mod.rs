@@ -1,6 +1,8 @@
 //! Stream-level pieces shared by every kind of XML stream the kernel speaks:
-//! the transport type, stream headers, stream errors, the writer.
+//! the transport type, stream headers, stream errors, the writer, and the
+//! cut of a writer's output into top-level pieces for the web transports.
 
+pub mod pieces;
 mod writer;
 
 pub use writer::StreamWriter;
@@ -45,15 +47,17 @@ where
 
 /// Reads a stream's events into `tx` until it ends. The parser is not
 /// cancel-safe, so it runs in a task of its own that a `select!` never
-/// drops halfway through an element.
-pub async fn read_events<R: AsyncRead + Unpin>(
-    mut reader: StreamReader<R>,
-    tx: mpsc::Sender<Result<StreamEvent, StreamReadError>>,
-) {
+/// drops halfway through an element. `T` may box the event: a channel
+/// allocates its first 32 slots up front, whatever its bound.
+pub async fn read_events<R, T>(mut reader: StreamReader<R>, tx: mpsc::Sender<T>)
+where
+    R: AsyncRead + Unpin,
+    T: From<Result<StreamEvent, StreamReadError>>,
+{
     loop {
         let ev = reader.next().await;
         let last = !matches!(ev, Ok(StreamEvent::Stanza(_) | StreamEvent::Keepalive));
-        if tx.send(ev).await.is_err() || last {
+        if tx.send(ev.into()).await.is_err() || last {
             return;
         }
     }
