@@ -57,6 +57,7 @@ pub mod bindings {
     });
 }
 
+pub mod adhoc;
 mod config;
 mod datetime;
 mod describe;
@@ -86,7 +87,8 @@ pub use event::{Event, IqOutcome};
 pub use event_error::EventError;
 pub use export::Export;
 pub use host::{
-    accounts, datasets, disco, domain, filter_scope, kv, log, mem, now_ms, random, route, sessions, timers, uploads,
+    accounts, datasets, disco, domain, filter_scope, is_admin, kv, log, mem, now_ms, random, route, sessions, timers,
+    uploads,
 };
 pub use json::{Json, JsonError};
 pub use plugin::{Handled, Outcome, Plugin, Verdict};

@@ -270,6 +270,10 @@ pub struct VhostConfig {
     /// PEM certificate chain and key; generated under `<data_dir>/tls/` when absent.
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
+    /// Bare JIDs of the host's admins: they run its admin commands
+    /// (XEP-0050/XEP-0133), as plugins learn from `host.is-admin`.
+    #[serde(default)]
+    pub admins: Vec<String>,
     /// `[[vhost.plugin]]` tables; the default plugins when absent.
     #[serde(default = "default_plugins", rename = "plugin")]
     pub plugins: Vec<PluginConfig>,
@@ -342,7 +346,7 @@ fn default_vhosts() -> Vec<VhostConfig> {
     for p in plugins.iter_mut().filter(|p| p.name == "register") {
         p.config.insert("allow_registration".into(), toml::Value::Boolean(true));
     }
-    vec![VhostConfig { domain: "localhost".into(), cert: None, key: None, plugins }]
+    vec![VhostConfig { domain: "localhost".into(), cert: None, key: None, admins: Vec::new(), plugins }]
 }
 
 impl Default for Config {
@@ -491,6 +495,23 @@ impl Config {
             }
             if !domains.insert(v.domain.clone()) {
                 bail!("vhost.domain = {:?} appears twice: each virtual host must be listed once", v.domain);
+            }
+            for a in &v.admins {
+                match jid::BareJid::new(a) {
+                    Ok(j) if j.node().is_some() && j.to_string() == *a => {}
+                    Ok(j) if j.node().is_some() => {
+                        bail!(
+                            "vhost {:?}: admins contains {a:?}, which is not in canonical form: write {:?}",
+                            v.domain,
+                            j.to_string()
+                        )
+                    }
+                    _ => bail!(
+                        "vhost {:?}: admins contains {a:?}: write a bare JID such as \"admin@{}\"",
+                        v.domain,
+                        v.domain
+                    ),
+                }
             }
             if v.cert.is_some() != v.key.is_some() {
                 bail!("vhost {:?}: give both `cert` and `key`, or neither (a certificate is then generated)", v.domain);

@@ -48,6 +48,8 @@ pub(crate) struct VersionMeta {
     /// "builtin" or the path it was read from.
     pub source: String,
     pub digest: [u8; 32],
+    /// The ad-hoc commands its `init` declared (XEP-0050).
+    pub commands: Vec<super::bindings::waxwing::plugin::commands::Command>,
 }
 
 struct Live {
@@ -143,6 +145,7 @@ impl Version {
         store.data_mut().declared = meta.declared.clone();
         let ready = init(&guest, &mut store, timeout, &meta).map_err(|f| anyhow!("plugin {name} {}", f.0))?;
         meta.stream_features = described.v1_stream_features.unwrap_or(ready.stream_features);
+        meta.commands = store.data_mut().commands.take().unwrap_or_default();
         if let Some(from) = migrate_from {
             match guarded(&mut store, timeout, |s| guest.migrate(s, from)) {
                 Ok(Ok(())) => {}
@@ -330,6 +333,7 @@ impl VersionMeta {
             grants,
             config_json,
             stream_features: Vec::new(),
+            commands: Vec::new(),
             source: cfg.source.clone(),
             digest,
             description,

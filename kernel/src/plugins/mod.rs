@@ -17,6 +17,7 @@
 mod bindings;
 pub mod builtin;
 mod call_clock;
+mod commands;
 mod engine;
 mod filter_scope;
 mod guest;

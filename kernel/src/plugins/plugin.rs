@@ -66,6 +66,13 @@ pub(crate) struct PluginEntry {
     vhost: Weak<VhostPlugins>,
 }
 
+impl PluginEntry {
+    /// The vhost this plugin serves (gone once the vhost is).
+    pub(crate) fn vhost(&self) -> Option<Arc<VhostPlugins>> {
+        self.vhost.upgrade()
+    }
+}
+
 /// The component bytes a plugin config names.
 pub(crate) fn read_source(cfg: &PluginConfig) -> anyhow::Result<Cow<'static, [u8]>> {
     if cfg.source == "builtin" {

@@ -199,6 +199,9 @@ pub(crate) struct StoreData {
     pub pending: PendingWrites,
     /// The current call's CPU budget (`call_clock.rs`).
     pub clock: super::call_clock::CallClock,
+    /// What `commands.declare` was last given: kept of the `init` a version
+    /// loads with.
+    pub commands: Option<Vec<super::bindings::waxwing::plugin::commands::Command>>,
 }
 
 impl StoreData {
@@ -222,7 +225,15 @@ impl StoreData {
             effects: Effects::default(),
             pending: PendingWrites::default(),
             clock: Default::default(),
+            commands: None,
         }
+    }
+}
+
+impl StoreData {
+    /// The vhost this plugin serves, once it has loaded.
+    pub fn vhost(&self) -> Option<Arc<super::vhost::VhostPlugins>> {
+        self.shared.entry.get()?.upgrade()?.vhost()
     }
 }
 

@@ -34,7 +34,13 @@ pub fn plugin(name: &str, file: &str, grants: &[&str]) -> PluginConfig {
 pub fn config(vhosts: Vec<(&str, Vec<PluginConfig>)>, limits: PluginLimits) -> Config {
     let vhosts = vhosts
         .into_iter()
-        .map(|(domain, plugins)| VhostConfig { domain: domain.into(), cert: None, key: None, plugins })
+        .map(|(domain, plugins)| VhostConfig {
+            domain: domain.into(),
+            cert: None,
+            key: None,
+            admins: Vec::new(),
+            plugins,
+        })
         .collect();
     let mut cfg = Config { plugin_limits: limits, vhosts, ..Config::default() };
     cfg.server.plugin_cache_dir = Some(shared_plugin_cache());

@@ -10,6 +10,7 @@ use waxwing_xml::{Element, StanzaError, StanzaErrorCondition, ns};
 
 use super::bindings::waxwing::plugin::disco::HostInfo;
 use super::bindings::{stanza_error, stanza_type, types};
+use super::commands;
 use super::guest::StanzaArg;
 use super::instance_pool::{Version, digest_of};
 use super::outgoing;
@@ -37,6 +38,8 @@ pub struct VhostPlugins {
     /// Rebuilds read the plugin list and write two derived values; two at
     /// once could leave a stale one last.
     rebuild_lock: Mutex<()>,
+    /// `admins` of the vhost's config, as bare JIDs.
+    admins: ArcSwap<Vec<String>>,
 }
 
 fn internal_error() -> StanzaError {
@@ -75,6 +78,7 @@ pub(crate) struct Plan {
     swaps: Vec<(Arc<PluginEntry>, Arc<Version>, PluginConfig)>,
     removed: Vec<Arc<PluginEntry>>,
     pub changes: Vec<String>,
+    admins: Vec<String>,
 }
 
 impl VhostPlugins {
@@ -109,6 +113,7 @@ impl VhostPlugins {
                 stream_features: ArcSwap::from_pointee(StreamFeatures::default()),
                 caps_ver: ArcSwap::from_pointee(None),
                 rebuild_lock: Mutex::new(()),
+                admins: ArcSwap::from_pointee(cfg.admins.clone()),
             }
         });
         if let Some(e) = failure {
@@ -116,8 +121,60 @@ impl VhostPlugins {
             return Err(e);
         }
         check_services(&cfg.domain, &vp.plugins.load())?;
+        let versions: Vec<_> = vp.plugins.load().iter().map(|p| (p.name.clone(), p.version())).collect();
+        if let Err(e) = check_command_nodes(&cfg.domain, &versions) {
+            vp.retire();
+            return Err(e);
+        }
         vp.rebuild();
         Ok(vp)
+    }
+
+    /// Whether `jid` (bare or full) is one of the vhost's admins.
+    pub fn is_admin(&self, jid: &str) -> bool {
+        let bare = jid.split('/').next().unwrap_or_default();
+        self.admins.load().iter().any(|a| a == bare)
+    }
+
+    /// The ad-hoc commands of every plugin that `jid` may run, in plugin order.
+    pub fn commands_for(&self, jid: &str) -> Vec<super::bindings::waxwing::plugin::commands::Command> {
+        let asker = self.asker(jid);
+        let mut out = Vec::new();
+        for p in self.plugins.load().iter() {
+            let v = p.version();
+            out.extend(v.meta.commands.iter().filter(|c| commands::may_run(c.audience, &asker)).cloned());
+        }
+        out
+    }
+
+    fn asker(&self, jid: &str) -> commands::Asker {
+        let bare = jid.split('/').next().unwrap_or_default();
+        let domain = bare.rsplit_once('@').map_or(bare, |(_, d)| d);
+        commands::Asker { local: domain == self.domain && bare.contains('@'), admin: self.is_admin(bare) }
+    }
+
+    /// A `<command/>` iq to the host: the plugin that declared its node, or
+    /// the error for the sender (`item-not-found`, `forbidden`). `None`
+    /// when it is no command iq.
+    fn command_target(&self, stanza: &Stanza, addressed: Address) -> Option<Result<Arc<PluginEntry>, StanzaError>> {
+        if stanza.kind != StanzaKind::Iq || addressed != Address::Host || !matches!(stanza.type_attr(), "get" | "set") {
+            return None;
+        }
+        let payload = stanza.payload().filter(|p| p.ns == commands::NS && p.name == "command")?;
+        let node = payload.attr("node").unwrap_or_default();
+        let from = stanza.from.as_ref().map(|j| j.to_string()).unwrap_or_default();
+        let asker = self.asker(&from);
+        for p in self.plugins.load().iter() {
+            if let Some(c) = p.version().meta.commands.iter().find(|c| c.node == node) {
+                return Some(if commands::may_run(c.audience, &asker) {
+                    Ok(p.clone())
+                } else {
+                    Err(StanzaError::new(StanzaErrorCondition::Forbidden)
+                        .with_text("this command is not for you".to_string()))
+                });
+            }
+        }
+        Some(Err(StanzaError::new(StanzaErrorCondition::ItemNotFound).with_text(format!("no command {node:?} here"))))
     }
 
     pub fn domain(&self) -> &str {
@@ -271,6 +328,14 @@ impl VhostPlugins {
     /// one does not pass.
     pub fn handle_stanza(&self, stanza: &Stanza, addressed: Address) -> Handling {
         let f = facts(stanza, addressed, &self.domain);
+        match self.command_target(stanza, addressed) {
+            None => {}
+            Some(Err(e)) => return Handling::Error(e),
+            Some(Ok(plugin)) => {
+                let base = self.wit_stanza(stanza, addressed);
+                return off_worker(|| self.offer(&[plugin], &base, &f));
+            }
+        }
         let candidates = self.table.load().handlers(&f);
         if candidates.is_empty() {
             return Handling::NotHandled;
@@ -478,7 +543,8 @@ impl VhostPlugins {
     /// installed yet. Any failure leaves everything as it was.
     pub(crate) fn plan(&self, cfg: &VhostConfig) -> anyhow::Result<Plan> {
         let current = self.plugins.load_full();
-        let mut plan = Plan { list: Vec::new(), swaps: Vec::new(), removed: Vec::new(), changes: Vec::new() };
+        let mut plan =
+            Plan { list: Vec::new(), swaps: Vec::new(), removed: Vec::new(), changes: Vec::new(), admins: Vec::new() };
         for pc in &cfg.plugins {
             let context = || format!("vhost {}, plugin {}", self.domain, pc.name);
             match current.iter().find(|p| p.name == pc.name) {
@@ -524,6 +590,19 @@ impl VhostPlugins {
             })
             .collect();
         check_service_names(&self.domain, &services)?;
+        let versions: Vec<_> = plan
+            .list
+            .iter()
+            .map(|p| {
+                let swapped = plan.swaps.iter().find(|(e, _, _)| Arc::ptr_eq(e, p)).map(|(_, v, _)| v.clone());
+                (p.name.clone(), swapped.unwrap_or_else(|| p.version()))
+            })
+            .collect();
+        check_command_nodes(&self.domain, &versions)?;
+        plan.admins = cfg.admins.clone();
+        if *self.admins.load_full() != cfg.admins {
+            plan.changes.push(format!("{}: admins are now {}", self.domain, cfg.admins.join(", ")));
+        }
         Ok(plan)
     }
 
@@ -533,11 +612,29 @@ impl VhostPlugins {
             entry.install(version, cfg);
         }
         self.plugins.store(Arc::new(plan.list));
+        self.admins.store(Arc::new(plan.admins));
         for p in &plan.removed {
             p.retire();
         }
         self.rebuild();
     }
+}
+
+/// Two plugins may not declare one command node.
+fn check_command_nodes(domain: &str, versions: &[(String, Arc<Version>)]) -> anyhow::Result<()> {
+    for (i, (name, v)) in versions.iter().enumerate() {
+        for c in &v.meta.commands {
+            if let Some((other, _)) =
+                versions[..i].iter().find(|(_, o)| o.meta.commands.iter().any(|oc| oc.node == c.node))
+            {
+                anyhow::bail!(
+                    "vhost {domain}: plugins {other} and {name} both declare the ad-hoc command {:?}",
+                    c.node
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Two plugins may not claim one service subdomain.

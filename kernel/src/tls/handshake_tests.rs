@@ -15,7 +15,8 @@ use crate::testutil::tempdir;
 fn config(dir: &std::path::Path) -> Config {
     let mut cfg = Config::default();
     cfg.server.data_dir = dir.to_path_buf();
-    let vhost = |d: &str| VhostConfig { domain: d.into(), cert: None, key: None, plugins: Vec::new() };
+    let vhost =
+        |d: &str| VhostConfig { domain: d.into(), cert: None, key: None, admins: Vec::new(), plugins: Vec::new() };
     cfg.vhosts = vec![vhost("a.example"), vhost("b.example")];
     cfg
 }

@@ -2,6 +2,10 @@
 //! plugin on it declared (`disco::host()`), plus XEP-0157 contact addresses
 //! from this plugin's settings, and disco#info on behalf of accounts.
 //!
+//! The host's ad-hoc commands (XEP-0050 §2): the items of its commands node
+//! and the info of each command node, as the asker may run them (the
+//! kernel's `commands.visible-to`).
+//!
 //! The host's own XEP-0115 node, `https://waxwing.im#<ver>`, is answered
 //! like the node-less query while `ver` is the hash of that answer, so a
 //! client can check the caps the stream features advertised.
@@ -9,6 +13,7 @@
 //! Settings: `name` names the server identity; each XEP-0157 field
 //! (`admin-addresses`, `abuse-addresses`, ...) takes a URI or a list.
 
+use waxwing_sdk::adhoc;
 use waxwing_sdk::caps;
 use waxwing_sdk::disco::{self, HostInfo};
 use waxwing_sdk::prelude::*;
@@ -64,6 +69,8 @@ impl Plugin for Disco {
                 answer_host_node(host_info(&disco::host()?, &waxwing_sdk::config()), node)?
             }
             (Address::Host, ns::DISCO_ITEMS) if node.is_empty() => host_items(&disco::host()?),
+            (Address::Host, ns::DISCO_ITEMS) if node == adhoc::NS => command_items(iq.from()),
+            (Address::Host, ns::DISCO_INFO) if command_name(iq.from(), node).is_some() => command_info(node),
             // Plugins that publish nodes route them at a higher priority;
             // whatever reaches here is a node nobody serves.
             (Address::Bare | Address::Host, ns::DISCO_INFO | ns::DISCO_ITEMS) => {
@@ -73,6 +80,37 @@ impl Plugin for Disco {
         };
         iq.reply_with(reply)
     }
+}
+
+/// §2.2: the commands `from` may run, as items of the commands node.
+fn command_items(from: &str) -> Element {
+    let mut query = Element::new("query", ns::DISCO_ITEMS).with_attr("node", adhoc::NS);
+    for c in adhoc::visible_to(from) {
+        query.push_child(
+            Element::new("item", ns::DISCO_ITEMS)
+                .with_attr("jid", c.jid)
+                .with_attr("node", c.node)
+                .with_attr("name", c.name),
+        );
+    }
+    query
+}
+
+/// The name of the command at `node`, if `from` may run it.
+fn command_name(from: &str, node: &str) -> Option<String> {
+    if node.is_empty() {
+        return None;
+    }
+    adhoc::visible_to(from).into_iter().find(|c| c.node == node).map(|c| c.name)
+}
+
+/// §2.3: what a command node is.
+fn command_info(node: &str) -> Element {
+    Element::new("query", ns::DISCO_INFO)
+        .with_attr("node", node)
+        .with_child(identity("automation", "command-node", "", ""))
+        .with_child(feature(adhoc::NS))
+        .with_child(feature("jabber:x:data"))
 }
 
 /// The `ver` a node `https://waxwing.im#<ver>` names.
@@ -340,6 +378,41 @@ mod tests {
     fn unknown_nodes_are_item_not_found() {
         let iq = host_iq(&format!("<query xmlns='{}' node='x'/>", ns::DISCO_INFO));
         assert_eq!(Disco::on_iq(iq).unwrap_err().condition, Condition::ItemNotFound);
+    }
+
+    #[test]
+    fn commands_are_listed_to_those_who_may_run_them() {
+        FakeHost::set_admins(&["boss@example.org"]);
+        adhoc::declare(&[
+            adhoc::Command::new("admin#x", "Admin only", adhoc::Audience::Admins),
+            adhoc::Command::new("user#y", "For users", adhoc::Audience::LocalUsers),
+        ])
+        .unwrap();
+        let ask = |from: &str, payload: String| {
+            let xml =
+                format!("<iq xmlns='jabber:client' type='get' id='1' from='{from}' to='example.org'>{payload}</iq>");
+            Disco::on_iq(Iq(Stanza::from_xml(&xml, Address::Host, "example.org").unwrap()))
+        };
+        let items = |from: &str| {
+            let Ok(Outcome::Reply(r)) = ask(from, format!("<query xmlns='{}' node='{}'/>", ns::DISCO_ITEMS, adhoc::NS))
+            else {
+                panic!("expected a reply")
+            };
+            vars(r.child("query", ns::DISCO_ITEMS).unwrap(), "item", "node")
+        };
+        assert_eq!(items("boss@example.org/desk"), ["admin#x", "user#y"]);
+        assert_eq!(items("joe@example.org/pc"), ["user#y"]);
+        assert!(items("far@other.example/pc").is_empty());
+        let Ok(Outcome::Reply(r)) =
+            ask("boss@example.org/desk", format!("<query xmlns='{}' node='admin#x'/>", ns::DISCO_INFO))
+        else {
+            panic!("expected a reply")
+        };
+        let q = r.child("query", ns::DISCO_INFO).unwrap();
+        assert_eq!(vars(q, "identity", "type"), ["command-node"]);
+        // A command one may not run is a node that does not exist.
+        let err = ask("joe@example.org/pc", format!("<query xmlns='{}' node='admin#x'/>", ns::DISCO_INFO)).unwrap_err();
+        assert_eq!(err.condition, Condition::ItemNotFound);
     }
 
     #[test]

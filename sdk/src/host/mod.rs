@@ -22,7 +22,7 @@ mod system;
 pub mod timers;
 pub mod uploads;
 
-pub use system::{domain, now_ms, random};
+pub use system::{domain, is_admin, now_ms, random};
 
 use crate::bindings::waxwing::plugin::types as wit;
 use crate::error::HostError;

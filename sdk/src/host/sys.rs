@@ -4,10 +4,10 @@
 
 #[cfg(target_arch = "wasm32")]
 pub(crate) use crate::bindings::waxwing::plugin::{
-    accounts, datasets, disco, filter_scope, host, jid, kv, mem, route, sessions, timers, uploads,
+    accounts, commands, datasets, disco, filter_scope, host, jid, kv, mem, route, sessions, timers, uploads,
 };
 
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) use crate::testing::calls::{
-    accounts, datasets, disco, filter_scope, host, jid, kv, mem, route, sessions, timers, uploads,
+    accounts, commands, datasets, disco, filter_scope, host, jid, kv, mem, route, sessions, timers, uploads,
 };

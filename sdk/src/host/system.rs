@@ -31,3 +31,9 @@ pub fn random(len: usize) -> Vec<u8> {
 pub fn domain() -> String {
     sys::host::domain()
 }
+
+/// Whether `jid` (bare or full) is one of this host's admins (its config's
+/// `admins`).
+pub fn is_admin(jid: &str) -> bool {
+    sys::host::is_admin(jid)
+}

@@ -85,6 +85,16 @@ impl FakeHost {
         with(|s| s.revoked.remove(&capability));
     }
 
+    /// The host's admins (bare JIDs), as its config's `admins`.
+    pub fn set_admins(admins: &[&str]) {
+        with(|s| s.admins = admins.iter().map(|a| a.to_string()).collect());
+    }
+
+    /// The ad-hoc commands the plugin declared: (node, name).
+    pub fn commands() -> Vec<(String, String)> {
+        with(|s| s.commands.iter().map(|c| (c.node.clone(), c.name.clone())).collect())
+    }
+
     /// Grants or takes away `uploads`, which has no [`Capability`] (WIT 2.2).
     pub fn set_uploads_granted(granted: bool) {
         with(|s| s.uploads.granted = granted);

@@ -8,6 +8,7 @@ use waxwing_xml::Element;
 
 use super::records::{PendingTimer, SentRequest};
 use crate::Capability;
+use crate::bindings::waxwing::plugin::commands::Command;
 use crate::bindings::waxwing::plugin::disco::HostInfo;
 use crate::bindings::waxwing::plugin::host::Level;
 use crate::bindings::waxwing::plugin::sessions::SessionInfo;
@@ -51,6 +52,8 @@ pub(crate) struct State {
     pub(crate) logs: Vec<(Level, String)>,
     pub(crate) rng: u64,
     pub(crate) uploads: FakeUploads,
+    pub(crate) admins: Vec<String>,
+    pub(crate) commands: Vec<Command>,
 }
 
 /// The kernel's side of `uploads`: its grant, its size cap, the slots given.
@@ -86,6 +89,8 @@ impl Default for State {
             logs: Vec::new(),
             rng: DEFAULT_SEED,
             uploads: FakeUploads { granted: true, max_file_size: 100 << 20, next: 0, slots: Vec::new() },
+            admins: Vec::new(),
+            commands: Vec::new(),
         }
     }
 }

@@ -115,4 +115,8 @@ impl host::Host for StoreData {
     fn domain(&mut self) -> String {
         self.shared.domain.clone()
     }
+
+    fn is_admin(&mut self, jid: String) -> bool {
+        self.vhost().is_some_and(|v| v.is_admin(&jid))
+    }
 }

@@ -4,6 +4,7 @@
 //! components built against the previous major.
 
 mod accounts;
+mod commands;
 mod datasets;
 mod kv;
 mod mem;

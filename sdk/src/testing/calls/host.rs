@@ -33,3 +33,8 @@ pub(crate) fn random(len: u32) -> Vec<u8> {
 pub(crate) fn domain() -> String {
     with(|s| s.domain.clone())
 }
+
+pub(crate) fn is_admin(jid: &str) -> bool {
+    let bare = jid.split('/').next().unwrap_or_default();
+    with(|s| s.admins.iter().any(|a| a == bare))
+}

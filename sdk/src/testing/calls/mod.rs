@@ -3,6 +3,7 @@
 //! over them (key and value sizes, batch and scan limits, JIDs on the host).
 
 pub(crate) mod accounts;
+pub(crate) mod commands;
 pub(crate) mod datasets;
 pub(crate) mod disco;
 pub(crate) mod filter_scope;
