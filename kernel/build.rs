@@ -30,6 +30,7 @@ const BUILTIN: &[&str] = &[
     "pubsub",
     "pep",
     "http_upload",
+    "admin",
 ];
 const WASM_TARGET: &str = "wasm32-wasip2";
 

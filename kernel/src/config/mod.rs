@@ -36,6 +36,7 @@ pub const DEFAULT_PLUGINS: &[&str] = &[
     "pubsub",
     "pep",
     "http_upload",
+    "admin",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -593,7 +594,7 @@ mod tests {
     }
 
     #[test]
-    fn omitted_grants_follow_the_plugin_and_only_register_is_granted_accounts_by_default() {
+    fn omitted_grants_follow_the_plugin_and_only_register_and_admin_are_granted_accounts_by_default() {
         let c = Config::parse(
             "[[vhost]]\ndomain = \"x.org\"\n[[vhost.plugin]]\nname = \"register\"\n\
              [[vhost.plugin]]\nname = \"private\"\ngrants = [\"kv\"]\n",
@@ -603,7 +604,7 @@ mod tests {
         assert_eq!(c.vhosts[0].plugins[1].grants, Some(vec!["kv".to_string()]));
         for p in &Config::default().vhosts[0].plugins {
             let accounts = p.grants.iter().flatten().any(|g| g == "accounts");
-            assert_eq!(accounts, p.name == "register", "{}", p.name);
+            assert_eq!(accounts, p.name == "register" || p.name == "admin", "{}", p.name);
         }
     }
 

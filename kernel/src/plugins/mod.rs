@@ -99,6 +99,14 @@ pub trait Kernel: Send + Sync + 'static {
     /// A plugin created or deleted an account: close a deleted one's
     /// sessions and tell the vhost's plugins.
     fn account_changed(&self, bare_jid: &str, created: bool);
+    /// Full JIDs of every session of `domain`, sorted.
+    fn online(&self, _domain: &str) -> Vec<String> {
+        Vec::new()
+    }
+    /// Closes one session (`policy-violation`, `reason`); false when there is none.
+    fn end_session(&self, _full_jid: &str, _reason: &str) -> bool {
+        false
+    }
     /// Whether this server answers for `domain` itself (a vhost, a plugin's
     /// service subdomain, a component's domain); a stanza from any other
     /// came from another server (`filter-scope.watch-remote`). A kernel

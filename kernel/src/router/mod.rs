@@ -416,6 +416,25 @@ impl Kernel for Router {
         self.account_event(bare_jid, created);
     }
 
+    fn online(&self, domain: &str) -> Vec<String> {
+        let mut all: Vec<String> =
+            self.hosts.get(domain).map(|t| t.all().iter().map(|s| s.jid.to_string()).collect()).unwrap_or_default();
+        all.sort_unstable();
+        all
+    }
+
+    fn end_session(&self, full_jid: &str, reason: &str) -> bool {
+        let Ok(full) = jid::FullJid::new(full_jid) else { return false };
+        let (Some(node), Some(table)) = (full.node(), self.hosts.get(full.domain().as_str())) else { return false };
+        match table.get(node.as_str(), full.resource().as_str()) {
+            Some(s) => {
+                s.send(Outbound::Close(StreamErrorCondition::PolicyViolation, Some(reason.to_string())));
+                true
+            }
+            None => false,
+        }
+    }
+
     fn is_local_domain(&self, domain: &str) -> bool {
         Router::is_local_domain(self, domain)
     }

@@ -140,6 +140,12 @@ impl SessionTable {
         map.get(node)?.iter().find(|s| s.jid.resource().as_str() == resource).cloned()
     }
 
+    /// Every session of the domain.
+    pub fn all(&self) -> Vec<Arc<Session>> {
+        let map = self.accounts.read().unwrap_or_else(|e| e.into_inner());
+        map.values().flatten().cloned().collect()
+    }
+
     pub fn len(&self) -> usize {
         let map = self.accounts.read().unwrap_or_else(|e| e.into_inner());
         map.values().map(Vec::len).sum()

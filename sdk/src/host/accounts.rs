@@ -24,3 +24,20 @@ pub fn set_password(username: &str, password: &str) -> Result<(), HostError> {
 pub fn delete(username: &str) -> Result<(), HostError> {
     lift(sys::accounts::delete(username))
 }
+
+/// Usernames of this host, in order, after `start_after` (unless ""), at
+/// most `limit` (1000 at most).
+pub fn list(start_after: &str, limit: u32) -> Result<Vec<String>, HostError> {
+    lift(sys::accounts::list(start_after, limit))
+}
+
+/// How many accounts this host has.
+pub fn count() -> Result<u64, HostError> {
+    lift(sys::accounts::count())
+}
+
+/// Closes the session of `full_jid` (of this host) with `policy-violation`
+/// and `reason`; false when there is none.
+pub fn end_session(full_jid: &str, reason: &str) -> Result<bool, HostError> {
+    lift(sys::accounts::end_session(full_jid, reason))
+}

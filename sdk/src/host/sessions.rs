@@ -15,3 +15,27 @@ pub fn of(bare_jid: &str) -> Result<Vec<SessionInfo>, HostError> {
 pub fn account_exists(bare_jid: &str) -> Result<bool, HostError> {
     lift(sys::sessions::account_exists(bare_jid))
 }
+
+/// Full JIDs of every session on this host, in order, after `start_after`
+/// (unless ""), at most `limit`; [`online_all`] pages through them all.
+pub fn online(start_after: &str, limit: u32) -> Result<Vec<String>, HostError> {
+    lift(sys::sessions::online(start_after, limit))
+}
+
+/// Every session's full JID on this host.
+pub fn online_all() -> Result<Vec<String>, HostError> {
+    let mut all: Vec<String> = Vec::new();
+    loop {
+        let page = online(all.last().map_or("", String::as_str), 1000)?;
+        let done = page.len() < 1000;
+        all.extend(page);
+        if done {
+            return Ok(all);
+        }
+    }
+}
+
+/// How many sessions this host has.
+pub fn online_count() -> Result<u64, HostError> {
+    lift(sys::sessions::online_count())
+}

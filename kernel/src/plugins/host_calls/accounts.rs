@@ -40,6 +40,28 @@ impl accounts::Host for StoreData {
         self.shared.accounts.set_password(&self.shared.domain, &username, &password).map_err(|e| self.account_error(e))
     }
 
+    fn list(&mut self, start_after: String, limit: u32) -> Result<Vec<String>, HostError> {
+        self.need(Capability::Accounts)?;
+        let all = self.shared.accounts.list(&self.shared.domain).map_err(|e| self.account_error(e))?;
+        Ok(super::sessions::page(all, &start_after, limit))
+    }
+
+    fn count(&mut self) -> Result<u64, HostError> {
+        self.need(Capability::Accounts)?;
+        Ok(self.shared.accounts.list(&self.shared.domain).map_err(|e| self.account_error(e))?.len() as u64)
+    }
+
+    fn end_session(&mut self, full_jid: String, reason: String) -> Result<bool, HostError> {
+        self.need(Capability::Accounts)?;
+        let full = jid::FullJid::new(&full_jid)
+            .map_err(|e| HostError::Invalid(format!("{full_jid:?} is not a full JID: {e}")))?;
+        if full.domain().as_str() != self.shared.domain {
+            return Err(HostError::Invalid(format!("{full_jid:?} is not on {}", self.shared.domain)));
+        }
+        let kernel = self.shared.kernel.get().ok_or_else(|| self.internal("accounts.end-session", "no router"))?;
+        Ok(kernel.end_session(&full_jid, &reason))
+    }
+
     fn delete(&mut self, username: String) -> Result<(), HostError> {
         self.need(Capability::Accounts)?;
         self.shared.accounts.delete(&self.shared.domain, &username).map_err(|e| self.account_error(e))?;

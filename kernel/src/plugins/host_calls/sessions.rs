@@ -43,12 +43,31 @@ impl sessions::Host for StoreData {
         Ok(self.sessions_of(&bare_jid)?.into_iter().map(to_wit_session).collect())
     }
 
+    fn online(&mut self, start_after: String, limit: u32) -> Result<Vec<String>, HostError> {
+        self.need(Capability::Sessions)?;
+        let kernel = self.shared.kernel.get().ok_or_else(|| self.internal("sessions.online", "no router"))?;
+        Ok(page(kernel.online(&self.shared.domain), &start_after, limit))
+    }
+
+    fn online_count(&mut self) -> Result<u64, HostError> {
+        self.need(Capability::Sessions)?;
+        let kernel = self.shared.kernel.get().ok_or_else(|| self.internal("sessions.online-count", "no router"))?;
+        Ok(kernel.online(&self.shared.domain).len() as u64)
+    }
+
     fn account_exists(&mut self, bare_jid: String) -> Result<bool, HostError> {
         self.need(Capability::Sessions)?;
         let jid = self.local_account(&bare_jid)?;
         let node = jid.node().map(|n| n.as_str()).unwrap_or_default();
         self.shared.accounts.exists(&self.shared.domain, node).map_err(|e| self.internal("account lookup", e))
     }
+}
+
+/// The entries of a sorted list after `start_after`, at most `limit` (and
+/// never more than a scan gives).
+pub(super) fn page(sorted: Vec<String>, start_after: &str, limit: u32) -> Vec<String> {
+    let from = if start_after.is_empty() { 0 } else { sorted.partition_point(|s| s.as_str() <= start_after) };
+    sorted.into_iter().skip(from).take(limit.min(super::MAX_SCAN_LIMIT) as usize).collect()
 }
 
 impl disco::Host for StoreData {

@@ -60,3 +60,31 @@ pub(crate) fn set_password(username: &str, pass: &str) -> Result<(), HostError> 
 pub(crate) fn delete(username: &str) -> Result<(), HostError> {
     checked(username, |s, user| s.accounts.remove(&user).map(|_| ()).ok_or_else(not_found))
 }
+
+pub(crate) fn list(start_after: &str, limit: u32) -> Result<Vec<String>, HostError> {
+    with(|s| {
+        s.need(Capability::Accounts)?;
+        let after = |u: &&String| start_after.is_empty() || u.as_str() > start_after;
+        Ok(s.accounts.keys().filter(after).take(limit.min(1000) as usize).cloned().collect())
+    })
+}
+
+pub(crate) fn count() -> Result<u64, HostError> {
+    with(|s| {
+        s.need(Capability::Accounts)?;
+        Ok(s.accounts.len() as u64)
+    })
+}
+
+/// Ends a session the test set up; it is gone from `sessions` afterwards.
+pub(crate) fn end_session(full_jid: &str, _reason: &str) -> Result<bool, HostError> {
+    with(|s| {
+        s.need(Capability::Accounts)?;
+        if !full_jid.contains('/') {
+            return Err(HostError::Invalid(format!("{full_jid:?} is not a full JID")));
+        }
+        let before = s.sessions.len();
+        s.sessions.retain(|x| x.jid != full_jid);
+        Ok(s.sessions.len() < before)
+    })
+}

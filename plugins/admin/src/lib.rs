@@ -1,0 +1,79 @@
+//! XEP-0133 Service Administration: ad-hoc commands (XEP-0050, run by the
+//! SDK's `adhoc`) on the host's JID, for the admins its config names
+//! (`[[vhost]] admins`). The kernel shows and delivers them to admins only.
+//!
+//! Each command is one form and its submission: users (add, delete,
+//! password), counts and lists of registered and online users, ending
+//! sessions, and announcements to everyone online.
+
+mod users;
+
+use waxwing_sdk::adhoc::{self, Audience, Command, Request, Step};
+use waxwing_sdk::prelude::*;
+
+/// XEP-0133's namespace: the FORM_TYPE of every form and the nodes' prefix.
+pub const NS: &str = "http://jabber.org/protocol/admin";
+
+/// (node suffix, name) of every command, in disco order.
+const COMMANDS: &[(&str, &str)] = &[
+    ("add-user", "Add User"),
+    ("delete-user", "Delete User"),
+    ("change-user-password", "Change User Password"),
+    ("end-user-session", "End User Session"),
+    ("get-registered-users-num", "Get Number of Registered Users"),
+    ("get-registered-users-list", "Get List of Registered Users"),
+    ("get-online-users-num", "Get Number of Online Users"),
+    ("get-online-users-list", "Get List of Online Users"),
+    ("announce", "Send Announcement to Online Users"),
+];
+
+struct Admin;
+
+impl Plugin for Admin {
+    fn describe() -> Describe {
+        Describe::new("admin", env!("CARGO_PKG_VERSION")).feature(adhoc::NS).capabilities([
+            Capability::Kv,
+            Capability::Sessions,
+            Capability::Route,
+            Capability::Accounts,
+        ])
+    }
+
+    fn init(_config: &Json) -> Result<Ready, String> {
+        let commands: Vec<Command> =
+            COMMANDS.iter().map(|(n, name)| Command::new(&format!("{NS}#{n}"), name, Audience::Admins)).collect();
+        adhoc::declare(&commands).map_err(|e| format!("declaring the admin commands: {e}"))?;
+        Ok(Ready::new())
+    }
+
+    fn on_iq(iq: Iq) -> Handled {
+        if !adhoc::is_command(&iq) {
+            return Ok(Outcome::Pass);
+        }
+        adhoc::handle(&iq, run)
+    }
+}
+
+/// One step of the command the request names.
+fn run(req: &Request) -> Result<Step, StanzaError> {
+    let name = req.node.strip_prefix(NS).and_then(|n| n.strip_prefix('#')).unwrap_or_default();
+    match (name, req.stage) {
+        (_, 0) => users::first_stage(name),
+        (_, _) => users::submit(name, req),
+    }
+}
+
+/// A form of this XEP with `fields`.
+pub(crate) fn form(title: &str, fields: Vec<Field>) -> DataForm {
+    fields.into_iter().fold(DataForm::form().with_form_type(NS).title(title), DataForm::field)
+}
+
+/// A result form of this XEP with `fields`.
+pub(crate) fn result(fields: Vec<Field>) -> DataForm {
+    fields.into_iter().fold(DataForm::result().with_form_type(NS), DataForm::field)
+}
+
+waxwing_sdk::export_plugin!(Admin);
+
+#[cfg(test)]
+mod tests;

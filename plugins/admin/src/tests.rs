@@ -1,0 +1,110 @@
+//! The commands on the SDK's fake host, as an admin's client runs them.
+
+use waxwing_sdk::adhoc;
+use waxwing_sdk::testing::{self, FakeHost};
+
+use super::*;
+
+const BOSS: &str = "boss@example.org/desk";
+
+fn load() {
+    FakeHost::set_admins(&["boss@example.org"]);
+    testing::init::<Admin>("{}").unwrap();
+}
+
+fn command(inner: &str) -> Result<Element, StanzaError> {
+    let xml = format!("<iq type='set' id='a1' from='{BOSS}' to='example.org'>{inner}</iq>");
+    match Admin::on_iq(Iq(Stanza::from_xml(&xml, Address::Host, "example.org").unwrap())) {
+        Ok(Outcome::Reply(r)) => Ok(r.child("command", adhoc::NS).cloned().unwrap()),
+        Ok(other) => panic!("{other:?}"),
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs a one-form command: execute, then complete with `fields`.
+fn run(name: &str, fields: &[(&str, &[&str])]) -> Result<Element, StanzaError> {
+    let node = format!("{NS}#{name}");
+    let first = command(&format!("<command xmlns='{}' node='{node}' action='execute'/>", adhoc::NS))?;
+    if first.attr("status") == Some("completed") {
+        return Ok(first);
+    }
+    let sid = first.attr("sessionid").unwrap().to_string();
+    let mut submitted = DataForm::submit().with_form_type(NS);
+    for (var, values) in fields {
+        submitted = submitted.field(Field::new(var, waxwing_sdk::forms::FieldType::TextMulti).values(values));
+    }
+    command(&format!(
+        "<command xmlns='{}' node='{node}' sessionid='{sid}' action='complete'>{}</command>",
+        adhoc::NS,
+        submitted.to_element().to_xml()
+    ))
+}
+
+fn value(el: &Element, var: &str) -> Vec<String> {
+    DataForm::find_in(el).unwrap().unwrap().values(var).to_vec()
+}
+
+#[test]
+fn every_command_is_declared_for_admins() {
+    load();
+    let nodes: Vec<String> = FakeHost::commands().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(nodes.len(), COMMANDS.len());
+    assert!(nodes.contains(&format!("{NS}#add-user")));
+    assert_eq!(adhoc::visible_to(BOSS).len(), COMMANDS.len());
+    assert!(adhoc::visible_to("joe@example.org/pc").is_empty());
+}
+
+#[test]
+fn users_are_added_counted_listed_repassworded_and_deleted() {
+    load();
+    let done =
+        run("add-user", &[("accountjid", &["ann@example.org"]), ("password", &["pw1"]), ("password-verify", &["pw1"])])
+            .unwrap();
+    assert_eq!(done.attr("status"), Some("completed"));
+    assert_eq!(FakeHost::account_password("ann").as_deref(), Some("pw1"));
+    let mismatch =
+        run("add-user", &[("accountjid", &["bo@example.org"]), ("password", &["a"]), ("password-verify", &["b"])]);
+    assert_eq!(mismatch.unwrap_err().condition, Condition::NotAcceptable);
+    let elsewhere =
+        run("add-user", &[("accountjid", &["x@other.example"]), ("password", &["a"]), ("password-verify", &["a"])]);
+    assert_eq!(elsewhere.unwrap_err().condition, Condition::BadRequest);
+    let twice =
+        run("add-user", &[("accountjid", &["ann@example.org"]), ("password", &["a"]), ("password-verify", &["a"])]);
+    assert_eq!(twice.unwrap_err().condition, Condition::NotAcceptable);
+
+    assert_eq!(value(&run("get-registered-users-num", &[]).unwrap(), "registeredusersnum"), ["1"]);
+    assert_eq!(value(&run("get-registered-users-list", &[]).unwrap(), "registereduserjids"), ["ann@example.org"]);
+    run("change-user-password", &[("accountjid", &["ann@example.org"]), ("password", &["pw2"])]).unwrap();
+    assert_eq!(FakeHost::account_password("ann").as_deref(), Some("pw2"));
+    let deleted = run("delete-user", &[("accountjids", &["ann@example.org", "ghost@example.org"])]).unwrap();
+    let notes: Vec<String> =
+        deleted.elements().filter(|e| e.name == "note").map(|n| n.attr("type").unwrap().to_string()).collect();
+    assert_eq!(notes, ["info", "error"], "{deleted}");
+    assert_eq!(FakeHost::account_password("ann"), None);
+}
+
+#[test]
+fn online_users_are_counted_ended_and_told() {
+    load();
+    FakeHost::add_session("ann@example.org/a", Some("<presence/>"));
+    FakeHost::add_session("ann@example.org/b", Some("<presence/>"));
+    FakeHost::add_session("bo@example.org/c", None);
+    assert_eq!(value(&run("get-online-users-num", &[]).unwrap(), "onlineusersnum"), ["2"]);
+    assert_eq!(
+        value(&run("get-online-users-list", &[]).unwrap(), "onlineuserjids"),
+        ["ann@example.org", "bo@example.org"]
+    );
+
+    let told = run("announce", &[("subject", &["Maintenance"]), ("announcement", &["Down at noon"])]).unwrap();
+    assert_eq!(told.child("note", adhoc::NS).map(Element::text).as_deref(), Some("sent to 3 sessions"));
+    let sent = FakeHost::sent();
+    assert_eq!(sent.len(), 3);
+    assert!(sent.iter().all(|m| m.attr("type") == Some("headline")
+        && m.child("body", ns::CLIENT).is_some_and(|b| b.text() == "Down at noon")));
+
+    let ended = run("end-user-session", &[("accountjids", &["ann@example.org"])]).unwrap();
+    assert_eq!(ended.child("note", adhoc::NS).map(Element::text).as_deref(), Some("2 sessions ended"));
+    assert_eq!(value(&run("get-online-users-list", &[]).unwrap(), "onlineuserjids"), ["bo@example.org"]);
+    let empty = run("announce", &[("announcement", &[" "])]);
+    assert_eq!(empty.unwrap_err().condition, Condition::BadRequest);
+}

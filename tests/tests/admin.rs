@@ -1,0 +1,123 @@
+//! Service administration (XEP-0133) over ad-hoc commands (XEP-0050): the
+//! admin named in the config finds the commands and runs them; anyone else
+//! neither sees nor runs them.
+
+use waxwing_tests::{Element, Mech, RawClient, Server, stanza_error_condition, waxwing};
+
+const PW: &str = "admin-pw";
+const COMMANDS: &str = "http://jabber.org/protocol/commands";
+const ADMIN: &str = "http://jabber.org/protocol/admin";
+const ITEMS: &str = "http://jabber.org/protocol/disco#items";
+
+fn start() -> Server {
+    let config = "[[vhost]]\ndomain = \"localhost\"\nadmins = [\"root@localhost\"]\n";
+    Server::start_with_users(config, &[("root@localhost", PW), ("joe@localhost", PW)])
+}
+
+async fn login(s: &Server, user: &str) -> RawClient {
+    RawClient::login_with(s, &format!("{user}@localhost"), PW, Mech::ScramSha256, Some("adm")).await
+}
+
+fn submit(fields: &[(&str, &str)]) -> String {
+    let mut x = format!("<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>{ADMIN}</value></field>");
+    for (var, value) in fields {
+        x.push_str(&format!("<field var='{var}'><value>{value}</value></field>"));
+    }
+    x.push_str("</x>");
+    x
+}
+
+/// Executes `name`, then completes its form with `fields`; the last answer.
+async fn run(c: &mut RawClient, name: &str, fields: &[(&str, &str)]) -> Element {
+    let node = format!("{ADMIN}#{name}");
+    let first =
+        c.iq("set", Some("localhost"), &format!("<command xmlns='{COMMANDS}' node='{node}' action='execute'/>")).await;
+    if first.attr("type") != Some("result") {
+        return first;
+    }
+    let Some(cmd) = first.child("command", COMMANDS) else { return first };
+    if cmd.attr("status") == Some("completed") {
+        return first;
+    }
+    let sid = cmd.attr("sessionid").unwrap().to_string();
+    c.iq(
+        "set",
+        Some("localhost"),
+        &format!(
+            "<command xmlns='{COMMANDS}' node='{node}' sessionid='{sid}' action='complete'>{}</command>",
+            submit(fields)
+        ),
+    )
+    .await
+}
+
+fn field(r: &Element, var: &str) -> Vec<String> {
+    let x = r
+        .child("command", COMMANDS)
+        .and_then(|c| c.child("x", "jabber:x:data"))
+        .unwrap_or_else(|| panic!("no form: {r}"));
+    x.elements()
+        .filter(|f| f.attr("var") == Some(var))
+        .flat_map(|f| f.elements().filter(|v| v.name == "value").map(Element::text).collect::<Vec<_>>())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_admin_sees_and_runs_the_commands_others_do_not() {
+    let s = start();
+    let _log = s.log_on_panic();
+    let mut root = login(&s, "root").await;
+    let mut joe = login(&s, "joe").await;
+
+    let listed = root.iq("get", Some("localhost"), &format!("<query xmlns='{ITEMS}' node='{COMMANDS}'/>")).await;
+    let nodes: Vec<String> = listed
+        .child("query", ITEMS)
+        .map(|q| q.elements().filter_map(|i| i.attr("node").map(str::to_string)).collect())
+        .unwrap_or_default();
+    assert!(nodes.contains(&format!("{ADMIN}#add-user")) && nodes.len() >= 9, "{listed}");
+    let hidden = joe.iq("get", Some("localhost"), &format!("<query xmlns='{ITEMS}' node='{COMMANDS}'/>")).await;
+    assert_eq!(hidden.child("query", ITEMS).map(|q| q.elements().count()), Some(0), "{hidden}");
+
+    // Running one is refused before any plugin sees it; an unknown node is not found.
+    let refused = run(&mut joe, "add-user", &[]).await;
+    assert_eq!(stanza_error_condition(&refused).as_deref(), Some("forbidden"), "{refused}");
+    let unknown =
+        root.iq("set", Some("localhost"), &format!("<command xmlns='{COMMANDS}' node='nope' action='execute'/>")).await;
+    assert_eq!(stanza_error_condition(&unknown).as_deref(), Some("item-not-found"), "{unknown}");
+
+    let added = run(
+        &mut root,
+        "add-user",
+        &[("accountjid", "kim@localhost"), ("password", "kim-pw"), ("password-verify", "kim-pw")],
+    )
+    .await;
+    assert_eq!(added.child("command", COMMANDS).and_then(|c| c.attr("status")), Some("completed"), "{added}");
+    let mut kim = RawClient::login_with(&s, "kim@localhost", "kim-pw", Mech::ScramSha256, Some("new")).await;
+
+    assert_eq!(field(&run(&mut root, "get-registered-users-num", &[]).await, "registeredusersnum"), ["3"]);
+    let online = run(&mut root, "get-online-users-list", &[]).await;
+    assert_eq!(field(&online, "onlineuserjids"), ["joe@localhost", "kim@localhost", "root@localhost"]);
+
+    let told = run(&mut root, "announce", &[("subject", "Hello"), ("announcement", "Tea at four")]).await;
+    assert_eq!(told.child("command", COMMANDS).and_then(|c| c.attr("status")), Some("completed"), "{told}");
+    let heard = joe.next_where("the announcement", |e| e.name == "message").await;
+    assert!(heard.to_xml().contains("Tea at four"), "{heard}");
+
+    let ended = run(&mut root, "end-user-session", &[("accountjids", "kim@localhost")]).await;
+    assert_eq!(ended.child("command", COMMANDS).and_then(|c| c.attr("status")), Some("completed"), "{ended}");
+    kim.expect_stream_error("policy-violation").await;
+
+    let deleted = run(&mut root, "delete-user", &[("accountjids", "kim@localhost")]).await;
+    assert_eq!(deleted.attr("type"), Some("result"), "{deleted}");
+    assert_eq!(field(&run(&mut root, "get-registered-users-num", &[]).await, "registeredusersnum"), ["2"]);
+    s.assert_no_plugin_failures();
+}
+
+#[tokio::test]
+async fn admins_must_be_bare_jids_of_the_config() {
+    let s = Server::configure("[[vhost]]\ndomain = \"localhost\"\nadmins = [\"not a jid@@\"]\n");
+    let out = waxwing(&["check-config", &s.config_path().to_string_lossy()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("admins") && err.contains("bare JID"), "{err}");
+}
