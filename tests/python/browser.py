@@ -18,6 +18,7 @@ Pieces (installed by ./dev setup: `npm ci --prefix tests/web`, Debian's chromium
         alice.wait_connected()
         alice.send("bob@web.test", "hello")
         alice.wait_received("hi alice", frm="bob@web.test")
+        url = alice.send_file("bob@web.test", "notes.txt", "text/plain", b"...")  # XEP-0363
         alice.screenshot(tmp_path / "alice.png")
         assert alice.foreign_requests() == []
 
@@ -27,6 +28,7 @@ page saw (Converse's connection status, events, console tail).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ctypes
 import functools
@@ -356,12 +358,15 @@ class Converse:
         """Until Converse is logged in: its `connected` event came (the
         session is bound) and the control box shows the user's profile with
         an online status (what a user sees). Fails at once on AUTHFAIL or
-        CONNFAIL. Returns the bound full JID."""
+        CONNFAIL, and on DISCONNECTED once Converse said `disconnected`:
+        DISCONNECTED is also Converse's status before it starts connecting
+        (while it fetches host-meta, say). Returns the bound full JID."""
         jid = self.wait(
             """const w = window.waxwing;
             if (!w || w.error) return {error: w ? w.error : 'no window.waxwing'};
             const [status, message] = w.status() || [];
-            if (['AUTHFAIL', 'CONNFAIL', 'DISCONNECTED', 'CONNTIMEOUT', 'ERROR'].includes(status))
+            const ended = w.events.some(([e]) => e === 'disconnected');
+            if (['AUTHFAIL', 'CONNFAIL', 'CONNTIMEOUT', 'ERROR'].includes(status) || (status === 'DISCONNECTED' && ended))
                 return {error: `${status} ${message}`};
             const shown = document.querySelector('converse-user-profile .xmpp-status [data-value="online"]');
             return w.connected && shown && status === 'CONNECTED' ? {jid: w.connection().jid} : false;""",
@@ -411,6 +416,58 @@ class Converse:
             what=f"Converse sent {text!r} to {to}",
         )
         self.wait_shown(to, text, timeout)
+
+    def wait_upload_service(self, domain: str, timeout: float = TIMEOUT) -> str:
+        """Until Converse's disco of `domain` has an item with the HTTP
+        upload feature (XEP-0363); returns its JID. Converse decides whether
+        a chat's toolbar gets the paperclip when the chat first renders,
+        from what its disco has found by then (api.disco.supports, which
+        counts only the items already known): a chat opened before the
+        server's disco#items and the service's disco#info are back never
+        shows it. A user who waits a moment sees it; so does this."""
+        return self.wait(
+            """try {
+                const items = window.waxwing.api.disco.entities.items(arg.domain);
+                const item = items.find((e) => e.features.findWhere({var: arg.ns}));
+                return item ? item.get('jid') : false;
+            } catch (e) { return false; /* disco not initialized yet */ }""",
+            {"domain": domain, "ns": "urn:xmpp:http:upload:0"},
+            timeout=timeout,
+            what=f"Converse's disco found an HTTP upload service on {domain}",
+        )
+
+    def send_file(self, to: str, name: str, mime_type: str, data: bytes, timeout: float = TIMEOUT) -> str:
+        """Picks `data` as the file `name` (of `mime_type`) in the chat with
+        `to`, as a user does with the toolbar's paperclip: Converse shows it
+        only once disco finds an HTTP upload service (XEP-0363) on the
+        user's domain, and its hidden file input takes the file. Converse
+        then asks for a slot, PUTs the file and sends the GET URL (body and
+        XEP-0066 OOB). Waits for that message and returns the URL; fails with
+        Converse's own error message if the upload did not go through."""
+        self.wait_upload_service(self.jid.split("@")[-1].split("/")[0], timeout)
+        self.open_chat(to, timeout)
+        picker = self._chat(to) + " converse-chat-toolbar input.fileupload[type=file]"
+        self.wait(
+            "return !!document.querySelector(arg);",
+            picker,
+            timeout=timeout,
+            what=f"the file upload button in the chat with {to} (disco found the upload service)",
+        )
+        files = [{"name": name, "mimeType": mime_type, "base64": base64.b64encode(data).decode()}]
+        self.browser.call("files", timeout=timeout, page=self.name, selector=picker, files=files)
+        got = self.wait(
+            """const sent = window.waxwing.sent.find((m) => m.to === arg.to && m.body);
+            if (sent) return {url: sent.body};
+            const chat = window.waxwing.chatbox(arg.to);
+            const failed = chat ? chat.messages.filter((m) => m.get('type') === 'error') : [];
+            return failed.length ? {error: failed.map((m) => m.get('message')).join('; ')} : false;""",
+            {"to": to},
+            timeout=timeout,
+            what=f"Converse uploaded {name!r} and sent its URL to {to}",
+        )
+        if "error" in got:
+            raise BrowserError(f"{self.name}: the upload of {name!r} failed in Converse: {got['error']}\n{self.diagnose()}")
+        return got["url"]
 
     def wait_received(self, text: str, frm: str | None = None, timeout: float = TIMEOUT) -> dict:
         """Until a message with body `text` (from the bare JID `frm`, if

@@ -15,9 +15,17 @@ same server's c2s port.
 - over BOSH (XEP-0124/0206, kernel/src/http/bosh.rs):
   http://127.0.0.1:<http port>/http-bind, plain on loopback (secure),
   posted cross-origin (CORS preflight).
+- HTTP upload (XEP-0363), over WebSocket: Converse finds upload.localhost
+  and its limit by disco, and sends juliet a file through its upload button
+  (a slot, then a cross-origin PUT from the page's origin to the kernel's
+  /upload/: a CORS preflight, which Chromium's network log shows answered);
+  juliet gets the URL (body and XEP-0066) and downloads the very bytes, and
+  the page fetches them back cross-origin. Over https://localhost:<https
+  port> (the default listeners) and http://localhost:<http port> (no HTTPS
+  listener).
 
-Each checks the transport and URL Converse used, a message each way (typed
-into the chat and shown in it), a screenshot of the logged-in page (a PNG),
+Each chat test checks the transport and URL Converse used, a message each
+way (typed into the chat and shown in it), a screenshot of the logged-in page (a PNG),
 and that the page asked for nothing beyond loopback. Over BOSH, besides: a
 message to romeo while Converse is idle, its one request held by Waxwing,
 comes back on that request at once (not at the end of `wait`); one that
@@ -39,13 +47,17 @@ WAXWING_SCREENSHOT=<path> also saves the websocket test's screenshot there
 import asyncio
 import base64
 import contextlib
+import hashlib
 import json
 import logging
 import os
 import pathlib
 import re
 import shutil
+import ssl
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -317,3 +329,164 @@ def test_converse_chats_through_waxwing_bosh(tmp_path):
             print(netlog_exchanges(netlog, http_port)[-30_000:])
             raise
     print(f"\nbosh: {time.monotonic() - started:.1f} s (Chromium {b.version})")
+
+
+# -- HTTP upload (XEP-0363)
+
+UPLOAD_NAME = "wax wing é.bin"
+# Not a CORS-safelisted type: the PUT's Content-Type must be allowed by the preflight too.
+UPLOAD_TYPE = "application/octet-stream"
+
+
+def upload_bytes(n: int) -> bytes:
+    """`n` bytes, none of its 64 KiB chunks alike."""
+    out, i = bytearray(), 0
+    while len(out) < n:
+        out += hashlib.sha256(b"converse %d" % i).digest()
+        i += 1
+    return bytes(out[:n])
+
+
+def download(url: str, cafile: str):
+    """GET `url` as juliet's side would (trusting the server's certificate):
+    (status, headers, body)."""
+    ctx = ssl.create_default_context(cafile=cafile) if url.startswith("https:") else None
+    try:
+        with urllib.request.urlopen(url, timeout=10, context=ctx) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def netlog_plaintext(path) -> list[str]:
+    """Every HTTP/1.1 byte Chromium sent or read, per event, as text
+    (decrypted for TLS): what went over the wire to any server."""
+    text = pathlib.Path(path).read_text(errors="replace")
+    try:
+        log = json.loads(text)
+    except ValueError:
+        # Not closed (Chromium killed): the constants on the first line, then
+        # one event a line; a torn last line is dropped.
+        lines = text.splitlines()
+        log = {"constants": json.loads(lines[0].rstrip().rstrip(",") + "}")["constants"], "events": []}
+        for line in lines[2:]:
+            with contextlib.suppress(ValueError):
+                log["events"].append(json.loads(line.rstrip().rstrip(",")))
+    types = {v: k for k, v in log["constants"]["logEventTypes"].items()}
+    wanted = {"SOCKET_BYTES_SENT", "SOCKET_BYTES_RECEIVED", "SSL_SOCKET_BYTES_SENT", "SSL_SOCKET_BYTES_RECEIVED"}
+    return [
+        base64.b64decode(ev["params"]["bytes"]).decode("utf-8", "replace")
+        for ev in log.get("events", [])
+        if types.get(ev.get("type")) in wanted and "bytes" in (ev.get("params") or {})
+    ]
+
+
+async def upload_flow(page: browser.Converse, server: conftest.Server, data: bytes) -> str:
+    juliet = Client(server, JULIET, PASSWORD)
+    try:
+        await juliet.online()
+        await juliet.available()
+        url = await asyncio.to_thread(page.send_file, JULIET, UPLOAD_NAME, UPLOAD_TYPE, data)
+        # juliet gets the GET URL as the body and as XEP-0066 out-of-band data.
+        msg = await juliet.next_message(lambda m: m["body"] == url)
+        assert msg["from"].bare == ROMEO and msg["type"] == "chat", msg
+        oob = msg.xml.find("{jabber:x:oob}x/{jabber:x:oob}url")
+        assert oob is not None and oob.text == url, msg
+        # ... and downloads what the page uploaded.
+        status, headers, body = await asyncio.to_thread(download, url, server.cert_path)
+        assert status == 200, (status, body[:300])
+        assert len(body) == len(data) and body == data, (len(body), len(data))
+        assert headers["Content-Type"] == UPLOAD_TYPE, dict(headers)
+        return url
+    finally:
+        await juliet.leave()
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
+def test_converse_uploads_a_file_through_waxwing(tmp_path, scheme):
+    """Converse over WebSocket sends a file to juliet (slixmpp) through its
+    upload button: the service found by disco on `localhost`, a slot from
+    upload.localhost, the PUT from the page's origin (http://127.0.0.1:<the
+    page's port>) to another (the kernel's listener: a CORS preflight, as
+    the file's type is not a safelisted one), and its URL in a message.
+    `https`: the default listeners, so URLs are https://localhost:<https
+    port>; `http`: no HTTPS listener, so http://localhost:<http port>. juliet
+    downloads the very bytes, and so does the page itself with fetch()
+    (cross-origin: the GET's Access-Control-Allow-Origin)."""
+    browser.require_browser()
+    started = time.monotonic()
+    netlog = tmp_path / "netlog.json"
+    args = [f"--log-net-log={netlog}", "--net-log-capture-mode=Everything"]
+    listen = "https = []" if scheme == "http" else ""
+    data = upload_bytes(150_001)
+    with conftest.running(users=["romeo", "juliet"], listen_toml=listen) as server:
+        host, http_port = server.http
+        files_port = server.https[1] if scheme == "https" else http_port
+        base = f"{scheme}://localhost:{files_port}/upload/"
+        try:
+            with browser.Browser(args=args, log_dir=tmp_path / "browser") as b:
+                page = b.converse("romeo", ROMEO, PASSWORD, websocket_url=f"ws://{host}:{http_port}/xmpp-websocket")
+                try:
+                    page.wait_connected()
+                    assert page.transport() == "websocket"
+                    # What Converse found by disco: the service and its limit (XEP-0128 form).
+                    assert page.wait_upload_service("localhost") == "upload.localhost"
+                    found = page.eval(
+                        """const [item] = await window.waxwing.api.disco.features.get(arg, 'localhost');
+                        const form = item?.dataforms.where({FORM_TYPE: {value: arg, type: 'hidden'}}).pop();
+                        return {jid: item?.id ?? null, max: form?.attributes['max-file-size']?.value ?? null};""",
+                        "urn:xmpp:http:upload:0",
+                    )
+                    assert found == {"jid": "upload.localhost", "max": str(10 << 20)}, found
+
+                    url = asyncio.run(asyncio.wait_for(upload_flow(page, server, data), FLOW_TIMEOUT))
+                    assert url.startswith(base), (url, base)
+                    assert urllib.parse.unquote(url.rsplit("/", 1)[1]) == UPLOAD_NAME, url
+                    origin = page.eval("return location.origin;")
+                    assert origin.startswith("http://127.0.0.1:") and not url.startswith(origin), (origin, url)
+
+                    # The page reads the file back cross-origin, as web clients
+                    # do to show (or decrypt) media.
+                    got = page.eval(
+                        """const r = await fetch(arg, {mode: 'cors'});
+                        const bytes = new Uint8Array(await r.arrayBuffer());
+                        const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+                        return {status: r.status, type: r.headers.get('content-type'), length: bytes.length,
+                                sha256: [...digest].map((b) => b.toString(16).padStart(2, '0')).join('')};""",
+                        url,
+                    )
+                    assert got == {
+                        "status": 200,
+                        "type": UPLOAD_TYPE,
+                        "length": len(data),
+                        "sha256": hashlib.sha256(data).hexdigest(),
+                    }, got
+                    # The chat shows the file's URL as a link.
+                    page.wait(
+                        "return [...document.querySelectorAll(arg.sel)].some((a) => a.href === arg.url);",
+                        {"sel": page._chat(JULIET) + " .chat-msg__text a", "url": url},
+                        what="the uploaded file's link shown in the chat",
+                    )
+                    log = page.log()
+                    assert page.foreign_requests() == [], log["requests"]
+                    assert not log["failed"], log["failed"]
+                    assert any(r.startswith(base) and "token=" in r for r in log["requests"]), log["requests"]
+                finally:
+                    with contextlib.suppress(Exception):
+                        (tmp_path / "console.log").write_text("\n".join(page.log()["console"]))
+            # Chromium's own record (closed with the browser): the preflight
+            # for the PUT, and Waxwing's answer allowing it.
+            wire = netlog_plaintext(netlog)
+            path = urllib.parse.urlsplit(url).path
+            preflight = [t for t in wire if t.startswith(f"OPTIONS {path}?token=")]
+            assert preflight, [t.split("\r\n", 1)[0] for t in wire]
+            asked = preflight[0].lower()
+            assert "access-control-request-method: put" in asked and "origin: http://127.0.0.1:" in asked, asked
+            allowed = [t.lower() for t in wire if t.lower().startswith("http/1.1 2") and "access-control-allow-methods" in t.lower()]
+            assert any("put" in t.split("access-control-allow-methods:", 1)[1].split("\r\n", 1)[0] for t in allowed), allowed
+            put = [t for t in wire if t.startswith(f"PUT {path}?token=")]
+            assert put and f"content-length: {len(data)}" in put[0].lower(), put[:1]
+        except BaseException:
+            print(server.log_tail(80))
+            raise
+    print(f"\nupload ({scheme}): {time.monotonic() - started:.1f} s (Chromium {b.version})")

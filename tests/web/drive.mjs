@@ -15,6 +15,8 @@
 //                                          something truthy; returns it
 //   fill {page, selector, text, timeout}   Playwright's locator.fill
 //   press {page, selector, key, timeout}   locator.press
+//   files {page, selector, files, timeout} locator.setInputFiles: files are
+//                                          [{name, mimeType, base64}], as a user picks them
 //   screenshot {page, path}                a PNG of the viewport
 //   log {page}                             {console: [...], requests: [...], failed: [...]}
 //   close {page}
@@ -81,6 +83,11 @@ const ops = {
     },
     async press({ page, selector, key, timeout = 10000 }) {
         await entry(page).page.locator(selector).press(key, { timeout });
+        return null;
+    },
+    async files({ page, selector, files, timeout = 10000 }) {
+        const payloads = files.map((f) => ({ name: f.name, mimeType: f.mimeType, buffer: Buffer.from(f.base64, "base64") }));
+        await entry(page).page.locator(selector).setInputFiles(payloads, { timeout });
         return null;
     },
     async screenshot({ page, path, timeout = 10000 }) {
