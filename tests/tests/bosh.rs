@@ -28,6 +28,8 @@ fn server() -> &'static Server {
             ("zed@localhost", PW),
             ("una@localhost", PW),
             ("cal@localhost", PW),
+            ("pia@localhost", PW),
+            ("ace@localhost", PW),
         ],
     )
 }
@@ -231,4 +233,59 @@ async fn a_request_that_overtakes_the_one_before_it_waits_its_turn() {
     assert_eq!(body(&tim.next_message().await), "second");
     let next = b.send("", "").await;
     assert_ne!(next.attr("type"), Some("terminate"), "{next}");
+}
+
+#[tokio::test]
+async fn a_pause_answers_held_requests_at_once_and_the_session_goes_on() {
+    let s = server();
+    let _log = s.log_on_panic();
+    let mut b = login(s.http_addr(), "pia").await;
+    b.send("", "<presence xmlns='jabber:client'/>").await;
+    // A request held for the whole `wait`, and a pause that overtakes it.
+    let held = b.next("", "");
+    let addr = b.addr;
+    let held = tokio::spawn(async move { post(addr, &held).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let paused = b.send(" pause='60'", "").await;
+    assert_eq!(paused.attr("type"), None, "the pause is no termination: {paused}");
+    assert!(held.await.unwrap().is("body", HTTPBIND));
+    // What arrives during the pause waits for the client's return.
+    let mut tim = RawClient::login(s, "tim@localhost", PW).await;
+    tim.send("<message to='pia@localhost/web' type='chat'><body>while you were away</body></message>").await;
+    let m = b.until("the message sent during the pause", |e| e.name == "message").await;
+    assert_eq!(body(&m), "while you were away");
+}
+
+#[tokio::test]
+async fn a_pause_beyond_maxpause_ends_the_session() {
+    let s = server();
+    let mut b = login(s.http_addr(), "ace").await;
+    let r = b.send(" pause='121'", "").await;
+    assert_eq!((r.attr("type"), r.attr("condition")), (Some("terminate"), Some("policy-violation")), "{r}");
+    let gone = b.send("", "").await;
+    assert_eq!(gone.attr("condition"), Some("item-not-found"), "{gone}");
+}
+
+#[tokio::test]
+async fn acknowledged_responses_are_let_go() {
+    let s = server();
+    let addr = s.http_addr();
+    let created = post(
+        addr,
+        &format!("<body xmlns='{HTTPBIND}' rid='2000' to='localhost' wait='1' hold='1' ack='1' ver='1.11'/>"),
+    )
+    .await;
+    // §9.1: the connection manager says it keeps acknowledgements.
+    assert_eq!(created.attr("ack"), Some("2000"), "{created}");
+    assert_eq!(created.attr("maxpause"), Some("120"), "{created}");
+    let sid = created.attr("sid").unwrap().to_string();
+    let mut b = Bosh { addr, sid, rid: 2000 };
+    let first = b.next("", "");
+    post(addr, &first).await;
+    // Not yet acknowledged: a repeat gets the same answer.
+    assert!(post(addr, &first).await.attr("type").is_none());
+    b.send(" ack='2001'", "").await;
+    // Acknowledged: it is gone, and a repeat is refused.
+    let again = post(addr, &first).await;
+    assert_eq!(again.attr("condition"), Some("item-not-found"), "{again}");
 }

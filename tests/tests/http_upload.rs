@@ -141,10 +141,24 @@ async fn a_file_goes_up_and_anyone_with_the_url_gets_it() {
     ] {
         assert!(got.headers.contains(h), "{h} in {}", got.headers);
     }
+    // Caches keep it no longer than the server does (7 days by default).
+    let max_age: u64 = got
+        .headers
+        .split("cache-control: public, max-age=")
+        .nth(1)
+        .and_then(|v| v.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no max-age in {}", got.headers));
+    assert!(max_age > 6 * 24 * 3600 && max_age <= 7 * 24 * 3600, "{max_age}");
     let head = http("HEAD", &get_url, "", b"").await;
     assert_eq!(head.status, 200);
     assert!(head.headers.contains(&format!("content-length: {}", file.len())), "{}", head.headers);
     assert!(head.body.is_empty());
+    // An empty file is a file.
+    let (put_empty, get_empty) = slot(&mut ann, "empty.txt", 0, "text/plain").await;
+    assert_eq!(put(&put_empty, "text/plain", b"").await.status, 201);
+    let empty = http("GET", &get_empty, "", b"").await;
+    assert_eq!((empty.status, empty.body.len()), (200, 0));
     // The id alone is not enough: the name must match too.
     assert_eq!(http("GET", &get_url.replace("letter%201.txt", "other.txt"), "", b"").await.status, 404);
     s.assert_no_plugin_failures();

@@ -295,3 +295,30 @@ async fn configured_origins_limit_which_pages_may_connect() {
     assert!(refused.contains("403"), "{refused}");
     assert!(ws(None).await.is_ok(), "no Origin: not a browser page, not restricted");
 }
+
+#[tokio::test]
+async fn a_server_that_moved_sends_clients_to_the_other_endpoint() {
+    let s = Server::start("[http]\nwebsocket_redirect = \"wss://xmpp.example.org/xmpp-websocket\"\n");
+    let _log = s.log_on_panic();
+    let mut ws = connect(s.http_addr(), Some("xmpp")).await.unwrap();
+    send(&mut ws, &format!("<open xmlns='{FRAMING}' to='localhost' version='1.0'/>")).await;
+    // RFC 7395 §3.6.1: the stream opens, then closes with where to go.
+    let open = next(&mut ws).await.expect("the server's <open/>");
+    assert!(open.is("open", FRAMING) && open.attr("from") == Some("localhost"), "{open}");
+    let close = next(&mut ws).await.expect("the server's <close/>");
+    assert!(close.is("close", FRAMING), "{close}");
+    assert_eq!(close.attr("see-other-uri"), Some("wss://xmpp.example.org/xmpp-websocket"));
+    assert!(next(&mut ws).await.is_none(), "nothing after the close");
+    // No session was started.
+    let stats = s.log_text();
+    assert!(!stats.contains("authenticated"), "{stats}");
+}
+
+#[tokio::test]
+async fn a_redirect_that_is_not_a_websocket_url_is_refused_by_name() {
+    let s = Server::configure("[http]\nwebsocket_redirect = \"https://xmpp.example.org/\"\n");
+    let out = waxwing_tests::waxwing(&["check-config", &s.config_path().to_string_lossy()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("http.websocket_redirect") && err.contains("wss://"), "{err}");
+}

@@ -188,11 +188,15 @@ pub struct HttpSection {
     /// Origins whose pages may open XMPP WebSockets; "*": any. A request
     /// without `Origin` (no browser page) is always let through.
     pub websocket_origins: Vec<String>,
+    /// Send every WebSocket client to this endpoint instead (RFC 7395
+    /// §3.6.1 `see-other-uri`): "wss://xmpp.example.org/xmpp-websocket",
+    /// for moving or balancing the service.
+    pub websocket_redirect: Option<String>,
 }
 
 impl Default for HttpSection {
     fn default() -> Self {
-        HttpSection { cors_origins: vec!["*".into()], websocket_origins: vec!["*".into()] }
+        HttpSection { cors_origins: vec!["*".into()], websocket_origins: vec!["*".into()], websocket_redirect: None }
     }
 }
 
@@ -211,6 +215,16 @@ impl HttpSection {
                         "{key} contains {o:?}: write an origin such as \"https://chat.example.org\" (no path), or \"*\""
                     );
                 }
+            }
+        }
+        if let Some(uri) = &self.websocket_redirect {
+            let ok = uri.split_once("://").is_some_and(|(scheme, rest)| {
+                matches!(scheme, "ws" | "wss") && !rest.is_empty() && !rest.contains([' ', '\'', '"', '<'])
+            });
+            if !ok {
+                bail!(
+                    "http.websocket_redirect = {uri:?} is not a WebSocket URL: write one such as \"wss://xmpp.example.org/xmpp-websocket\""
+                );
             }
         }
         Ok(())

@@ -38,6 +38,8 @@ const MAX_WAIT: u64 = 60;
 const HOLD: usize = 1;
 /// A session with no request for this long is ended.
 const INACTIVITY: Duration = Duration::from_secs(60);
+/// The longest `pause` a client may ask for (XEP-0124 §10), in seconds.
+const MAX_PAUSE: u64 = 120;
 /// Time to get the stream's features for the session creation response.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Client bytes the c2s stream may leave unread before a request that
@@ -94,6 +96,9 @@ struct Exchange {
     /// The server ended the stream (its last words are in `pending`).
     ended: bool,
     last_request: Option<Instant>,
+    /// The client asked for a pause (XEP-0124 §10): the session may be
+    /// silent this long instead of `INACTIVITY`, until its next request.
+    pause: Option<Duration>,
     held: usize,
     /// Stream bytes from the client's requests, and how many of them the
     /// c2s stream has read (let go of once all are read).
@@ -288,6 +293,11 @@ struct Request {
     xmpp_version: Option<String>,
     restart: bool,
     terminate: bool,
+    /// Seconds the client will be away (XEP-0124 §10).
+    pause: Option<u64>,
+    /// The highest `rid` whose response the client has (XEP-0124 §9.1); on
+    /// the session request, `1` asks for acknowledgements.
+    ack: Option<u64>,
     /// The payload's elements, in the content namespace, as stream bytes.
     payload: String,
 }
@@ -319,6 +329,8 @@ impl Request {
             xmpp_version: attr("xmpp:version"),
             restart: req.attr("xmpp:restart") == Some("true"),
             terminate: req.attr("type") == Some("terminate"),
+            pause: req.attr("pause").and_then(|p| p.parse().ok()),
+            ack: req.attr("ack").and_then(|a| a.parse().ok()),
             payload,
         })
     }
@@ -345,6 +357,7 @@ async fn create(http: &Arc<Http>, conn: Connection, req: Request) -> Response {
     let wait = req.wait.unwrap_or(MAX_WAIT).clamp(1, MAX_WAIT);
     let Some(to) = req.to.clone() else { return terminate("improper-addressing") };
     let rid = req.rid;
+    let acks = req.ack == Some(1);
     let sid = crate::stream::new_id();
     let session = Arc::new(Session {
         sid: sid.clone(),
@@ -380,10 +393,13 @@ async fn create(http: &Arc<Http>, conn: Connection, req: Request) -> Response {
                 && !st.pending.is_empty()
             {
                 let payload = st.take_pending();
+                // §9.1: a client that asked for acknowledgements learns
+                // that the connection manager keeps them.
+                let ack = if acks { format!(" ack='{rid}'") } else { String::new() };
                 let attrs = format!(
-                    " sid='{sid}' wait='{wait}' requests='{}' hold='{HOLD}' inactivity='{}' polling='2' maxpause='120' \
-                     ver='1.11' from='{}' authid='{}' secure='true' xmpp:version='1.0' xmlns:xmpp='{XBOSH}' \
-                     xmlns:stream='{}'",
+                    " sid='{sid}' wait='{wait}' requests='{}' hold='{HOLD}' inactivity='{}' polling='2' \
+                     maxpause='{MAX_PAUSE}'{ack} ver='1.11' from='{}' authid='{}' secure='true' xmpp:version='1.0' \
+                     xmlns:xmpp='{XBOSH}' xmlns:stream='{}'",
                     HOLD + 1,
                     INACTIVITY.as_secs(),
                     escape_attr(&from),
@@ -430,13 +446,17 @@ async fn exchange(http: &Arc<Http>, s: Arc<Session>, req: Request) -> Response {
                     Order::Refuse("item-not-found")
                 } else if rid != st.next_rid {
                     Order::Early
-                } else if st.held > HOLD {
+                } else if st.held > HOLD || req.pause.is_some_and(|p| p > MAX_PAUSE) {
+                    // Overactivity (§11), or a longer pause than offered (§10).
                     Order::Refuse("policy-violation")
                 } else {
                     st.next_rid = rid + 1;
                     st.newest_rid = rid;
-                    // Responses the client has moved past are let go.
-                    st.sent.retain(|(r, _)| *r + (HOLD as u64) + 1 > rid);
+                    // Responses the client has moved past, or says it has
+                    // (§9.1), are let go.
+                    let acked = req.ack.unwrap_or(0);
+                    st.sent.retain(|(r, _)| *r + (HOLD as u64) + 1 > rid && *r > acked);
+                    st.pause = req.pause.map(Duration::from_secs);
                     Order::Next
                 }
             }
@@ -460,6 +480,7 @@ async fn exchange(http: &Arc<Http>, s: Arc<Session>, req: Request) -> Response {
     s.changed.notify_waiters();
 
     let terminating = req.terminate;
+    let pausing = req.pause.is_some();
     {
         let mut bytes = String::new();
         if req.restart {
@@ -480,7 +501,8 @@ async fn exchange(http: &Arc<Http>, s: Arc<Session>, req: Request) -> Response {
         return reply(body(" type='terminate'", ""));
     }
 
-    let deadline = Instant::now() + Duration::from_secs(s.wait);
+    // §10: a pause is answered at once, as the requests it overtook were.
+    let deadline = if pausing { Instant::now() } else { Instant::now() + Duration::from_secs(s.wait) };
     if let Ok(mut st) = s.state.lock() {
         st.held += 1;
     }
@@ -531,7 +553,10 @@ async fn expire(http: Arc<Http>, s: Arc<Session>) {
         // A stream the server ended stays until the client fetched its last
         // words, or stopped asking.
         let idle = match s.state.lock() {
-            Ok(st) => st.held == 0 && st.last_request.is_some_and(|t| t.elapsed() > INACTIVITY),
+            Ok(st) => {
+                let allowed = st.pause.map_or(INACTIVITY, |p| p.max(INACTIVITY));
+                st.held == 0 && st.last_request.is_some_and(|t| t.elapsed() > allowed)
+            }
             Err(_) => true,
         };
         if http.bosh.get(&s.sid).is_none() {

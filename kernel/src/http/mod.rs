@@ -19,7 +19,6 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::routing::get;
 use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
 
@@ -143,8 +142,14 @@ pub async fn listen(
 }
 
 async fn serve(ctx: Arc<Http>, router: Router, tcp: TcpStream, peer: SocketAddr, tls: bool) {
-    let router = router.layer(axum::Extension(Connection { peer, tls }));
-    let service = TowerToHyperService::new(router);
+    // Each request gets the connection's facts as an extension; layering
+    // the router per connection instead would copy its routes for each
+    // (5 KiB an idle BOSH session keeps).
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(Connection { peer, tls });
+        let mut router = router.clone();
+        async move { tower_service::Service::call(&mut router, req).await }
+    });
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
     let served = if tls {

@@ -205,7 +205,9 @@ pub async fn get(State(http): State<Arc<Http>>, Path((id, name)): Path<(String, 
     // An upload is someone else's content on this origin: never script, never sniffed.
     set(h, header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'; sandbox");
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(h, header::CACHE_CONTROL, "public, max-age=31536000, immutable");
+    // Caches keep it no longer than the server does.
+    let left = if slot.expires_ms == 0 { 365 * 24 * 3600 } else { slot.expires_ms.saturating_sub(now_ms()) / 1000 };
+    set(h, header::CACHE_CONTROL, &format!("public, max-age={left}, immutable"));
     // Any page may show or fetch a file whose URL it was given (web clients
     // decrypt OMEMO media with fetch); the URL is the capability.
     set(h, header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");

@@ -60,7 +60,11 @@ pub async fn upgrade(
     // sessions idle, and a message is one stanza at most: the read buffer,
     // held for the connection's life, takes a typical stanza in one read (a
     // larger one takes several), and writes go straight to the socket.
-    ws.read_buffer_size(1024).write_buffer_size(0).max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
+    let ws = ws.read_buffer_size(1024).write_buffer_size(0).max_message_size(max).max_frame_size(max);
+    if let Some(uri) = http.c2s.config.http.websocket_redirect.clone() {
+        return ws.on_upgrade(move |socket| redirect(http, socket, uri));
+    }
+    ws.on_upgrade(move |socket| {
         // The upgrade's own task serves the stream.
         crate::c2s::serve_secure(
             http.c2s.clone(),
@@ -252,6 +256,21 @@ async fn linger(mut ws: WebSocket, queue: VecDeque<Message>) {
     if tokio::time::timeout(CLOSE_GRACE, handshake).await.is_err() {
         tracing::debug!("WebSocket client did not close; dropped");
     }
+}
+
+/// RFC 7395 §3.6.1: answers the client's `<open/>` and sends it to `uri`
+/// with `<close see-other-uri/>`, then ends the WebSocket.
+async fn redirect(http: Arc<Http>, mut ws: WebSocket, uri: String) {
+    let negotiation = Duration::from_secs(http.c2s.config.limits.negotiation_timeout_secs);
+    let first = tokio::time::timeout(negotiation, ws.recv()).await;
+    let Ok(Some(Ok(Message::Text(text)))) = first else { return };
+    let to = Element::parse(text.as_str()).ok().and_then(|el| el.attr("to").map(str::to_string));
+    let from = to.filter(|d| http.c2s.config.vhost(d).is_some()).map(|d| format!(" from='{}'", escape_attr(&d)));
+    let open =
+        format!("<open xmlns='{FRAMING}'{} id='{}' version='1.0'/>", from.unwrap_or_default(), crate::stream::new_id());
+    let close = format!("<close xmlns='{FRAMING}' see-other-uri='{}'/>", escape_attr(&uri));
+    let queue = VecDeque::from([Message::Text(open.into()), Message::Text(close.into()), Message::Close(None)]);
+    linger(ws, queue).await;
 }
 
 /// The server's stream header as `<open/>`.

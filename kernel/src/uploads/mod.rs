@@ -194,9 +194,6 @@ impl Uploads {
         if let Some(why) = names::bad_content_type(&req.content_type) {
             return Err(UploadError::Invalid(format!("content-type {:?}: {why}", req.content_type)));
         }
-        if req.size == 0 {
-            return Err(UploadError::Invalid("size is 0: an upload carries at least one byte".into()));
-        }
         if req.size > self.max_file_size {
             return Err(UploadError::TooLarge(self.max_file_size));
         }

@@ -48,7 +48,8 @@ fn refusals_name_what_is_wrong() {
     };
     assert!(bad(Request { filename: "../x".into(), ..request(1) }).contains("filename"));
     assert!(bad(Request { content_type: "text/html\r\nSet-Cookie: x".into(), ..request(1) }).contains("content-type"));
-    assert!(bad(request(0)).contains("size is 0"));
+    // An empty file is a file (XEP-0363 does not forbid it).
+    assert!(u.grant("localhost", "p", request(0)).is_ok());
     assert!(bad(Request { put_valid_ms: 0, ..request(1) }).contains("put-valid-ms"));
     assert!(bad(Request { put_valid_ms: MAX_PUT_VALID_MS + 1, ..request(1) }).contains("put-valid-ms"));
 }

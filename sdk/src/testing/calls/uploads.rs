@@ -12,9 +12,6 @@ pub(crate) fn grant(request: &SlotRequest) -> Result<Slot, UploadError> {
         if request.filename.is_empty() || request.filename.contains('/') || request.filename.len() > 255 {
             return Err(UploadError::Invalid(format!("filename {:?} cannot end a URL", request.filename)));
         }
-        if request.size == 0 {
-            return Err(UploadError::Invalid("size is 0".into()));
-        }
         if request.size > s.uploads.max_file_size {
             return Err(UploadError::TooLarge(s.uploads.max_file_size));
         }
