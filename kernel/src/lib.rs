@@ -9,6 +9,7 @@ pub mod cli;
 pub mod component;
 pub mod config;
 pub mod http;
+pub mod migrate;
 pub mod plugins;
 pub mod router;
 pub mod s2s;

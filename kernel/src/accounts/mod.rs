@@ -60,10 +60,15 @@ struct Inner {
     write_lock: Mutex<()>,
 }
 
+/// Accounts made here always hold both; one imported from another server
+/// (XEP-0227 SCRAM credentials, [`Accounts::import_credentials`]) may hold
+/// only what that server kept, until the next password change or PLAIN login.
 #[derive(Serialize, Deserialize)]
 struct Record {
-    sha1: StoredCredentials,
-    sha256: StoredCredentials,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sha1: Option<StoredCredentials>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sha256: Option<StoredCredentials>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -189,6 +194,7 @@ impl Accounts {
             ScramHash::Sha1 => &record.sha1,
             ScramHash::Sha256 => &record.sha256,
         };
+        let Some(stored) = stored else { return Ok(None) };
         let creds =
             stored.to_credentials(hash).with_context(|| format!("corrupt account record {username}@{domain}"))?;
         Ok(Some(creds))
@@ -197,14 +203,64 @@ impl Accounts {
     /// Verify a plaintext password (for PLAIN) against the stored SHA-256
     /// credentials. An unknown user costs the same PBKDF2 run as a known one,
     /// so the answer's timing does not tell them apart.
+    ///
+    /// An imported account with SHA-1 credentials only is checked against
+    /// those, and on success gets both from the password.
     pub fn verify_password(&self, domain: &str, username: &str, password: &str) -> Result<bool, AccountError> {
         let Ok(password) = prep::password(password) else { return Ok(false) };
+        let mut hash = ScramHash::Sha256;
         let (creds, real) = match self.scram_credentials(domain, username, ScramHash::Sha256)? {
             Some(c) => (c, true),
-            None => (self.decoy_credentials(domain, username, ScramHash::Sha256), false),
+            None => match self.scram_credentials(domain, username, ScramHash::Sha1)? {
+                Some(c) => {
+                    hash = ScramHash::Sha1;
+                    (c, true)
+                }
+                None => (self.decoy_credentials(domain, username, ScramHash::Sha256), false),
+            },
         };
-        let derived = ScramCredentials::derive(ScramHash::Sha256, &password, &creds.salt, creds.iterations);
-        Ok(constant_time_eq(&derived.stored_key, &creds.stored_key) && real)
+        let derived = ScramCredentials::derive(hash, &password, &creds.salt, creds.iterations);
+        let ok = constant_time_eq(&derived.stored_key, &creds.stored_key) && real;
+        if ok && hash == ScramHash::Sha1 {
+            // Best effort: the login stands either way.
+            if let Err(e) = self.set_password(domain, username, &password) {
+                tracing::warn!("{username}@{domain}: could not complete imported credentials: {e}");
+            }
+        }
+        Ok(ok)
+    }
+
+    /// Creates an account from salted credentials another server kept
+    /// (XEP-0227), at least one of the two. Without SHA-256 ones the account
+    /// cannot use SCRAM-SHA-256 until its password is set again or it logs
+    /// in once with PLAIN.
+    pub fn import_credentials(
+        &self,
+        domain: &str,
+        username: &str,
+        sha1: Option<&ScramCredentials>,
+        sha256: Option<&ScramCredentials>,
+    ) -> Result<(), AccountError> {
+        let key = account_key(&prep::domain(domain)?, &prep::username(username)?);
+        if sha1.is_none() && sha256.is_none() {
+            return Err(AccountError::InvalidPassword("no credentials to import".into()));
+        }
+        for (c, hash) in [(sha1, ScramHash::Sha1), (sha256, ScramHash::Sha256)] {
+            if let Some(c) = c
+                && (c.stored_key.len() != hash.output_len() || c.server_key.len() != hash.output_len())
+            {
+                return Err(AccountError::InvalidPassword(format!("{hash:?} keys of the wrong length")));
+            }
+        }
+        let record = Record {
+            sha1: sha1.map(StoredCredentials::from_credentials),
+            sha256: sha256.map(StoredCredentials::from_credentials),
+        };
+        let _guard = self.lock();
+        if self.inner.storage.get(&key)?.is_some() {
+            return Err(AccountError::Exists);
+        }
+        self.put_record(&key, &record)
     }
 
     /// Credentials for an account that does not exist, stable per user so that
@@ -234,7 +290,7 @@ impl Accounts {
             let creds = ScramCredentials::derive(hash, prepared_password, &salt, self.inner.iterations);
             Ok(StoredCredentials::from_credentials(&creds))
         };
-        Ok(Record { sha1: make(ScramHash::Sha1)?, sha256: make(ScramHash::Sha256)? })
+        Ok(Record { sha1: Some(make(ScramHash::Sha1)?), sha256: Some(make(ScramHash::Sha256)?) })
     }
 
     fn get_record(&self, key: &[u8]) -> Result<Option<Record>, AccountError> {
@@ -266,8 +322,8 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         let key = account_key(&prep::domain(domain)?, &prep::username(username)?);
         let record = Record {
-            sha1: StoredCredentials::from_credentials(sha1),
-            sha256: StoredCredentials::from_credentials(sha256),
+            sha1: Some(StoredCredentials::from_credentials(sha1)),
+            sha256: Some(StoredCredentials::from_credentials(sha256)),
         };
         self.put_record(&key, &record)
     }

@@ -38,6 +38,22 @@ pub enum Command {
     /// Inspect and reload the plugins of the running server.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Import accounts and their data from a XEP-0227 (PIEFXIS) file, as
+    /// `ejabberdctl export_piefxis` or Prosody's migrator write them. The
+    /// server must be stopped.
+    Import {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Export every account and its data as a XEP-0227 (PIEFXIS) file
+    /// (standard output without FILE). The server must be stopped.
+    Export {
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Only this virtual host's accounts.
+        #[arg(long, value_name = "DOMAIN")]
+        domain: Option<String>,
+    },
     /// Check a config file (and the certificates it names) without starting anything.
     CheckConfig {
         #[arg(value_name = "FILE")]
@@ -167,13 +183,21 @@ mod tests {
         let c = parse(&["plugin", "new", "motd", "--lang", "python", "--repo", "r"]).unwrap();
         let Command::Plugin(PluginCommand::New { lang, repo, .. }) = c.command else { panic!("{c:?}") };
         assert_eq!((lang, repo), (Lang::Python, Some(PathBuf::from("r"))));
+        let c = parse(&["import", "dump.xml"]).unwrap();
+        assert!(matches!(c.command, Command::Import { file } if file == Path::new("dump.xml")));
+        let c = parse(&["export"]).unwrap();
+        assert!(matches!(c.command, Command::Export { file: None, domain: None }));
+        let c = parse(&["export", "out.xml", "--domain", "b"]).unwrap();
+        assert!(matches!(c.command, Command::Export { file: Some(_), domain: Some(_) }));
         let c = parse(&["check-config", "w.toml"]).unwrap();
         assert!(matches!(c.command, Command::CheckConfig { file } if file == Path::new("w.toml")));
     }
 
     #[test]
     fn usage_errors() {
-        let cases: [&[&str]; 8] = [
+        let cases: [&[&str]; 10] = [
+            &["import"],
+            &["export", "a", "b"],
             &[],
             &["frobnicate"],
             &["user", "add"],

@@ -1,10 +1,11 @@
-//! The `waxwing` command line: `serve`, `user`, `plugin`, `check-config`.
+//! The `waxwing` command line: `serve`, `user`, `plugin`, `import`, `export`, `check-config`.
 //!
 //! Exit codes: 0 success, 1 failure (the reason on stderr as `error: ...`),
 //! 2 usage errors (clap's).
 
 mod args;
 mod import;
+mod migrate;
 mod password;
 mod plugins;
 mod scaffold;
@@ -40,6 +41,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve => serve::serve(cli.config),
         Command::CheckConfig { file } => Ok(serve::check_config(&file)),
+        Command::Import { file } => {
+            let cfg = Config::load_or_default(cli.config.as_deref())?;
+            serve::init_logging("warn")?;
+            migrate::import(cfg, &file)
+        }
+        Command::Export { file, domain } => {
+            let cfg = Config::load_or_default(cli.config.as_deref())?;
+            serve::init_logging("warn")?;
+            migrate::export(cfg, file.as_deref(), domain)
+        }
         Command::User(cmd) => {
             let cfg = Config::load_or_default(cli.config.as_deref())?;
             serve::init_logging("warn")?;

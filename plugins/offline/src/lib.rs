@@ -6,6 +6,7 @@
 //! (wait) from the recipient's bare JID.
 
 mod delivery;
+mod migrate;
 mod policy;
 mod storage;
 
@@ -28,10 +29,16 @@ impl Plugin for Offline {
             .event(EventKind::SessionEnded)
             .event(EventKind::UserDeleted)
             .capabilities([Capability::Kv, Capability::Mem, Capability::Route])
+            // XEP-0227 export: the server asks for every stored message.
+            .route(Route::iq_get().payload(migrate::NS_OFFLINE, "offline").to(Address::Bare))
             // A mailbox, not an archive: past a million an account's queue is
             // a store of its own (MAM's job), and delivering it at login
             // would flood the client.
             .setting_int(MAX_MESSAGES, 1, 1_000_000, 1000, "How many messages one account may have waiting")
+    }
+
+    fn on_iq(iq: Iq) -> Handled {
+        migrate::export(&iq)
     }
 
     fn on_event(event: Event) -> Result<(), EventError> {
@@ -47,17 +54,26 @@ impl Plugin for Offline {
 
 /// `message-undeliverable`: the message, addressed to a local account.
 fn keep(xml: &str) -> Result<(), EventError> {
-    let message = waxwing_sdk::parse_client_xml(xml)?;
+    let mut message = waxwing_sdk::parse_client_xml(xml)?;
     let to = message.attr("to").ok_or("an undeliverable message without a 'to'")?;
     let recipient = Jid::prep(to)?.bare();
+    // An imported message (XEP-0227) says when it arrived at its first
+    // server: kept as arriving then, without that stamp.
+    let imported = migrate::arrival(&mut message, &waxwing_sdk::domain());
     match policy::disposition(&message) {
         Disposition::Discard => Ok(()),
         Disposition::Refuse => bounce(&message, &recipient, StanzaError::new(Condition::ServiceUnavailable)),
-        Disposition::Store => store(&message, &recipient, xml),
+        Disposition::Store => match imported {
+            Some(arrived_ms) => {
+                let xml = message.to_xml_in(waxwing_sdk::ns::CLIENT);
+                store_at(&message, &recipient, &xml, arrived_ms)
+            }
+            None => store_at(&message, &recipient, xml, now_ms()),
+        },
     }
 }
 
-fn store(message: &Element, recipient: &str, xml: &str) -> Result<(), EventError> {
+fn store_at(message: &Element, recipient: &str, xml: &str, arrived_ms: u64) -> Result<(), EventError> {
     let full = || StanzaError::new(Condition::ResourceConstraint).with_type(ErrorType::Wait);
     let quota = u64::try_from(waxwing_sdk::config().require_i64(MAX_MESSAGES)?).unwrap_or(0);
     let count = match storage::stored_count(recipient) {
@@ -67,7 +83,7 @@ fn store(message: &Element, recipient: &str, xml: &str) -> Result<(), EventError
     if count >= quota {
         return bounce(message, recipient, full());
     }
-    let record = Record { arrived_ms: now_ms(), xml: xml.to_string() };
+    let record = Record { arrived_ms, xml: xml.to_string() };
     match storage::append(recipient, &record, count) {
         Ok(()) => Ok(()),
         Err(HostError::Quota(_)) => bounce(message, recipient, full()),

@@ -31,7 +31,9 @@ fn describes_the_feature_events_and_quota() {
     let d = Offline::describe().into_wit();
     assert_eq!(d.features, vec!["msgoffline".to_string()]);
     assert!(d.events.contains(&EventKind::MessageUndeliverable));
-    assert!(d.routes.is_empty() && d.filters.is_empty());
+    // One route: the server's XEP-0227 export (an iq get with <offline/>).
+    assert_eq!(d.routes.len(), 1);
+    assert!(d.filters.is_empty());
     assert_eq!((d.settings[0].key.as_str(), d.settings[0].default.as_str()), (MAX_MESSAGES, "1000"));
 }
 

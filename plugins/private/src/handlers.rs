@@ -10,6 +10,9 @@ pub const NS: &str = "jabber:iq:private";
 
 pub fn handle(iq: &Iq, max_bytes: usize) -> Handled {
     let owner = jid::bare(iq.to());
+    if iq.from() == waxwing_sdk::domain() {
+        return migrate(iq, owner, max_bytes);
+    }
     if jid::bare(iq.from()) != owner {
         return Err(Condition::Forbidden.into());
     }
@@ -25,6 +28,34 @@ pub fn handle(iq: &Iq, max_bytes: usize) -> Handled {
         store::remove(&key)?;
     } else {
         store::save(&key, &serialize_within(element, max_bytes)?)?;
+    }
+    iq.reply_empty()
+}
+
+/// XEP-0227, from the server itself: a get with an empty query answers
+/// every stored element; a set stores each element it carries.
+fn migrate(iq: &Iq, owner: &str, max_bytes: usize) -> Handled {
+    let query = iq.payload()?;
+    if iq.is_get() {
+        let mut all = Element::new("query", NS);
+        for element in store::all(owner)? {
+            all.push_child(element);
+        }
+        return iq.reply_with(all);
+    }
+    let mut writes = Vec::new();
+    for element in query.elements() {
+        if element.ns.is_empty() || element.ns.starts_with("jabber:") {
+            return Err(StanzaError::new(Condition::NotAcceptable)
+                .with_type(ErrorType::Modify)
+                .with_text(format!("<{} xmlns='{}'> is in a reserved namespace", element.name, element.ns)));
+        }
+        if !is_empty(element) {
+            writes.push((store::key(owner, &element.name, &element.ns), serialize_within(element, max_bytes)?));
+        }
+    }
+    for (key, xml) in writes {
+        store::save(&key, &xml)?;
     }
     iq.reply_empty()
 }

@@ -30,6 +30,18 @@ pub fn remove(key: &str) -> Result<(), HostError> {
     kv::delete(key)
 }
 
+/// Every element the account stored, in key order; unreadable ones skipped.
+pub fn all(bare_jid: &str) -> Result<Vec<Element>, HostError> {
+    let mut out = Vec::new();
+    for entry in kv::scan_iter(account_prefix(bare_jid)) {
+        let (_, value) = entry?;
+        if let Some(el) = String::from_utf8(value).ok().and_then(|x| Element::parse(&x).ok()) {
+            out.push(el);
+        }
+    }
+    Ok(out)
+}
+
 /// Every element of the account, deleted with one batch: the scan keeps
 /// only the keys, a page of values at a time.
 pub fn delete_account(bare_jid: &str) -> Result<(), HostError> {

@@ -9,6 +9,7 @@ mod dataset;
 mod invisibility;
 mod item;
 mod last_activity;
+mod migrate;
 mod presence;
 mod roster_iq;
 mod session_state;

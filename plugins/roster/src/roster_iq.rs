@@ -12,6 +12,10 @@ use crate::{presence, session_state, stanzas};
 
 pub fn handle(iq: Iq) -> Handled {
     let user = iq.to().to_string();
+    // XEP-0227: the server itself imports and exports rosters.
+    if crate::migrate::from_server(&iq) {
+        return crate::migrate::handle(&iq, &user);
+    }
     // §2.1.5/§2.3.3: a roster belongs to its account alone.
     if bare(iq.from()) != user {
         return Err(StanzaError::new(Condition::Forbidden).with_text("that roster is not yours"));
