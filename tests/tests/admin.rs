@@ -107,6 +107,17 @@ async fn the_admin_sees_and_runs_the_commands_others_do_not() {
     assert_eq!(ended.child("command", COMMANDS).and_then(|c| c.attr("status")), Some("completed"), "{ended}");
     kim.expect_stream_error("policy-violation").await;
 
+    // The message of the day: to everyone online now, and to each new session.
+    let motd = run(&mut root, "set-motd", &[("motd", "Mind the gap")]).await;
+    assert_eq!(motd.child("command", COMMANDS).and_then(|c| c.attr("status")), Some("completed"), "{motd}");
+    let heard =
+        joe.next_where("the message of the day", |e| e.name == "message" && e.to_xml().contains("Mind the gap")).await;
+    assert_eq!(heard.attr("type"), Some("headline"));
+    let mut later = RawClient::login_with(&s, "joe@localhost", PW, Mech::ScramSha256, Some("later")).await;
+    later
+        .next_where("the message of the day at login", |e| e.name == "message" && e.to_xml().contains("Mind the gap"))
+        .await;
+
     let deleted = run(&mut root, "delete-user", &[("accountjids", "kim@localhost")]).await;
     assert_eq!(deleted.attr("type"), Some("result"), "{deleted}");
     assert_eq!(field(&run(&mut root, "get-registered-users-num", &[]).await, "registeredusersnum"), ["2"]);

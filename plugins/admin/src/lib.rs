@@ -4,8 +4,10 @@
 //!
 //! Each command is one form and its submission: users (add, delete,
 //! password), counts and lists of registered and online users, ending
-//! sessions, and announcements to everyone online.
+//! sessions, announcements to everyone online, the message of the day and
+//! the welcome message (`notices.rs`).
 
+mod notices;
 mod users;
 
 use waxwing_sdk::adhoc::{self, Audience, Command, Request, Step};
@@ -25,18 +27,21 @@ const COMMANDS: &[(&str, &str)] = &[
     ("get-online-users-num", "Get Number of Online Users"),
     ("get-online-users-list", "Get List of Online Users"),
     ("announce", "Send Announcement to Online Users"),
+    ("set-motd", "Set Message of the Day"),
+    ("edit-motd", "Edit Message of the Day"),
+    ("delete-motd", "Delete Message of the Day"),
+    ("edit-welcome", "Edit Welcome Message"),
 ];
 
 struct Admin;
 
 impl Plugin for Admin {
     fn describe() -> Describe {
-        Describe::new("admin", env!("CARGO_PKG_VERSION")).feature(adhoc::NS).capabilities([
-            Capability::Kv,
-            Capability::Sessions,
-            Capability::Route,
-            Capability::Accounts,
-        ])
+        Describe::new("admin", env!("CARGO_PKG_VERSION"))
+            .feature(adhoc::NS)
+            .event(EventKind::SessionStarted)
+            .event(EventKind::UserCreated)
+            .capabilities([Capability::Kv, Capability::Sessions, Capability::Route, Capability::Accounts])
     }
 
     fn init(_config: &Json) -> Result<Ready, String> {
@@ -52,14 +57,23 @@ impl Plugin for Admin {
         }
         adhoc::handle(&iq, run)
     }
+
+    fn on_event(event: Event) -> Result<(), EventError> {
+        match event {
+            Event::SessionStarted { jid } => notices::session_started(&jid)?,
+            Event::UserCreated { jid } => notices::user_created(&jid)?,
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 /// One step of the command the request names.
 fn run(req: &Request) -> Result<Step, StanzaError> {
     let name = req.node.strip_prefix(NS).and_then(|n| n.strip_prefix('#')).unwrap_or_default();
-    match (name, req.stage) {
-        (_, 0) => users::first_stage(name),
-        (_, _) => users::submit(name, req),
+    match req.stage {
+        0 => notices::first_stage(name).unwrap_or_else(|| users::first_stage(name)),
+        _ => notices::submit(name, req).unwrap_or_else(|| users::submit(name, req)),
     }
 }
 

@@ -108,3 +108,39 @@ fn online_users_are_counted_ended_and_told() {
     let empty = run("announce", &[("announcement", &[" "])]);
     assert_eq!(empty.unwrap_err().condition, Condition::BadRequest);
 }
+
+#[test]
+fn the_message_of_the_day_goes_to_those_online_and_each_new_session() {
+    load();
+    FakeHost::add_session("ann@example.org/a", Some("<presence/>"));
+    let set = run("set-motd", &[("motd", &["Welcome back", "line two"])]).unwrap();
+    assert_eq!(set.child("note", adhoc::NS).map(Element::text).as_deref(), Some("set, and sent to 1 sessions"));
+    assert_eq!(FakeHost::sent().len(), 1);
+    Admin::on_event(Event::SessionStarted { jid: "bo@example.org/b".into() }).unwrap();
+    let sent = FakeHost::sent();
+    let last = sent.last().unwrap();
+    assert_eq!(last.attr("to"), Some("bo@example.org/b"));
+    assert_eq!(last.child("body", ns::CLIENT).map(Element::text).as_deref(), Some("Welcome back\nline two"));
+    // Editing shows the current text.
+    let node = format!("{NS}#edit-motd");
+    let shown = command(&format!("<command xmlns='{}' node='{node}'/>", adhoc::NS)).unwrap();
+    assert_eq!(value(&shown, "motd"), ["Welcome back", "line two"]);
+    run("delete-motd", &[]).unwrap();
+    let before = FakeHost::sent().len();
+    Admin::on_event(Event::SessionStarted { jid: "cy@example.org/c".into() }).unwrap();
+    assert_eq!(FakeHost::sent().len(), before, "no message of the day, nothing sent");
+}
+
+#[test]
+fn new_accounts_get_the_welcome_message() {
+    load();
+    Admin::on_event(Event::UserCreated { jid: "new@example.org".into() }).unwrap();
+    assert!(FakeHost::sent().is_empty(), "no welcome message yet");
+    run("edit-welcome", &[("welcome", &["Hello and welcome"])]).unwrap();
+    Admin::on_event(Event::UserCreated { jid: "new@example.org".into() }).unwrap();
+    let sent = FakeHost::sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].attr("to"), Some("new@example.org"));
+    run("edit-welcome", &[("welcome", &[""])]).unwrap();
+    assert!(waxwing_sdk::kv::get("welcome").unwrap().is_none(), "an empty welcome removes it");
+}
