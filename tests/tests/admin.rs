@@ -118,6 +118,19 @@ async fn the_admin_sees_and_runs_the_commands_others_do_not() {
         .next_where("the message of the day at login", |e| e.name == "message" && e.to_xml().contains("Mind the gap"))
         .await;
 
+    // A disabled account loses its sessions and may not log in, even with
+    // the right password, until it is enabled again.
+    let mut kim = RawClient::login_with(&s, "kim@localhost", "kim-pw", Mech::ScramSha256, Some("back")).await;
+    run(&mut root, "disable-user", &[("accountjids", "kim@localhost")]).await;
+    kim.expect_stream_error("policy-violation").await;
+    let mut c = RawClient::connect_tls(&s).await;
+    let f = c.auth(Mech::ScramSha256, "kim", "kim-pw").await.expect_err("a disabled account logged in");
+    assert!(f.child("account-disabled", "urn:ietf:params:xml:ns:xmpp-sasl").is_some(), "{f}");
+    let f = c.auth(Mech::Plain, "kim", "kim-pw").await.expect_err("a disabled account logged in with PLAIN");
+    assert!(f.child("account-disabled", "urn:ietf:params:xml:ns:xmpp-sasl").is_some(), "{f}");
+    run(&mut root, "reenable-user", &[("accountjids", "kim@localhost")]).await;
+    RawClient::login_with(&s, "kim@localhost", "kim-pw", Mech::ScramSha256, Some("again")).await;
+
     let deleted = run(&mut root, "delete-user", &[("accountjids", "kim@localhost")]).await;
     assert_eq!(deleted.attr("type"), Some("result"), "{deleted}");
     assert_eq!(field(&run(&mut root, "get-registered-users-num", &[]).await, "registeredusersnum"), ["2"]);

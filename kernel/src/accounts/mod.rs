@@ -69,6 +69,10 @@ struct Record {
     sha1: Option<StoredCredentials>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sha256: Option<StoredCredentials>,
+    /// An admin disabled it (XEP-0133): its password still checks, but it
+    /// may not log in.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    disabled: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -133,12 +137,27 @@ impl Accounts {
 
     pub fn set_password(&self, domain: &str, username: &str, password: &str) -> Result<(), AccountError> {
         let key = account_key(&prep::domain(domain)?, &prep::username(username)?);
-        let record = self.new_record(&prep::password(password)?)?;
+        let mut record = self.new_record(&prep::password(password)?)?;
         let _guard = self.lock();
-        if self.inner.storage.get(&key)?.is_none() {
-            return Err(AccountError::NotFound);
-        }
+        let Some(old) = self.get_record(&key)? else { return Err(AccountError::NotFound) };
+        record.disabled = old.disabled;
         self.put_record(&key, &record)
+    }
+
+    /// Disables (or enables again) logging in to an account.
+    pub fn set_disabled(&self, domain: &str, username: &str, disabled: bool) -> Result<(), AccountError> {
+        let key = account_key(&prep::domain(domain)?, &prep::username(username)?);
+        let _guard = self.lock();
+        let Some(mut record) = self.get_record(&key)? else { return Err(AccountError::NotFound) };
+        record.disabled = disabled;
+        self.put_record(&key, &record)
+    }
+
+    /// Whether an account is disabled; false when there is none.
+    pub fn is_disabled(&self, domain: &str, username: &str) -> Result<bool, AccountError> {
+        let domain = prep::domain(domain)?;
+        let Ok(username) = prep::username(username) else { return Ok(false) };
+        Ok(self.get_record(&account_key(&domain, &username))?.is_some_and(|r| r.disabled))
     }
 
     pub fn delete(&self, domain: &str, username: &str) -> Result<(), AccountError> {
@@ -255,6 +274,7 @@ impl Accounts {
         let record = Record {
             sha1: sha1.map(StoredCredentials::from_credentials),
             sha256: sha256.map(StoredCredentials::from_credentials),
+            disabled: false,
         };
         let _guard = self.lock();
         if self.inner.storage.get(&key)?.is_some() {
@@ -290,7 +310,7 @@ impl Accounts {
             let creds = ScramCredentials::derive(hash, prepared_password, &salt, self.inner.iterations);
             Ok(StoredCredentials::from_credentials(&creds))
         };
-        Ok(Record { sha1: Some(make(ScramHash::Sha1)?), sha256: Some(make(ScramHash::Sha256)?) })
+        Ok(Record { sha1: Some(make(ScramHash::Sha1)?), sha256: Some(make(ScramHash::Sha256)?), disabled: false })
     }
 
     fn get_record(&self, key: &[u8]) -> Result<Option<Record>, AccountError> {
@@ -324,6 +344,7 @@ impl Accounts {
         let record = Record {
             sha1: Some(StoredCredentials::from_credentials(sha1)),
             sha256: Some(StoredCredentials::from_credentials(sha256)),
+            disabled: false,
         };
         self.put_record(&key, &record)
     }

@@ -179,3 +179,20 @@ fn low_iteration_counts_are_raised() {
     let zero = Accounts::new(f.storage.clone(), 0);
     assert_eq!(zero.decoy_credentials("example.com", "x", ScramHash::Sha1).iterations.get(), 4096);
 }
+
+#[test]
+fn disabling_is_kept_across_a_password_change_and_undone_by_enabling() {
+    let f = Fixture::new();
+    let a = &f.accounts;
+    a.create("example.org", "dee", "pw").unwrap();
+    assert!(!a.is_disabled("example.org", "dee").unwrap());
+    a.set_disabled("example.org", "Dee", true).unwrap();
+    assert!(a.is_disabled("example.org", "dee").unwrap());
+    a.set_password("example.org", "dee", "new").unwrap();
+    assert!(a.is_disabled("example.org", "dee").unwrap(), "a new password does not enable it");
+    assert!(a.verify_password("example.org", "dee", "new").unwrap(), "the password still checks");
+    a.set_disabled("example.org", "dee", false).unwrap();
+    assert!(!a.is_disabled("example.org", "dee").unwrap());
+    assert!(matches!(a.set_disabled("example.org", "nobody", true), Err(AccountError::NotFound)));
+    assert!(!a.is_disabled("example.org", "nobody").unwrap());
+}

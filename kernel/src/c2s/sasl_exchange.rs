@@ -55,6 +55,11 @@ pub(super) async fn authenticate(conn: &mut Conn<'_>, auth: &Element) -> Result<
                 step = off_worker_if(mechanism == Mechanism::Plain, || exchange.step(&accounts, &data));
             }
             Step::Success { username, additional_data } => {
+                // Only one who knows the password learns that it is disabled.
+                if accounts.is_disabled(&domain, &username).unwrap_or(false) {
+                    return fail(conn, SaslFailure::AccountDisabled, Some("an administrator disabled this account"))
+                        .await;
+                }
                 conn.ctx.throttle.record_success(conn.peer.ip());
                 let body = additional_data.map(|d| B64.encode(d)).unwrap_or_default();
                 let xml = format!("<success xmlns='{}'>{body}</success>", ns::SASL);

@@ -20,6 +20,8 @@ pub const NS: &str = "http://jabber.org/protocol/admin";
 const COMMANDS: &[(&str, &str)] = &[
     ("add-user", "Add User"),
     ("delete-user", "Delete User"),
+    ("disable-user", "Disable User"),
+    ("reenable-user", "Re-Enable User"),
     ("change-user-password", "Change User Password"),
     ("end-user-session", "End User Session"),
     ("get-registered-users-num", "Get Number of Registered Users"),

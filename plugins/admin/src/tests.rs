@@ -144,3 +144,17 @@ fn new_accounts_get_the_welcome_message() {
     run("edit-welcome", &[("welcome", &[""])]).unwrap();
     assert!(waxwing_sdk::kv::get("welcome").unwrap().is_none(), "an empty welcome removes it");
 }
+
+#[test]
+fn disabled_users_lose_their_sessions_until_enabled_again() {
+    load();
+    FakeHost::add_account("dee", "pw");
+    FakeHost::add_session("dee@example.org/a", Some("<presence/>"));
+    run("disable-user", &[("accountjids", &["dee@example.org"])]).unwrap();
+    assert!(waxwing_sdk::accounts::is_disabled("dee").unwrap());
+    assert!(FakeHost::sessions().is_empty(), "its session was ended");
+    run("reenable-user", &[("accountjids", &["dee@example.org"])]).unwrap();
+    assert!(!waxwing_sdk::accounts::is_disabled("dee").unwrap());
+    let unknown = run("disable-user", &[("accountjids", &["nobody@example.org"])]).unwrap();
+    assert_eq!(unknown.child("note", adhoc::NS).and_then(|n| n.attr("type")), Some("error"));
+}

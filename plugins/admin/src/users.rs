@@ -35,6 +35,8 @@ pub fn first_stage(name: &str) -> Result<Step, StanzaError> {
             ],
         ),
         "delete-user" => form("Deleting a User", vec![jid_multi("accountjids", "The Jabber ID(s) to delete")]),
+        "disable-user" => form("Disabling a User", vec![jid_multi("accountjids", "The Jabber ID(s) to disable")]),
+        "reenable-user" => form("Re-Enabling a User", vec![jid_multi("accountjids", "The Jabber ID(s) to re-enable")]),
         "change-user-password" => form(
             "Changing a User Password",
             vec![
@@ -96,6 +98,20 @@ pub fn submit(name: &str, req: &Request) -> Result<Step, StanzaError> {
                 let user = username(Some(jid))?;
                 match accounts::delete(&user) {
                     Ok(()) => notes.push(Note::Info(format!("{jid} was deleted"))),
+                    Err(e) => notes.push(Note::Error(format!("{jid}: {e}"))),
+                }
+            }
+            Ok(notes.into_iter().fold(Step::result(result(Vec::new())), Step::note))
+        }
+        "disable-user" | "reenable-user" => {
+            let disable = name == "disable-user";
+            let mut notes = Vec::new();
+            for jid in f.values("accountjids") {
+                let user = username(Some(jid))?;
+                match accounts::set_disabled(&user, disable) {
+                    Ok(()) => {
+                        notes.push(Note::Info(format!("{jid} is {}", if disable { "disabled" } else { "enabled" })))
+                    }
                     Err(e) => notes.push(Note::Error(format!("{jid}: {e}"))),
                 }
             }

@@ -41,3 +41,14 @@ pub fn count() -> Result<u64, HostError> {
 pub fn end_session(full_jid: &str, reason: &str) -> Result<bool, HostError> {
     lift(sys::accounts::end_session(full_jid, reason))
 }
+
+/// Disables an account (its sessions are closed; logging in fails with
+/// SASL `account-disabled`) or enables it again.
+pub fn set_disabled(username: &str, disabled: bool) -> Result<(), HostError> {
+    lift(sys::accounts::set_disabled(username, disabled))
+}
+
+/// Whether an account is disabled.
+pub fn is_disabled(username: &str) -> Result<bool, HostError> {
+    lift(sys::accounts::is_disabled(username))
+}

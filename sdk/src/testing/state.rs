@@ -53,6 +53,8 @@ pub(crate) struct State {
     pub(crate) rng: u64,
     pub(crate) uploads: FakeUploads,
     pub(crate) admins: Vec<String>,
+    /// Usernames of disabled accounts.
+    pub(crate) disabled: BTreeSet<String>,
     pub(crate) commands: Vec<Command>,
 }
 
@@ -90,6 +92,7 @@ impl Default for State {
             rng: DEFAULT_SEED,
             uploads: FakeUploads { granted: true, max_file_size: 100 << 20, next: 0, slots: Vec::new() },
             admins: Vec::new(),
+            disabled: BTreeSet::new(),
             commands: Vec::new(),
         }
     }

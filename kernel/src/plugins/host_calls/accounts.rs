@@ -51,6 +51,26 @@ impl accounts::Host for StoreData {
         Ok(self.shared.accounts.list(&self.shared.domain).map_err(|e| self.account_error(e))?.len() as u64)
     }
 
+    fn set_disabled(&mut self, username: String, disabled: bool) -> Result<(), HostError> {
+        self.need(Capability::Accounts)?;
+        self.shared
+            .accounts
+            .set_disabled(&self.shared.domain, &username, disabled)
+            .map_err(|e| self.account_error(e))?;
+        if disabled {
+            let kernel = self.shared.kernel.get().ok_or_else(|| self.internal("accounts.set-disabled", "no router"))?;
+            for s in kernel.sessions_of(&self.account_jid(&username)) {
+                kernel.end_session(&s.jid, "an administrator disabled this account");
+            }
+        }
+        Ok(())
+    }
+
+    fn is_disabled(&mut self, username: String) -> Result<bool, HostError> {
+        self.need(Capability::Accounts)?;
+        self.shared.accounts.is_disabled(&self.shared.domain, &username).map_err(|e| self.account_error(e))
+    }
+
     fn end_session(&mut self, full_jid: String, reason: String) -> Result<bool, HostError> {
         self.need(Capability::Accounts)?;
         let full = jid::FullJid::new(&full_jid)

@@ -88,3 +88,24 @@ pub(crate) fn end_session(full_jid: &str, _reason: &str) -> Result<bool, HostErr
         Ok(s.sessions.len() < before)
     })
 }
+
+/// Disabled accounts are kept apart; disabling ends the account's sessions.
+pub(crate) fn set_disabled(username: &str, disabled: bool) -> Result<(), HostError> {
+    checked(username, |s, user| {
+        if !s.accounts.contains_key(&user) {
+            return Err(not_found());
+        }
+        if disabled {
+            let prefix = format!("{user}@{}/", s.domain);
+            s.sessions.retain(|x| !x.jid.starts_with(&prefix));
+            s.disabled.insert(user);
+        } else {
+            s.disabled.remove(&user);
+        }
+        Ok(())
+    })
+}
+
+pub(crate) fn is_disabled(username: &str) -> Result<bool, HostError> {
+    checked(username, |s, user| Ok(s.disabled.contains(&user)))
+}
