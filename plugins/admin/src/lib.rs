@@ -7,6 +7,7 @@
 //! sessions, announcements to everyone online, the message of the day and
 //! the welcome message (`notices.rs`).
 
+mod lookups;
 mod notices;
 mod users;
 
@@ -28,6 +29,8 @@ const COMMANDS: &[(&str, &str)] = &[
     ("get-registered-users-list", "Get List of Registered Users"),
     ("get-online-users-num", "Get Number of Online Users"),
     ("get-online-users-list", "Get List of Online Users"),
+    ("get-user-roster", "Get User Roster"),
+    ("get-user-lastlogin", "Get User Last Login Time"),
     ("announce", "Send Announcement to Online Users"),
     ("set-motd", "Set Message of the Day"),
     ("edit-motd", "Edit Message of the Day"),
@@ -43,7 +46,16 @@ impl Plugin for Admin {
             .feature(adhoc::NS)
             .event(EventKind::SessionStarted)
             .event(EventKind::UserCreated)
-            .capabilities([Capability::Kv, Capability::Sessions, Capability::Route, Capability::Accounts])
+            .event(EventKind::SessionEnded)
+            .reads("roster", lookups::SUBSCRIPTIONS)
+            .reads("roster", lookups::GROUPS)
+            .capabilities([
+                Capability::Kv,
+                Capability::Sessions,
+                Capability::Route,
+                Capability::Accounts,
+                Capability::Datasets,
+            ])
     }
 
     fn init(_config: &Json) -> Result<Ready, String> {
@@ -64,6 +76,7 @@ impl Plugin for Admin {
         match event {
             Event::SessionStarted { jid } => notices::session_started(&jid)?,
             Event::UserCreated { jid } => notices::user_created(&jid)?,
+            Event::SessionEnded { jid, .. } => lookups::session_ended(&jid)?,
             _ => {}
         }
         Ok(())
@@ -74,8 +87,19 @@ impl Plugin for Admin {
 fn run(req: &Request) -> Result<Step, StanzaError> {
     let name = req.node.strip_prefix(NS).and_then(|n| n.strip_prefix('#')).unwrap_or_default();
     match req.stage {
-        0 => notices::first_stage(name).unwrap_or_else(|| users::first_stage(name)),
-        _ => notices::submit(name, req).unwrap_or_else(|| users::submit(name, req)),
+        0 => match lookups::first_stage(name) {
+            Some(step) => Ok(step),
+            None => notices::first_stage(name).unwrap_or_else(|| users::first_stage(name)),
+        },
+        _ => {
+            if let Some(f) = &req.form
+                && let Some(bare) = users::account_jid(f.value("accountjid")).transpose()
+                && let Some(answer) = lookups::answer(name, &bare?)
+            {
+                return answer;
+            }
+            notices::submit(name, req).unwrap_or_else(|| users::submit(name, req))
+        }
     }
 }
 

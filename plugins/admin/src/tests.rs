@@ -158,3 +158,36 @@ fn disabled_users_lose_their_sessions_until_enabled_again() {
     let unknown = run("disable-user", &[("accountjids", &["nobody@example.org"])]).unwrap();
     assert_eq!(unknown.child("note", adhoc::NS).and_then(|n| n.attr("type")), Some("error"));
 }
+
+#[test]
+fn a_users_roster_and_last_login_are_looked_up() {
+    load();
+    FakeHost::set_dataset("roster", "subscriptions", "ann@example.org bo@example.org", b"both");
+    FakeHost::set_dataset("roster", "groups", "ann@example.org bo@example.org", b"Friends\nWork");
+    FakeHost::set_dataset("roster", "subscriptions", "ann@example.org cy@example.org", b"to");
+    FakeHost::set_dataset("roster", "groups", "ann@example.org cy@example.org", b"");
+    FakeHost::set_dataset("roster", "subscriptions", "bo@example.org ann@example.org", b"both");
+    let r = run("get-user-roster", &[("accountjid", &["ann@example.org"])]).unwrap();
+    let query = r.child("query", "jabber:iq:roster").unwrap_or_else(|| panic!("no roster: {r}"));
+    let items: Vec<(String, String, usize)> = query
+        .elements()
+        .map(|i| {
+            (i.attr("jid").unwrap().to_string(), i.attr("subscription").unwrap().to_string(), i.elements().count())
+        })
+        .collect();
+    assert_eq!(items, [("bo@example.org".into(), "both".into(), 2), ("cy@example.org".into(), "to".into(), 0)]);
+
+    let never = run("get-user-lastlogin", &[("accountjid", &["ann@example.org"])]).unwrap();
+    assert_eq!(value(&never, "lastlogin"), ["never"]);
+    FakeHost::add_session("ann@example.org/a", None);
+    assert_eq!(
+        value(&run("get-user-lastlogin", &[("accountjid", &["ann@example.org"])]).unwrap(), "lastlogin"),
+        ["online"]
+    );
+    FakeHost::remove_session("ann@example.org/a");
+    Admin::on_event(Event::SessionEnded { jid: "ann@example.org/a".into(), last_presence: None }).unwrap();
+    let last = run("get-user-lastlogin", &[("accountjid", &["ann@example.org"])]).unwrap();
+    assert_eq!(value(&last, "lastlogin"), [waxwing_sdk::format_utc(waxwing_sdk::now_ms())]);
+    let elsewhere = run("get-user-roster", &[("accountjid", &["x@other.example"])]);
+    assert_eq!(elsewhere.unwrap_err().condition, Condition::BadRequest);
+}

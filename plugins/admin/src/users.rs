@@ -159,6 +159,15 @@ pub fn submit(name: &str, req: &Request) -> Result<Step, StanzaError> {
     }
 }
 
+/// The bare JID of an account of this host that `jid` names; `None` when
+/// the form named none.
+pub fn account_jid(jid: Option<&str>) -> Result<Option<String>, StanzaError> {
+    match jid.filter(|j| !j.is_empty()) {
+        None => Ok(None),
+        Some(j) => Ok(Some(format!("{}@{}", username(Some(j))?, waxwing_sdk::domain()))),
+    }
+}
+
 /// The username of `jid`, an account of this host.
 fn username(jid: Option<&str>) -> Result<String, StanzaError> {
     let jid = jid.filter(|j| !j.is_empty()).ok_or_else(|| bad("give the account's JID"))?;

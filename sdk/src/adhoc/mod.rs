@@ -149,13 +149,22 @@ pub struct Step {
     notes: Vec<Note>,
     /// Offer `next` as well as `complete` (a stage with more after it).
     more: bool,
+    /// Elements the answer carries besides the form (XEP-0133's roster).
+    payload: Vec<Element>,
 }
 
 impl Step {
     /// Show `form` (type `form`) for the user to fill in; its submission
     /// comes back as `stage`. The user may complete it, or cancel.
     pub fn form(form: DataForm, stage: u32) -> Step {
-        Step { form: Some(form), next_stage: Some(stage), data: Json::Null, notes: Vec::new(), more: false }
+        Step {
+            form: Some(form),
+            next_stage: Some(stage),
+            data: Json::Null,
+            notes: Vec::new(),
+            more: false,
+            payload: Vec::new(),
+        }
     }
 
     /// Like [`Step::form`], for a stage with more after it: the user may go
@@ -166,12 +175,26 @@ impl Step {
 
     /// The command is done; `text` is its note.
     pub fn done(text: &str) -> Step {
-        Step { form: None, next_stage: None, data: Json::Null, notes: vec![Note::Info(text.to_string())], more: false }
+        Step {
+            form: None,
+            next_stage: None,
+            data: Json::Null,
+            notes: vec![Note::Info(text.to_string())],
+            more: false,
+            payload: Vec::new(),
+        }
     }
 
     /// The command is done and shows `form` (type `result`).
     pub fn result(form: DataForm) -> Step {
-        Step { form: Some(form), next_stage: None, data: Json::Null, notes: Vec::new(), more: false }
+        Step {
+            form: Some(form),
+            next_stage: None,
+            data: Json::Null,
+            notes: Vec::new(),
+            more: false,
+            payload: Vec::new(),
+        }
     }
 
     /// Keeps `data` for the next step's [`Request::data`].
@@ -183,6 +206,12 @@ impl Step {
     /// Adds a note.
     pub fn note(mut self, note: Note) -> Step {
         self.notes.push(note);
+        self
+    }
+
+    /// Adds an element after the form.
+    pub fn with_payload(mut self, el: Element) -> Step {
+        self.payload.push(el);
         self
     }
 }
@@ -253,6 +282,9 @@ pub fn handle(iq: &Iq, run: impl FnOnce(&Request) -> Result<Step, StanzaError>) 
     }
     if let Some(form) = step.form {
         reply.push_child(form.to_element());
+    }
+    for el in step.payload {
+        reply.push_child(el);
     }
     iq.reply_with(reply)
 }
