@@ -107,6 +107,25 @@ async fn the_admin_sees_and_runs_the_commands_others_do_not() {
     assert_eq!(ended.child("command", COMMANDS).and_then(|c| c.attr("status")), Some("completed"), "{ended}");
     kim.expect_stream_error("policy-violation").await;
 
+    // A user's roster, as the roster plugin keeps it.
+    let set = joe
+        .iq(
+            "set",
+            None,
+            "<query xmlns='jabber:iq:roster'><item jid='root@localhost' name='Boss'><group>Work</group></item></query>",
+        )
+        .await;
+    assert_eq!(set.attr("type"), Some("result"), "{set}");
+    let roster = run(&mut root, "get-user-roster", &[("accountjid", "joe@localhost")]).await;
+    let items: Vec<String> = roster
+        .child("command", COMMANDS)
+        .and_then(|c| c.child("query", "jabber:iq:roster"))
+        .map(|q| q.elements().filter_map(|i| i.attr("jid").map(str::to_string)).collect())
+        .unwrap_or_default();
+    assert_eq!(items, ["root@localhost"], "{roster}");
+    let last = run(&mut root, "get-user-lastlogin", &[("accountjid", "joe@localhost")]).await;
+    assert_eq!(field(&last, "lastlogin"), ["online"]);
+
     // The message of the day: to everyone online now, and to each new session.
     let motd = run(&mut root, "set-motd", &[("motd", "Mind the gap")]).await;
     assert_eq!(motd.child("command", COMMANDS).and_then(|c| c.attr("status")), Some("completed"), "{motd}");
