@@ -31,6 +31,7 @@ const BUILTIN: &[&str] = &[
     "pep",
     "http_upload",
     "admin",
+    "rpc",
 ];
 const WASM_TARGET: &str = "wasm32-wasip2";
 

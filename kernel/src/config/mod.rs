@@ -37,6 +37,7 @@ pub const DEFAULT_PLUGINS: &[&str] = &[
     "pep",
     "http_upload",
     "admin",
+    "rpc",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -608,7 +609,7 @@ mod tests {
     }
 
     #[test]
-    fn omitted_grants_follow_the_plugin_and_only_register_and_admin_are_granted_accounts_by_default() {
+    fn omitted_grants_follow_the_plugin_and_only_register_admin_and_rpc_are_granted_accounts_by_default() {
         let c = Config::parse(
             "[[vhost]]\ndomain = \"x.org\"\n[[vhost.plugin]]\nname = \"register\"\n\
              [[vhost.plugin]]\nname = \"private\"\ngrants = [\"kv\"]\n",
@@ -618,7 +619,7 @@ mod tests {
         assert_eq!(c.vhosts[0].plugins[1].grants, Some(vec!["kv".to_string()]));
         for p in &Config::default().vhosts[0].plugins {
             let accounts = p.grants.iter().flatten().any(|g| g == "accounts");
-            assert_eq!(accounts, p.name == "register" || p.name == "admin", "{}", p.name);
+            assert_eq!(accounts, ["register", "admin", "rpc"].contains(&p.name.as_str()), "{}", p.name);
         }
     }
 
