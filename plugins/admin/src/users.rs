@@ -64,7 +64,7 @@ pub fn first_stage(name: &str) -> Result<Step, StanzaError> {
         }
         "get-registered-users-list" => {
             let domain = waxwing_sdk::domain();
-            let jids: Vec<String> = all_usernames()?.into_iter().map(|u| format!("{u}@{domain}")).collect();
+            let jids: Vec<String> = accounts::list_all()?.into_iter().map(|u| format!("{u}@{domain}")).collect();
             return Ok(Step::result(result(vec![Field::jid_multi("registereduserjids", &jids)])));
         }
         "get-online-users-num" => {
@@ -185,18 +185,6 @@ fn refused(e: HostError) -> StanzaError {
     match e {
         HostError::Invalid(why) => StanzaError::new(Condition::NotAcceptable).with_text(why),
         other => other.into(),
-    }
-}
-
-fn all_usernames() -> Result<Vec<String>, StanzaError> {
-    let mut all: Vec<String> = Vec::new();
-    loop {
-        let page = accounts::list(all.last().map_or("", String::as_str), 1000)?;
-        let done = page.len() < 1000;
-        all.extend(page);
-        if done {
-            return Ok(all);
-        }
     }
 }
 

@@ -57,7 +57,7 @@ pub fn run(call: &Call) -> Result<Value, Failure> {
         "registered_users" => {
             no_args(call)?;
             let domain = waxwing_sdk::domain();
-            Ok(strings(all_usernames()?.into_iter().map(|u| format!("{u}@{domain}"))))
+            Ok(strings(accounts::list_all()?.into_iter().map(|u| format!("{u}@{domain}"))))
         }
         "send_message" => {
             let [to, subject, body] = args(call, &["to", "subject", "body"])?;
@@ -158,16 +158,4 @@ fn send_message(to: &str, subject: &str, body: &str) -> Result<(), Failure> {
     message.push_child(Element::new("body", ns::CLIENT).with_text(body.to_string()));
     route::send(&message)?;
     Ok(())
-}
-
-fn all_usernames() -> Result<Vec<String>, HostError> {
-    let mut all: Vec<String> = Vec::new();
-    loop {
-        let page = accounts::list(all.last().map_or("", String::as_str), 1000)?;
-        let done = page.len() < 1000;
-        all.extend(page);
-        if done {
-            return Ok(all);
-        }
-    }
 }
