@@ -105,6 +105,36 @@ pub(crate) struct Deliveries {
     pub lat: Vec<u32>,
 }
 
+/// What `messages` and `messages_ws` report, from the pairs' deliveries:
+/// `p` pairs of `m` messages each, `wall` the time to the last delivery.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn messages_report(
+    name: &'static str,
+    o: &Opts,
+    p: usize,
+    m: u64,
+    sent: u64,
+    deliveries: Deliveries,
+    wall: Duration,
+    meter: &CpuMeter,
+) -> Report {
+    let Deliveries { got, disorder, lat, .. } = deliveries;
+    let mut r = Report::new(name);
+    r.add("pairs", p, "");
+    if o.rate > 0.0 {
+        r.num("offered_rate", o.rate, "/s");
+    }
+    r.add("window", o.window, "per pair");
+    r.add("sent", sent, "");
+    r.add("delivered", got, "");
+    r.add("lost", (p as u64 * m).saturating_sub(got), "");
+    r.add("out_of_order", disorder, "");
+    r.num("messages_per_s", got as f64 / wall.as_secs_f64(), "/s");
+    r.latencies("latency", lat);
+    r.cpu(meter, got, "message");
+    r
+}
+
 impl Deliveries {
     pub fn expecting(m: u64) -> Self {
         Deliveries { lat: Vec::with_capacity(m as usize), ..Deliveries::default() }
@@ -389,26 +419,14 @@ pub async fn messages(o: &Opts) -> Result<Report, Error> {
         deliveries.merge(t);
         writers.push(w);
     }
-    let Deliveries { got, disorder, lat, .. } = deliveries;
     let wall = t0.elapsed();
     while let Some(res) = senders.join_next().await {
         let (s, w) = res.map_err(|e| e.to_string())?;
         sent += s;
         writers.push(w);
     }
-    let mut r = Report::new(if o.rate > 0.0 { "messages_paced" } else { "messages" });
-    r.add("pairs", p, "");
-    if o.rate > 0.0 {
-        r.num("offered_rate", o.rate, "/s");
-    }
-    r.add("window", o.window, "per pair");
-    r.add("sent", sent, "");
-    r.add("delivered", got, "");
-    r.add("lost", (p as u64 * m).saturating_sub(got), "");
-    r.add("out_of_order", disorder, "");
-    r.num("messages_per_s", got as f64 / wall.as_secs_f64(), "/s");
-    r.latencies("latency", lat);
-    r.cpu(&meter, got, "message");
+    let name = if o.rate > 0.0 { "messages_paced" } else { "messages" };
+    let r = messages_report(name, o, p, m, sent, deliveries, wall, &meter);
     for w in writers {
         close_writer(w).await;
     }

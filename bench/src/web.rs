@@ -630,26 +630,14 @@ pub async fn messages_ws(o: &Opts) -> Result<Report, Error> {
         deliveries.merge(t);
         sinks.push(s);
     }
-    let Deliveries { got, disorder, lat, .. } = deliveries;
     let wall = t0.elapsed();
     while let Some(res) = senders.join_next().await {
         let (s, sink) = res.map_err(|e| e.to_string())?;
         sent += s;
         sinks.push(sink);
     }
-    let mut r = Report::new(if o.rate > 0.0 { "messages_ws_paced" } else { "messages_ws" });
-    r.add("pairs", p, "");
-    if o.rate > 0.0 {
-        r.num("offered_rate", o.rate, "/s");
-    }
-    r.add("window", o.window, "per pair");
-    r.add("sent", sent, "");
-    r.add("delivered", got, "");
-    r.add("lost", (p as u64 * m).saturating_sub(got), "");
-    r.add("out_of_order", disorder, "");
-    r.num("messages_per_s", got as f64 / wall.as_secs_f64(), "/s");
-    r.latencies("latency", lat);
-    r.cpu(&meter, got, "message");
+    let name = if o.rate > 0.0 { "messages_ws_paced" } else { "messages_ws" };
+    let r = crate::load::messages_report(name, o, p, m, sent, deliveries, wall, &meter);
     for s in sinks {
         ws_close(s).await;
     }
