@@ -80,7 +80,7 @@ pub mod testing;
 
 pub use crate::jid::{Jid, JidError};
 pub use config::config;
-pub use datetime::format_utc;
+pub use datetime::{format_utc, parse_utc};
 pub use describe::{Describe, Route};
 pub use error::{HostError, capability_name};
 pub use event::{Event, IqOutcome};

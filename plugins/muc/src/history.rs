@@ -7,7 +7,7 @@ use waxwing_sdk::prelude::*;
 use waxwing_sdk::{kv, mem, route};
 
 use crate::room::Room;
-use crate::{room_jid, timestamp};
+use crate::room_jid;
 
 const FIELD: char = '\u{1f}';
 const RECORD: char = '\u{1e}';
@@ -117,7 +117,7 @@ impl Wanted {
         let Some(h) = x.and_then(|x| x.child("history", crate::NS_MUC)) else { return Wanted::default() };
         let n = |a: &str| h.attr(a).and_then(|v| v.trim().parse::<usize>().ok());
         let seconds_ago = n("seconds").map(|s| now_ms.saturating_sub(s as u64 * 1000));
-        let since = h.attr("since").and_then(timestamp::parse_utc);
+        let since = h.attr("since").and_then(waxwing_sdk::parse_utc);
         Wanted {
             max_stanzas: n("maxstanzas"),
             max_chars: n("maxchars"),

@@ -21,7 +21,6 @@ mod presence;
 mod proxy;
 mod register;
 mod room;
-mod timestamp;
 
 use waxwing_sdk::prelude::*;
 
