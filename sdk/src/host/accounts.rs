@@ -55,13 +55,5 @@ pub fn is_disabled(username: &str) -> Result<bool, HostError> {
 
 /// Every username of this host, in order, paged through [`list`].
 pub fn list_all() -> Result<Vec<String>, HostError> {
-    let mut all: Vec<String> = Vec::new();
-    loop {
-        let page = list(all.last().map_or("", String::as_str), 1000)?;
-        let done = page.len() < 1000;
-        all.extend(page);
-        if done {
-            return Ok(all);
-        }
-    }
+    super::paging::all_names(list)
 }

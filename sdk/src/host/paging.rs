@@ -56,6 +56,24 @@ where
     }
 }
 
+/// Every name a sorted listing (`accounts.list`, `sessions.online`) gives,
+/// asked for 1000 at a time after the last one seen; those listings fill
+/// every page but the last.
+pub(crate) fn all_names(
+    mut fetch: impl FnMut(&str, u32) -> Result<Vec<String>, HostError>,
+) -> Result<Vec<String>, HostError> {
+    const LIMIT: u32 = 1000;
+    let mut all: Vec<String> = Vec::new();
+    loop {
+        let page = fetch(all.last().map_or("", String::as_str), LIMIT)?;
+        let done = page.len() < LIMIT as usize;
+        all.extend(page);
+        if done {
+            return Ok(all);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +102,20 @@ mod tests {
         assert_eq!(paged.next(), Some(Ok((1, Vec::new()))));
         assert_eq!(paged.next(), Some(Err(HostError::Internal("disk".into()))));
         assert_eq!(paged.next(), None);
+    }
+
+    #[test]
+    fn all_names_asks_after_the_last_one_until_a_short_page() {
+        let names: Vec<String> = (0..2500).map(|i| format!("u{i:05}")).collect();
+        let mut calls = 0;
+        let all = all_names(|after, limit| {
+            calls += 1;
+            Ok(names.iter().filter(|n| after.is_empty() || n.as_str() > after).take(limit as usize).cloned().collect())
+        })
+        .unwrap();
+        assert_eq!(all, names);
+        assert_eq!(calls, 3);
+        let failing = all_names(|_, _| Err(HostError::Internal("down".into())));
+        assert_eq!(failing, Err(HostError::Internal("down".into())));
     }
 }

@@ -24,15 +24,7 @@ pub fn online(start_after: &str, limit: u32) -> Result<Vec<String>, HostError> {
 
 /// Every session's full JID on this host.
 pub fn online_all() -> Result<Vec<String>, HostError> {
-    let mut all: Vec<String> = Vec::new();
-    loop {
-        let page = online(all.last().map_or("", String::as_str), 1000)?;
-        let done = page.len() < 1000;
-        all.extend(page);
-        if done {
-            return Ok(all);
-        }
-    }
+    super::paging::all_names(online)
 }
 
 /// How many sessions this host has.
