@@ -175,14 +175,18 @@ impl Uploads {
         }
     }
 
+    /// What a PUT token signs: the slot and everything its PUT must match.
+    fn signed(id: &str, slot: &Slot) -> String {
+        format!("put\n{id}\n{}\n{}\n{}", slot.size, slot.content_type, slot.put_deadline_ms)
+    }
+
     fn token(&self, id: &str, slot: &Slot) -> String {
-        let signed = format!("put\n{id}\n{}\n{}\n{}", slot.size, slot.content_type, slot.put_deadline_ms);
-        URL_SAFE_NO_PAD.encode(hmac::sign(&self.key, signed.as_bytes()).as_ref())
+        URL_SAFE_NO_PAD.encode(hmac::sign(&self.key, Self::signed(id, slot).as_bytes()).as_ref())
     }
 
     /// Whether `token` is the one [`grant`](Self::grant) put in the slot's PUT URL.
     pub fn token_matches(&self, id: &str, slot: &Slot, token: &str) -> bool {
-        let signed = format!("put\n{id}\n{}\n{}\n{}", slot.size, slot.content_type, slot.put_deadline_ms);
+        let signed = Self::signed(id, slot);
         URL_SAFE_NO_PAD.decode(token).is_ok_and(|tag| hmac::verify(&self.key, signed.as_bytes(), &tag).is_ok())
     }
 
