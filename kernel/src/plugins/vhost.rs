@@ -581,15 +581,7 @@ impl VhostPlugins {
                 plan.removed.push(p.clone());
             }
         }
-        let services: Vec<_> = plan
-            .list
-            .iter()
-            .map(|p| {
-                let swapped = plan.swaps.iter().find(|(e, _, _)| Arc::ptr_eq(e, p)).map(|(_, v, _)| v.clone());
-                (p.name.clone(), swapped.unwrap_or_else(|| p.version()).meta.service_domain.clone())
-            })
-            .collect();
-        check_service_names(&self.domain, &services)?;
+        // Each plugin's version once the plan is installed.
         let versions: Vec<_> = plan
             .list
             .iter()
@@ -598,6 +590,8 @@ impl VhostPlugins {
                 (p.name.clone(), swapped.unwrap_or_else(|| p.version()))
             })
             .collect();
+        let services: Vec<_> = versions.iter().map(|(n, v)| (n.clone(), v.meta.service_domain.clone())).collect();
+        check_service_names(&self.domain, &services)?;
         check_command_nodes(&self.domain, &versions)?;
         plan.admins = cfg.admins.clone();
         if *self.admins.load_full() != cfg.admins {
