@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
 
+#[cfg(test)]
+mod example_tests;
 mod federation;
 mod uploads;
 
