@@ -9,6 +9,7 @@
 //! [`Accounts::decoy_credentials`]).
 
 mod credentials;
+pub mod policy;
 pub mod prep;
 
 use std::num::NonZeroU32;
@@ -125,19 +126,41 @@ impl Accounts {
         Accounts { inner: Arc::new(Inner { storage, iterations, decoy_key, rng, write_lock: Mutex::new(()) }) }
     }
 
+    /// Creates an account; the password must meet [`policy`].
     pub fn create(&self, domain: &str, username: &str, password: &str) -> Result<(), AccountError> {
         let key = account_key(&prep::domain(domain)?, &prep::username(username)?);
-        let record = self.new_record(&prep::password(password)?)?;
-        let _guard = self.lock();
-        if self.inner.storage.get(&key)?.is_some() {
-            return Err(AccountError::Exists);
-        }
-        self.put_record(&key, &record)
+        let record = self.new_record(&policy::new_password(password)?)?;
+        self.insert(&key, &record)
     }
 
-    pub fn set_password(&self, domain: &str, username: &str, password: &str) -> Result<(), AccountError> {
+    /// Creates an account with a password another server accepted (XEP-0227
+    /// import): SASLprep applies, [`policy`]'s length does not.
+    pub fn create_imported(&self, domain: &str, username: &str, password: &str) -> Result<(), AccountError> {
         let key = account_key(&prep::domain(domain)?, &prep::username(username)?);
-        let mut record = self.new_record(&prep::password(password)?)?;
+        let record = self.new_record(&prep::password(password)?)?;
+        self.insert(&key, &record)
+    }
+
+    fn insert(&self, key: &[u8], record: &Record) -> Result<(), AccountError> {
+        let _guard = self.lock();
+        if self.inner.storage.get(key)?.is_some() {
+            return Err(AccountError::Exists);
+        }
+        self.put_record(key, record)
+    }
+
+    /// Sets a new password; it must meet [`policy`].
+    pub fn set_password(&self, domain: &str, username: &str, password: &str) -> Result<(), AccountError> {
+        // The names are checked first, as `create` does, so a bad JID is named as such.
+        prep::domain(domain)?;
+        prep::username(username)?;
+        self.replace_password(domain, username, &policy::new_password(password)?)
+    }
+
+    /// Stores credentials for an already prepared password.
+    fn replace_password(&self, domain: &str, username: &str, prepared: &str) -> Result<(), AccountError> {
+        let key = account_key(&prep::domain(domain)?, &prep::username(username)?);
+        let mut record = self.new_record(prepared)?;
         let _guard = self.lock();
         let Some(old) = self.get_record(&key)? else { return Err(AccountError::NotFound) };
         record.disabled = old.disabled;
@@ -241,8 +264,9 @@ impl Accounts {
         let derived = ScramCredentials::derive(hash, &password, &creds.salt, creds.iterations);
         let ok = constant_time_eq(&derived.stored_key, &creds.stored_key) && real;
         if ok && hash == ScramHash::Sha1 {
-            // Best effort: the login stands either way.
-            if let Err(e) = self.set_password(domain, username, &password) {
+            // Best effort: the login stands either way. The password is the
+            // one the account already had, so the policy does not apply.
+            if let Err(e) = self.replace_password(domain, username, &password) {
                 tracing::warn!("{username}@{domain}: could not complete imported credentials: {e}");
             }
         }

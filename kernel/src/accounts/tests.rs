@@ -24,10 +24,10 @@ impl Drop for Fixture {
 #[test]
 fn create_then_duplicate() {
     let f = Fixture::new();
-    f.accounts.create("example.com", "juliet", "r0meo").unwrap();
+    f.accounts.create("example.com", "juliet", "r0meo-1").unwrap();
     assert!(f.accounts.exists("example.com", "juliet").unwrap());
     // Another spelling of the same account is the same account.
-    assert!(matches!(f.accounts.create("Example.com", "JULIET", "x"), Err(AccountError::Exists)));
+    assert!(matches!(f.accounts.create("Example.com", "JULIET", "x-x-x-x"), Err(AccountError::Exists)));
     assert!(f.accounts.exists("example.com", "Juliet").unwrap());
     assert!(!f.accounts.exists("example.org", "juliet").unwrap());
     assert!(!f.accounts.exists("example.com", "romeo").unwrap());
@@ -57,35 +57,35 @@ fn invalid_inputs_are_refused() {
 #[test]
 fn set_password_and_verify() {
     let f = Fixture::new();
-    assert!(matches!(f.accounts.set_password("example.com", "juliet", "new"), Err(AccountError::NotFound)));
-    f.accounts.create("example.com", "juliet", "old").unwrap();
-    assert!(f.accounts.verify_password("example.com", "juliet", "old").unwrap());
-    assert!(!f.accounts.verify_password("example.com", "juliet", "new").unwrap());
-    f.accounts.set_password("example.com", "juliet", "new").unwrap();
-    assert!(f.accounts.verify_password("example.com", "juliet", "new").unwrap());
-    assert!(!f.accounts.verify_password("example.com", "juliet", "old").unwrap());
+    assert!(matches!(f.accounts.set_password("example.com", "juliet", "new-pw-2"), Err(AccountError::NotFound)));
+    f.accounts.create("example.com", "juliet", "old-pw-1").unwrap();
+    assert!(f.accounts.verify_password("example.com", "juliet", "old-pw-1").unwrap());
+    assert!(!f.accounts.verify_password("example.com", "juliet", "new-pw-2").unwrap());
+    f.accounts.set_password("example.com", "juliet", "new-pw-2").unwrap();
+    assert!(f.accounts.verify_password("example.com", "juliet", "new-pw-2").unwrap());
+    assert!(!f.accounts.verify_password("example.com", "juliet", "old-pw-1").unwrap());
     assert!(!f.accounts.verify_password("example.com", "juliet", "").unwrap());
-    assert!(!f.accounts.verify_password("example.com", "nobody", "new").unwrap());
-    assert!(!f.accounts.verify_password("example.com", "a@b", "new").unwrap());
+    assert!(!f.accounts.verify_password("example.com", "nobody", "new-pw-2").unwrap());
+    assert!(!f.accounts.verify_password("example.com", "a@b", "new-pw-2").unwrap());
 }
 
 #[test]
 fn passwords_are_compared_after_saslprep() {
     let f = Fixture::new();
-    f.accounts.create("example.com", "u", "I\u{00AD}X").unwrap();
-    assert!(f.accounts.verify_password("example.com", "u", "IX").unwrap());
-    assert!(f.accounts.verify_password("example.com", "u", "\u{2168}").unwrap());
+    f.accounts.create("example.com", "u", "I\u{00AD}X-pass").unwrap();
+    assert!(f.accounts.verify_password("example.com", "u", "IX-pass").unwrap());
+    assert!(f.accounts.verify_password("example.com", "u", "\u{2168}-pass").unwrap());
 }
 
 #[test]
 fn delete_and_list() {
     let f = Fixture::new();
     for u in ["romeo", "juliet", "benvolio", "mercutio"] {
-        f.accounts.create("example.com", u, "pw").unwrap();
+        f.accounts.create("example.com", u, "pw-pw-pw").unwrap();
     }
-    f.accounts.create("example.org", "tybalt", "pw").unwrap();
+    f.accounts.create("example.org", "tybalt", "pw-pw-pw").unwrap();
     // A domain that is a prefix of another must not see the other's users.
-    f.accounts.create("example.co", "paris", "pw").unwrap();
+    f.accounts.create("example.co", "paris", "pw-pw-pw").unwrap();
     assert_eq!(f.accounts.list("example.com").unwrap(), ["benvolio", "juliet", "mercutio", "romeo"]);
     f.accounts.delete("example.com", "Romeo").unwrap();
     assert!(matches!(f.accounts.delete("example.com", "romeo"), Err(AccountError::NotFound)));
@@ -173,7 +173,7 @@ fn decoys_are_stable_and_distinct() {
 fn low_iteration_counts_are_raised() {
     let f = Fixture::new();
     let weak = Accounts::new(f.storage.clone(), 1);
-    weak.create("example.com", "u", "pw").unwrap();
+    weak.create("example.com", "u", "pw-pw-pw").unwrap();
     let c = weak.scram_credentials("example.com", "u", ScramHash::Sha256).unwrap().unwrap();
     assert_eq!(c.iterations.get(), 4096);
     let zero = Accounts::new(f.storage.clone(), 0);
@@ -184,15 +184,31 @@ fn low_iteration_counts_are_raised() {
 fn disabling_is_kept_across_a_password_change_and_undone_by_enabling() {
     let f = Fixture::new();
     let a = &f.accounts;
-    a.create("example.org", "dee", "pw").unwrap();
+    a.create("example.org", "dee", "pw-pw-pw").unwrap();
     assert!(!a.is_disabled("example.org", "dee").unwrap());
     a.set_disabled("example.org", "Dee", true).unwrap();
     assert!(a.is_disabled("example.org", "dee").unwrap());
-    a.set_password("example.org", "dee", "new").unwrap();
+    a.set_password("example.org", "dee", "new-pw-2").unwrap();
     assert!(a.is_disabled("example.org", "dee").unwrap(), "a new password does not enable it");
-    assert!(a.verify_password("example.org", "dee", "new").unwrap(), "the password still checks");
+    assert!(a.verify_password("example.org", "dee", "new-pw-2").unwrap(), "the password still checks");
     a.set_disabled("example.org", "dee", false).unwrap();
     assert!(!a.is_disabled("example.org", "dee").unwrap());
     assert!(matches!(a.set_disabled("example.org", "nobody", true), Err(AccountError::NotFound)));
     assert!(!a.is_disabled("example.org", "nobody").unwrap());
+}
+
+#[test]
+fn the_password_policy_applies_to_creating_and_changing_but_not_to_imports() {
+    let f = Fixture::new();
+    let a = &f.accounts;
+    let err = a.create("example.org", "eve", "x").unwrap_err().to_string();
+    assert!(err.contains("at least 6 characters"), "{err}");
+    assert!(!a.exists("example.org", "eve").unwrap(), "nothing was created");
+    a.create("example.org", "eve", "long-enough").unwrap();
+    let err = a.set_password("example.org", "eve", "short").unwrap_err().to_string();
+    assert!(err.contains("at least 6 characters"), "{err}");
+    assert!(a.verify_password("example.org", "eve", "long-enough").unwrap(), "the old password stands");
+    // An imported account keeps the password it had elsewhere.
+    a.create_imported("example.org", "old", "pw").unwrap();
+    assert!(a.verify_password("example.org", "old", "pw").unwrap());
 }

@@ -169,8 +169,16 @@ pub fn stanza_error_for(e: &HostError) -> StanzaError {
         (Condition::Conflict, "that username is taken")
     } else if message.starts_with("invalid username") {
         (Condition::JidMalformed, "that username is not a valid JID localpart")
-    } else if message.starts_with("unacceptable password") {
-        (Condition::NotAcceptable, "the password contains characters that cannot be used")
+    } else if let Some(why) = message.strip_prefix("unacceptable password") {
+        // The kernel's password policy speaks to the user (too short, a
+        // character SASLprep forbids): its reason is passed on.
+        let why = why.trim_start_matches(':').trim();
+        let text = if why.is_empty() {
+            "the password is not acceptable".to_string()
+        } else {
+            format!("the password is not acceptable: {why}")
+        };
+        return StanzaError::new(Condition::NotAcceptable).with_text(text);
     } else if message.starts_with("no such account") {
         (Condition::ItemNotFound, "the account no longer exists")
     } else {
@@ -215,6 +223,10 @@ mod tests {
             (invalid("invalid username \"a b\": bad"), Condition::JidMalformed),
             (invalid("unacceptable password: prohibited"), Condition::NotAcceptable),
             (invalid("no such account"), Condition::ItemNotFound),
+            (
+                invalid("unacceptable password: too short (2 characters): use at least 6 characters"),
+                Condition::NotAcceptable,
+            ),
             (invalid("something new"), Condition::InternalServerError),
             (HostError::Internal("disk full at /var".into()), Condition::InternalServerError),
             (HostError::NotGranted(Capability::Accounts), Condition::InternalServerError),
@@ -223,6 +235,15 @@ mod tests {
         for (e, want) in cases {
             let got = stanza_error_for(&e);
             assert_eq!(got.condition, want, "{e}");
+            if let HostError::Invalid(m) = &e
+                && let Some(why) = m.strip_prefix("unacceptable password: ")
+            {
+                assert_eq!(
+                    got.text,
+                    Some(format!("the password is not acceptable: {why}")),
+                    "the kernel's reason is kept"
+                );
+            }
             assert!(!got.text.as_deref().unwrap_or("").contains("/var"), "no internal detail leaks");
         }
     }

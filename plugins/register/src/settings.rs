@@ -35,7 +35,13 @@ pub fn declare(describe: Describe) -> Describe {
         // Closed unless the operator opens it: an open server is a spam relay's first find.
         .setting_bool("allow_registration", false, "Whether anyone may create an account in band")
         // Longer than any sensible password rule; bounds what a typo can demand.
-        .setting_int("min_password_length", 0, 1024, 6, "Shortest password accepted, in characters")
+        .setting_int(
+            "min_password_length",
+            0,
+            1024,
+            6,
+            "Shortest password accepted, in characters; the kernel's own policy never accepts fewer than 6",
+        )
         .setting_any(
             "captcha",
             Json::Array(Vec::new()),
