@@ -30,6 +30,22 @@ pub fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
 struct Admin {
     accounts: Accounts,
     router: Arc<Router>,
+    s2s: Arc<S2s>,
+    started: std::time::Instant,
+    /// What `listening.json` holds: the addresses actually bound.
+    listening: serde_json::Value,
+    config_path: Option<PathBuf>,
+}
+
+impl Admin {
+    fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// Import and export through the live plugins, beside the sessions.
+    fn migrator(&self) -> crate::migrate::Migrator {
+        crate::migrate::Migrator::live(self.router.plugins().clone(), self.accounts.clone(), self.router.domains())
+    }
 }
 
 impl AdminApi for Admin {
@@ -56,9 +72,123 @@ impl AdminApi for Admin {
     fn on_user_deleted(&self, jid: &str) {
         self.router.account_event(jid, false);
     }
+
+    fn status(&self) -> anyhow::Result<serde_json::Value> {
+        let mut listening = self.listening.clone();
+        if let Some(map) = listening.as_object_mut() {
+            // The pid is shown on its own; listener kinds with nothing bound are left out.
+            map.retain(|k, v| k == "admin_socket" || (k != "pid" && v.as_array().is_some_and(|a| !a.is_empty())));
+        }
+        let by_vhost: serde_json::Map<String, serde_json::Value> = self
+            .router
+            .domains()
+            .into_iter()
+            .map(|d| {
+                let n = self.router.host(&d).map_or(0, |t| t.len());
+                (d, json!(n))
+            })
+            .collect();
+        Ok(json!({
+            "status": "running",
+            "pid": std::process::id(),
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_secs": self.uptime_secs(),
+            "vhosts": self.router.domains(),
+            "listening": listening,
+            "sessions": self.router.session_count(),
+            "sessions_by_vhost": by_vhost,
+            "config": self.config_path.as_ref().map(|p| p.display().to_string()),
+        }))
+    }
+
+    fn sessions(&self) -> anyhow::Result<Vec<admin::commands::SessionRow>> {
+        let mut rows = Vec::new();
+        for d in self.router.domains() {
+            let Some(table) = self.router.host(&d) else { continue };
+            for s in table.all() {
+                let client = s.presence().last.as_deref().and_then(admin::commands::caps_node);
+                rows.push(admin::commands::SessionRow {
+                    jid: s.jid.to_string(),
+                    resource: s.jid.resource().as_str().to_owned(),
+                    ip: s.peer().map_or_else(|| "-".to_owned(), |p| p.ip().to_string()),
+                    client: client.unwrap_or_else(|| "-".to_owned()),
+                });
+            }
+        }
+        rows.sort_by(|a, b| a.jid.cmp(&b.jid));
+        Ok(rows)
+    }
+
+    fn kick(&self, bare: &str, resource: Option<&str>, reason: &str) -> anyhow::Result<Vec<String>> {
+        let bare = jid::BareJid::new(bare)?;
+        let (Some(node), Some(table)) = (bare.node(), self.router.host(bare.domain().as_str())) else {
+            return Ok(Vec::new());
+        };
+        let sessions: Vec<_> = match resource {
+            Some(r) => table.get(node.as_str(), r).into_iter().collect(),
+            None => table.of(node.as_str()),
+        };
+        // The same stream error a plugin's `accounts.end-session` sends.
+        for s in &sessions {
+            s.send(crate::router::Outbound::Close(StreamErrorCondition::PolicyViolation, Some(reason.to_owned())));
+        }
+        Ok(sessions.iter().map(|s| s.jid.to_string()).collect())
+    }
+
+    fn stats(&self) -> anyhow::Result<serde_json::Value> {
+        let s2s = self.s2s.stats();
+        let mut routed = serde_json::Map::new();
+        let mut total = 0;
+        for (source, _kind, n) in self.router.stanza_counts() {
+            total += n;
+            let entry = routed.entry(source.as_str()).or_insert(json!(0));
+            *entry = json!(entry.as_u64().unwrap_or(0) + n);
+        }
+        Ok(json!({
+            "online_sessions": self.router.session_count(),
+            "uptime_secs": self.uptime_secs(),
+            "s2s_outgoing": s2s.outgoing,
+            "s2s_incoming": s2s.incoming,
+            "s2s_queued": s2s.queued,
+            "stanzas_routed": total,
+            "stanzas_routed_by_source": routed,
+        }))
+    }
+
+    fn announce(&self, domain: &str, message: &str) -> anyhow::Result<usize> {
+        let Some(table) = self.router.host(domain) else { return Ok(0) };
+        let sessions = table.all();
+        for s in &sessions {
+            let el = waxwing_xml::Element::new("message", waxwing_xml::ns::CLIENT)
+                .with_attr("from", domain)
+                .with_attr("to", s.jid.to_string())
+                .with_attr("type", "normal")
+                .with_child(waxwing_xml::Element::new("body", waxwing_xml::ns::CLIENT).with_text(message.to_owned()));
+            self.router.deliver_to_session(s, &el);
+        }
+        Ok(sessions.len())
+    }
+
+    fn reload(&self) -> anyhow::Result<String> {
+        apply_config_file(&self.router, self.config_path.as_deref())
+    }
+
+    fn import(&self, path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+        let m = self.migrator();
+        let report = m.import_file(path)?;
+        let failed: Vec<serde_json::Value> =
+            report.failed.iter().map(|(at, why)| json!({"at": at.to_string(), "why": why})).collect();
+        Ok(json!({"imported": report.imported, "failed": failed, "warnings": report.warnings}))
+    }
+
+    fn export(&self, domain: Option<&str>) -> anyhow::Result<String> {
+        let m = self.migrator();
+        Ok(crate::migrate::piefxis::write(&m.export(domain)?))
+    }
 }
 
 async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     let config = Arc::new(config);
     let storage = Storage::open(&config.server.data_dir)?;
     let accounts = Accounts::new(storage.clone(), config.sasl.scram_iterations);
@@ -126,7 +256,14 @@ async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<(
         }
     }
     let admin_path = config.admin_socket();
-    let api: Arc<dyn AdminApi> = Arc::new(Admin { accounts: accounts.clone(), router: router.clone() });
+    let api: Arc<dyn AdminApi> = Arc::new(Admin {
+        accounts: accounts.clone(),
+        router: router.clone(),
+        s2s: s2s.clone(),
+        started,
+        listening: bound.clone(),
+        config_path: config_path.clone(),
+    });
     let _admin = admin::serve(admin_path.clone(), api).await?;
     bound["admin_socket"] = json!(admin_path);
     bound["pid"] = json!(std::process::id());
@@ -178,12 +315,19 @@ async fn wait_for_signals(router: &Arc<Router>, config_path: Option<&std::path::
 /// SIGHUP: re-read the config file and apply plugin changes. A bad file is
 /// reported and changes nothing.
 fn reload_config(router: &Arc<Router>, config_path: Option<&std::path::Path>) {
-    let Some(path) = config_path else {
-        tracing::info!("SIGHUP: running on the embedded default config; nothing to reload");
-        return;
-    };
-    match Config::load(path).and_then(|cfg| router.plugins().apply_config(&cfg)) {
+    match apply_config_file(router, config_path) {
         Ok(summary) => tracing::info!("config reloaded: {summary}"),
         Err(e) => tracing::error!("config reload failed, keeping the running config: {e:#}"),
     }
+}
+
+/// What SIGHUP and `waxwing reload` do: the summary of what changed, or why
+/// the file was refused (and nothing changed).
+fn apply_config_file(router: &Arc<Router>, config_path: Option<&std::path::Path>) -> anyhow::Result<String> {
+    let Some(path) = config_path else {
+        return Ok("running on the embedded default config; nothing to reload".to_owned());
+    };
+    Config::load(path)
+        .and_then(|cfg| router.plugins().apply_config(&cfg))
+        .with_context(|| format!("reloading {} (the running config is kept)", path.display()))
 }

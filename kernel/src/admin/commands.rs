@@ -16,8 +16,23 @@ use super::parallel::parallel_map;
 use crate::accounts::AccountError;
 
 /// Every command name, for the error on an unknown one.
-pub const COMMANDS: &[&str] =
-    &["ping", "user-add", "user-passwd", "user-del", "user-list", "plugin-list", "plugin-reload"];
+pub const COMMANDS: &[&str] = &[
+    "ping",
+    "user-add",
+    "user-passwd",
+    "user-del",
+    "user-list",
+    "plugin-list",
+    "plugin-reload",
+    "status",
+    "sessions",
+    "kick",
+    "stats",
+    "announce",
+    "reload",
+    "import",
+    "export",
+];
 
 #[derive(Deserialize)]
 #[serde(tag = "cmd", rename_all = "kebab-case", deny_unknown_fields)]
@@ -42,6 +57,28 @@ pub enum Request {
         name: String,
         vhost: Option<String>,
     },
+    Status,
+    Sessions {
+        domain: Option<String>,
+    },
+    /// A full JID ends one session, a bare one every session of the account.
+    Kick {
+        jid: String,
+        reason: Option<String>,
+    },
+    Stats,
+    Announce {
+        domain: Option<String>,
+        message: String,
+    },
+    Reload,
+    /// A XEP-0227 file the server reads itself (an absolute path).
+    Import {
+        path: String,
+    },
+    Export {
+        domain: Option<String>,
+    },
 }
 
 /// Names the command only: requests carry passwords, which must not reach logs.
@@ -55,6 +92,14 @@ impl fmt::Debug for Request {
             Request::UserList { .. } => "user-list",
             Request::PluginList => "plugin-list",
             Request::PluginReload { .. } => "plugin-reload",
+            Request::Status => "status",
+            Request::Sessions { .. } => "sessions",
+            Request::Kick { .. } => "kick",
+            Request::Stats => "stats",
+            Request::Announce { .. } => "announce",
+            Request::Reload => "reload",
+            Request::Import { .. } => "import",
+            Request::Export { .. } => "export",
         })
     }
 }
@@ -65,6 +110,26 @@ impl fmt::Debug for Request {
 struct NewUser {
     jid: String,
     password: String,
+}
+
+/// One bound client session, as `sessions` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRow {
+    /// The full JID.
+    pub jid: String,
+    pub resource: String,
+    /// The client's address, `-` when unknown.
+    pub ip: String,
+    /// The XEP-0115 caps node of the client's last presence, `-` when unknown.
+    pub client: String,
+}
+
+/// The `node` of the XEP-0115 `<c/>` in a presence, which names the client
+/// software (`https://gajim.org`, `http://conversations.im`...).
+pub fn caps_node(presence_xml: &str) -> Option<String> {
+    let el = waxwing_xml::Element::parse(presence_xml).ok()?;
+    let c = el.elements().find(|e| e.name == "c" && e.ns == "http://jabber.org/protocol/caps")?;
+    c.attr("node").filter(|n| !n.is_empty()).map(str::to_owned)
 }
 
 /// The outcome of one `user-add` entry, in request order: `result` is
@@ -155,6 +220,78 @@ pub fn execute(api: &dyn AdminApi, req: Request) -> anyhow::Result<Value> {
             }
             Ok(json!(api.plugin_reload(&name, vhost.as_deref())?))
         }
+        Request::Status => api.status(),
+        Request::Sessions { domain } => {
+            let domains = served_or(api, domain)?;
+            let domain_of = |jid: &str| jid::FullJid::new(jid).map(|j| j.domain().as_str().to_owned()).ok();
+            let rows: Vec<SessionRow> = api
+                .sessions()?
+                .into_iter()
+                .filter(|r| domain_of(&r.jid).is_some_and(|d| domains.contains(&d)))
+                .collect();
+            Ok(serde_json::to_value(rows)?)
+        }
+        Request::Kick { jid, reason } => {
+            let target = jid::Jid::new(&jid).map_err(|e| anyhow!("{jid:?} is not a valid JID: {e}"))?;
+            let Some(node) = target.node() else {
+                bail!("{jid:?} has no user part: give user@domain (every session) or user@domain/resource (one)");
+            };
+            let domain = target.domain().as_str();
+            served_or(api, Some(domain.to_owned()))?;
+            let bare = format!("{node}@{domain}");
+            let resource = target.resource().map(|r| r.as_str().to_owned());
+            let reason = reason.unwrap_or_else(|| "ended by the server's administrator".into());
+            let ended = api.kick(&bare, resource.as_deref(), &reason)?;
+            if ended.is_empty() {
+                bail!("{jid} has no session online");
+            }
+            Ok(json!(ended))
+        }
+        Request::Stats => {
+            let mut stats = api.stats()?;
+            let mut registered = serde_json::Map::new();
+            let mut total = 0;
+            for d in api.domains() {
+                let n = api.accounts().list(&d).map_err(|e| anyhow!("counting the users of {d}: {e}"))?.len();
+                total += n;
+                registered.insert(d, json!(n));
+            }
+            stats["registered_users"] = json!(total);
+            stats["registered_users_by_vhost"] = Value::Object(registered);
+            Ok(stats)
+        }
+        Request::Announce { domain, message } => {
+            if message.trim().is_empty() {
+                bail!("the announcement is empty: give the message text");
+            }
+            let mut sent = 0;
+            for d in served_or(api, domain)? {
+                sent += api.announce(&d, &message)?;
+            }
+            Ok(json!(sent))
+        }
+        Request::Reload => Ok(json!(api.reload()?)),
+        Request::Import { path } => {
+            let path = std::path::PathBuf::from(path);
+            if !path.is_absolute() {
+                bail!("the import file must be an absolute path (the server's working directory is not yours)");
+            }
+            api.import(&path)
+        }
+        Request::Export { domain } => {
+            served_or(api, domain.clone())?;
+            Ok(json!(api.export(domain.as_deref())?))
+        }
+    }
+}
+
+/// The one domain asked for (which must be served), or every served one.
+fn served_or(api: &dyn AdminApi, domain: Option<String>) -> anyhow::Result<Vec<String>> {
+    let served = api.domains();
+    match domain {
+        Some(d) if served.contains(&d) => Ok(vec![d]),
+        Some(d) => bail!("this server does not serve the domain {d:?} (served: {})", served.join(", ")),
+        None => Ok(served),
     }
 }
 

@@ -14,6 +14,23 @@ pub struct LocalAdmin {
 }
 
 impl LocalAdmin {
+    /// Like [`LocalAdmin::open`], but refuses a data directory that holds no
+    /// database yet rather than creating one: the CLI run from another
+    /// folder, or with another config, than the server's would otherwise
+    /// make accounts the server never sees. `config` says where the config
+    /// came from, for the message.
+    pub fn open_existing(cfg: &Config, config: &str) -> anyhow::Result<LocalAdmin> {
+        let dir = &cfg.server.data_dir;
+        if !has_database(dir) {
+            bail!(
+                "no database in the data directory {} and no server answers on the admin socket {} (config:                  {config}): start the server (`waxwing serve`, which creates the database), or point this command                  at the server's config with --config FILE or WAXWING_CONFIG",
+                dir.display(),
+                cfg.admin_socket().display()
+            );
+        }
+        Self::open(cfg)
+    }
+
     /// Fails with the storage layer's explanation if a server holds the
     /// database (started between our socket check and now).
     pub fn open(cfg: &Config) -> anyhow::Result<LocalAdmin> {
@@ -23,6 +40,11 @@ impl LocalAdmin {
             domains: cfg.vhosts.iter().map(|v| v.domain.clone()).collect(),
         })
     }
+}
+
+/// Whether `dir` holds a database `serve` made (RocksDB's `CURRENT` file).
+pub fn has_database(dir: &std::path::Path) -> bool {
+    dir.join("db").join("CURRENT").is_file()
 }
 
 impl AdminApi for LocalAdmin {

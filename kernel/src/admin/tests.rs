@@ -279,3 +279,45 @@ fn concurrent_connections_are_served() {
     assert!(reply.contains("pong"));
     rt.block_on(h.stop());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_commands_check_their_input_first() {
+    let h = Harness::start().await;
+    // The fake answers none of these itself: what comes back is the checks'.
+    let cases = [
+        (json!({"cmd": "kick", "jid": "a.example"}), "no user part"),
+        (json!({"cmd": "kick", "jid": "a@@a.example"}), "not a valid JID"),
+        (json!({"cmd": "kick", "jid": "ann@c.example/r"}), "does not serve the domain \"c.example\""),
+        (json!({"cmd": "sessions", "domain": "c.example"}), "c.example"),
+        (json!({"cmd": "announce", "message": " \n"}), "announcement is empty"),
+        (json!({"cmd": "announce", "domain": "c.example", "message": "hi"}), "c.example"),
+        (json!({"cmd": "import", "path": "relative/dump.xml"}), "absolute path"),
+        (json!({"cmd": "export", "domain": "c.example"}), "c.example"),
+        (json!({"cmd": "announce"}), "missing field `message`"),
+        (json!({"cmd": "kick", "jid": "ann@a.example", "force": true}), "unknown field `force`"),
+        // What only a running server can answer says so.
+        (json!({"cmd": "status"}), "needs a running server"),
+        (json!({"cmd": "stats"}), "needs a running server"),
+        (json!({"cmd": "reload"}), "needs a running server"),
+        (json!({"cmd": "kick", "jid": "ann@a.example/r"}), "needs a running server"),
+    ];
+    for (req, want) in cases {
+        let err = failed(h.call(req.clone()).await);
+        assert!(err.contains(want), "{req}: {want:?} not in {err:?}");
+    }
+    h.stop().await;
+}
+
+#[test]
+fn caps_nodes_are_read_from_presence() {
+    let p = "<presence xmlns='jabber:client'><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' \
+             node='https://gajim.org' ver='x'/></presence>";
+    assert_eq!(commands::caps_node(p).as_deref(), Some("https://gajim.org"));
+    assert_eq!(commands::caps_node("<presence xmlns='jabber:client'/>"), None);
+    assert_eq!(
+        commands::caps_node("<presence xmlns='jabber:client'><c node='x'/></presence>"),
+        None,
+        "wrong namespace"
+    );
+    assert_eq!(commands::caps_node("not xml"), None);
+}

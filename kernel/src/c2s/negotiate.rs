@@ -325,6 +325,7 @@ impl Conn<'_> {
             let (tx, rx) = mpsc::unbounded_channel();
             match table.bind(&username, requested.as_deref(), tx) {
                 Ok(session) => {
+                    session.set_peer(self.peer);
                     let jid = Element::new("bind", ns::BIND)
                         .with_child(Element::new("jid", ns::BIND).with_text(session.jid.to_string()));
                     self.send_iq_result(&id, Some(jid)).await?;

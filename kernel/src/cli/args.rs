@@ -6,22 +6,53 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// The plugin ABI this kernel provides: the WIT package in plugin-abi/wit.
 /// Components built against 1.x load too (plugin-abi/COMPATIBILITY.md).
-pub const PLUGIN_ABI: &str = "waxwing:plugin@2.2.0";
+pub const PLUGIN_ABI: &str = "waxwing:plugin@2.3.0";
 
 // concat! takes literals only, hence the ABI written out again; a test keeps
-// it equal to PLUGIN_ABI and to the WIT file.
-const LONG_VERSION: &str =
-    concat!(env!("CARGO_PKG_VERSION"), "\nplugin ABI: waxwing:plugin@2.2.0 (also loads 1.x plugins)");
+// it equal to PLUGIN_ABI and to the WIT file. `-V` and `--version` both print
+// it (clap would give `-V` the short version only).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\nplugin ABI: waxwing:plugin@2.3.0 (also loads 1.x plugins)");
+
+/// The top-level help's closing section: what an operator needs without
+/// reading the source. The ports are `config::ListenSection::default()`'s (a
+/// test keeps them equal).
+const AFTER_HELP: &str = "\
+Config file:
+  --config FILE, else $WAXWING_CONFIG, else /etc/waxwing/waxwing.toml when it
+  exists, else the embedded default (relative paths in a file are taken from
+  the file's own folder).
+
+Default ports (on 127.0.0.1 in the embedded default; [listen] changes them):
+  c2s 5222 (STARTTLS), c2s direct TLS 5223, http 5280 (WebSocket, BOSH),
+  https 5281, metrics 5282 (/metrics); s2s 5269 is the port to give
+  [listen] s2s (the embedded default serves only localhost, so no s2s).
+
+Data folder:
+  [server] data_dir (default ./data beside the config file): the database
+  (db/), generated certificates (tls/), uploads, and the admin socket
+  (admin.sock, mode 0600) that `status`, `sessions`, `user` and the other
+  commands use to talk to a running server.
+
+Signals: SIGTERM and SIGINT stop the server; SIGHUP reloads the config file
+  (the same as `waxwing reload`).
+
+Logging: to standard error at [server] log_level; WAXWING_LOG (off, error,
+  warn, info, debug, trace) overrides it.
+
+Exit codes: 0 success, 1 failure (`error: ...` on standard error), 2 usage,
+  3 the command needs a running server and none answers.";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "waxwing",
-    version,
-    long_version = LONG_VERSION,
-    about = "An XMPP server whose extensions are sandboxed WebAssembly plugins"
+    version = VERSION,
+    long_version = VERSION,
+    about = "An XMPP server whose extensions are sandboxed WebAssembly plugins",
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
-    /// The config file (TOML); without it the embedded default is used.
+    /// The config file (TOML). Without it: $WAXWING_CONFIG, else
+    /// /etc/waxwing/waxwing.toml when it exists, else the embedded default.
     #[arg(long, short = 'c', global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     #[command(subcommand)]
@@ -30,40 +61,120 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server until SIGTERM or SIGINT.
+    /// Run the server until SIGTERM or SIGINT (SIGHUP reloads the config).
     Serve,
-    /// Manage accounts, through the running server or, when none runs, the data directory.
+    /// Whether the server runs: pid, version, uptime, vhosts, listening
+    /// addresses, sessions. Exit 0 running, 3 not running.
+    Status {
+        /// One JSON object instead of `key: value` lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The connected clients, one session a line: JID, resource, client IP,
+    /// client software (its XEP-0115 caps node, `-` when unknown).
+    Sessions {
+        /// Only this virtual host's sessions.
+        #[arg(long, value_name = "DOMAIN")]
+        domain: Option<String>,
+        /// A JSON array of objects instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// End sessions with a `policy-violation` stream error: a full JID ends
+    /// that session, a bare JID every session of the account.
+    Kick {
+        /// user@domain/resource or user@domain.
+        jid: String,
+        /// The text sent with the stream error.
+        #[arg(long, value_name = "TEXT", default_value = "ended by the server's administrator")]
+        reason: String,
+    },
+    /// Counters: registered users, online sessions, uptime, s2s streams,
+    /// stanzas routed.
+    Stats {
+        /// One JSON object instead of `key: value` lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a message, from the domain, to every online session of the
+    /// virtual hosts (or of one).
+    Announce {
+        /// Only this virtual host's sessions.
+        #[arg(long, value_name = "DOMAIN")]
+        domain: Option<String>,
+        /// The message body.
+        message: String,
+    },
+    /// Re-read the running server's config file and apply what changed in
+    /// its plugins (what SIGHUP does), and print the summary.
+    Reload,
+    /// Check the config, the certificates or the DNS records a domain needs.
+    #[command(subcommand)]
+    Check(CheckCommand),
+    /// Manage accounts, through the running server or, when none runs, the
+    /// data directory (which must hold a database already).
     #[command(subcommand)]
     User(UserCommand),
     /// Inspect and reload the plugins of the running server.
     #[command(subcommand)]
     Plugin(PluginCommand),
     /// Import accounts and their data from a XEP-0227 (PIEFXIS) file, as
-    /// `ejabberdctl export_piefxis` or Prosody's migrator write them. The
-    /// server must be stopped.
+    /// `ejabberdctl export_piefxis` or Prosody's migrator write them: into the
+    /// running server's plugins (the server reads FILE itself, so it must be
+    /// readable by the server's user), or, with no server running, into the
+    /// data directory.
     Import {
+        /// The PIEFXIS file (XInclude'd files are read from beside it).
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
-    /// Export every account and its data as a XEP-0227 (PIEFXIS) file
-    /// (standard output without FILE). The server must be stopped.
+    /// Export every account and its data as a XEP-0227 (PIEFXIS) file (mode
+    /// 0600; standard output without FILE), from the running server or, with
+    /// none running, from the data directory.
     Export {
+        /// Where to write the export (default: standard output).
         #[arg(value_name = "FILE")]
         file: Option<PathBuf>,
         /// Only this virtual host's accounts.
         #[arg(long, value_name = "DOMAIN")]
         domain: Option<String>,
     },
-    /// Check a config file (and the certificates it names) without starting anything.
+    /// The same as `waxwing check config FILE`.
     CheckConfig {
+        /// The config file to check.
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
 }
 
 #[derive(Debug, Subcommand)]
+pub enum CheckCommand {
+    /// Parse and validate a config file, read the certificates it names and
+    /// load its plugins: everything `serve` would refuse. Exit 0 `FILE: ok`.
+    Config {
+        /// The file to check (default: the one --config, $WAXWING_CONFIG or
+        /// the default path names).
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Each vhost's certificate: names covered, expiry. Exit 1 when one is
+    /// missing, expired, expires within 14 days or does not name its vhost.
+    Certs,
+    /// The DNS records a domain needs: SRV _xmpp-client._tcp,
+    /// _xmpps-client._tcp, _xmpp-server._tcp, _xmpps-server._tcp and A/AAAA,
+    /// compared with the configured listeners (asks [s2s] dns_server when
+    /// set, else the system's resolver). Exit 1 when one needed is missing.
+    Dns {
+        /// The domain (default: every vhost).
+        #[arg(value_name = "DOMAIN")]
+        domain: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Create an account, or many from a file.
+    /// Create an account, or many from a file. Passwords must have at least
+    /// 6 characters (the one policy of every way accounts are made).
     Add(UserAdd),
     /// Set an account's password.
     Passwd {
@@ -94,7 +205,9 @@ pub struct UserAdd {
     #[arg(conflicts_with = "file")]
     pub password: Option<String>,
     /// Import accounts from FILE (`-` for standard input): one `jid password`
-    /// per line; blank lines and lines starting with `#` are skipped.
+    /// per line, the password the rest of the line after one space (only the
+    /// line end is stripped); blank lines and lines starting with `#` are
+    /// skipped.
     #[arg(long, short = 'f', value_name = "FILE")]
     pub file: Option<PathBuf>,
 }
@@ -105,6 +218,7 @@ pub enum PluginCommand {
     List,
     /// Load a plugin's module again and swap it in without a restart.
     Reload {
+        /// The plugin's name, as `plugin list` shows it.
         name: String,
         /// Only on this virtual host (default: every host that loads it).
         #[arg(long, value_name = "HOST")]
@@ -113,6 +227,7 @@ pub enum PluginCommand {
     /// Create a new plugin (a Rust crate, a C file or a Python module) that
     /// builds outside the repository.
     New {
+        /// The plugin's name (a Rust crate name: letters, digits, `_`, `-`).
         name: String,
         /// Where to create it (default: ./NAME).
         #[arg(long, value_name = "DIR")]
@@ -191,11 +306,33 @@ mod tests {
         assert!(matches!(c.command, Command::Export { file: Some(_), domain: Some(_) }));
         let c = parse(&["check-config", "w.toml"]).unwrap();
         assert!(matches!(c.command, Command::CheckConfig { file } if file == Path::new("w.toml")));
+        let c = parse(&["check", "config"]).unwrap();
+        assert!(matches!(c.command, Command::Check(CheckCommand::Config { file: None })));
+        let c = parse(&["check", "dns", "a.example"]).unwrap();
+        assert!(matches!(c.command, Command::Check(CheckCommand::Dns { domain: Some(d) }) if d == "a.example"));
+        assert!(matches!(parse(&["check", "certs"]).unwrap().command, Command::Check(CheckCommand::Certs)));
+        assert!(matches!(parse(&["status", "--json"]).unwrap().command, Command::Status { json: true }));
+        let c = parse(&["sessions", "--domain", "b"]).unwrap();
+        assert!(matches!(c.command, Command::Sessions { domain: Some(_), json: false }));
+        let c = parse(&["kick", "a@b/r"]).unwrap();
+        assert!(
+            matches!(c.command, Command::Kick { jid, reason } if jid == "a@b/r" && reason.contains("administrator"))
+        );
+        assert!(matches!(parse(&["stats"]).unwrap().command, Command::Stats { json: false }));
+        let c = parse(&["announce", "--domain", "b", "going down at 5"]).unwrap();
+        assert!(matches!(c.command, Command::Announce { domain: Some(_), message } if message == "going down at 5"));
+        assert!(matches!(parse(&["reload"]).unwrap().command, Command::Reload));
     }
 
     #[test]
     fn usage_errors() {
-        let cases: [&[&str]; 10] = [
+        let cases: [&[&str]; 16] = [
+            &["kick"],
+            &["announce"],
+            &["check"],
+            &["check", "dns", "a", "b"],
+            &["status", "extra"],
+            &["reload", "--json"],
             &["import"],
             &["export", "a", "b"],
             &[],
@@ -211,6 +348,45 @@ mod tests {
             let err = parse(args).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}: {err}");
         }
+    }
+
+    #[test]
+    fn short_and_long_version_agree() {
+        let short = parse(&["-V"]).unwrap_err();
+        let long = parse(&["--version"]).unwrap_err();
+        assert_eq!(short.kind(), ErrorKind::DisplayVersion);
+        assert_eq!(short.to_string(), long.to_string());
+    }
+
+    #[test]
+    fn help_documents_ports_data_signals_and_logging() {
+        use clap::CommandFactory as _;
+        let help = Cli::command().render_long_help().to_string();
+        let listen = crate::config::Config::default().listen;
+        for addrs in [&listen.c2s, &listen.c2s_direct_tls, &listen.http, &listen.https, &listen.metrics] {
+            for a in addrs {
+                assert!(help.contains(&a.port().to_string()), "port {} is not in the help", a.port());
+            }
+        }
+        for want in
+            ["5269", "WAXWING_CONFIG", "/etc/waxwing/waxwing.toml", "data_dir", "SIGHUP", "WAXWING_LOG", "admin.sock"]
+        {
+            assert!(help.contains(want), "{want} is not in the help:\n{help}");
+        }
+        // Every argument of every command says what it is.
+        fn walk(cmd: &clap::Command, path: &str) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                assert!(arg.get_help().is_some() || arg.get_long_help().is_some(), "{path} {id} has no help");
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        walk(&Cli::command(), "waxwing");
     }
 
     #[test]

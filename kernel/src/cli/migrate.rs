@@ -1,64 +1,108 @@
-//! `waxwing import FILE` and `waxwing export [FILE]`: XEP-0227 files, with
-//! the server stopped (see [`crate::migrate`]).
+//! `waxwing import FILE` and `waxwing export [FILE]`: XEP-0227 files (see
+//! [`crate::migrate`]). With a server running they go through its admin
+//! socket into its live plugins; without, they open the data directory and
+//! load the plugins here.
 
 use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
-use serde_json::json;
+use anyhow::{Context as _, anyhow, bail};
+use serde_json::{Value, json};
 
+use super::Found;
 use crate::admin::{self, AdminError};
-use crate::config::Config;
 use crate::migrate::{Migrator, piefxis, with_runtime};
 
-/// Import and export open the database and load the plugins themselves:
-/// a running server holds both.
-fn refuse_if_running(cfg: &Config, what: &str) -> anyhow::Result<()> {
-    let path = cfg.admin_socket();
-    match admin::request(&path, &json!({"cmd": "ping"})) {
-        Err(AdminError::NotRunning { .. }) => Ok(()),
-        Ok(_) => bail!(
-            "a server is running on this data directory (it answers on {}): stop it first, then run `waxwing {what}` \
-             again (it opens the database and loads the plugins itself)",
-            path.display()
-        ),
+/// Whether a server answers on the admin socket.
+fn server_runs(found: &Found) -> anyhow::Result<bool> {
+    match admin::request(&found.cfg.admin_socket(), &json!({"cmd": "ping"})) {
+        Ok(_) => Ok(true),
+        Err(AdminError::NotRunning { .. }) => Ok(false),
         Err(e) => Err(e.into()),
     }
 }
 
-pub fn import(cfg: Config, file: &Path) -> anyhow::Result<ExitCode> {
-    refuse_if_running(&cfg, "import")?;
+pub fn import(found: Found, file: &Path) -> anyhow::Result<ExitCode> {
+    if server_runs(&found)? {
+        return import_live(&found, file);
+    }
+    let cfg = found.cfg;
     // Read first: a file that cannot be read changes nothing.
     let doc = piefxis::read_file(file)?;
+    if !admin::has_database(&cfg.server.data_dir) {
+        // Importing is how a new server is filled, so the database is made,
+        // but never silently: this says where.
+        eprintln!("creating a new database in {}", cfg.server.data_dir.display());
+    }
     let report = with_runtime(move || -> anyhow::Result<_> {
         let m = Migrator::open(&cfg)?;
         Ok(m.import(doc))
     })??;
-    for jid in &report.imported {
-        println!("imported {jid}");
-    }
-    for w in &report.warnings {
-        eprintln!("warning: {w}");
-    }
-    for (at, why) in &report.failed {
-        eprintln!("error: {at}: {why}");
-    }
-    println!("{} users imported, {} not imported", report.imported.len(), report.failed.len());
-    Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    let failed: Vec<(String, String)> = report.failed.iter().map(|(at, why)| (at.to_string(), why.clone())).collect();
+    Ok(print_report(&report.imported, &report.warnings, &failed))
 }
 
-pub fn export(cfg: Config, file: Option<&Path>, domain: Option<String>) -> anyhow::Result<ExitCode> {
-    refuse_if_running(&cfg, "export")?;
-    let hosts = with_runtime(move || -> anyhow::Result<_> {
-        let m = Migrator::open(&cfg)?;
-        m.export(domain.as_deref())
-    })??;
-    let text = piefxis::write(&hosts);
-    let users: usize = hosts.iter().map(|h| h.users.len()).sum();
+/// The server reads the file itself (its XIncludes are relative to it), so
+/// the path goes over the socket, made absolute here.
+fn import_live(found: &Found, file: &Path) -> anyhow::Result<ExitCode> {
+    let path = std::fs::canonicalize(file).with_context(|| format!("reading {}", file.display()))?;
+    let v = super::control::call(found, &json!({"cmd": "import", "path": path}))?;
+    let strings = |key: &str| -> Vec<String> {
+        v[key].as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+    };
+    let failed: Vec<(String, String)> = v["failed"]
+        .as_array()
+        .ok_or_else(|| anyhow!("unexpected reply to import: {v}"))?
+        .iter()
+        .map(|f| (text(&f["at"]), text(&f["why"])))
+        .collect();
+    Ok(print_report(&strings("imported"), &strings("warnings"), &failed))
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+}
+
+fn print_report(imported: &[String], warnings: &[String], failed: &[(String, String)]) -> ExitCode {
+    for jid in imported {
+        println!("imported {jid}");
+    }
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    for (at, why) in failed {
+        eprintln!("error: {at}: {why}");
+    }
+    println!("{} users imported, {} not imported", imported.len(), failed.len());
+    if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+pub fn export(found: Found, file: Option<&Path>, domain: Option<String>) -> anyhow::Result<ExitCode> {
+    let text = if server_runs(&found)? {
+        let v = super::control::call(&found, &json!({"cmd": "export", "domain": domain}))?;
+        v.as_str().ok_or_else(|| anyhow!("unexpected reply to export: {v}"))?.to_owned()
+    } else {
+        let cfg = found.cfg;
+        if !admin::has_database(&cfg.server.data_dir) {
+            bail!(
+                "no database in the data directory {} and no server answers on the admin socket {} (config: {}): \
+                 nothing to export; point this command at the server's config with --config FILE or WAXWING_CONFIG",
+                cfg.server.data_dir.display(),
+                cfg.admin_socket().display(),
+                found.source.describe()
+            );
+        }
+        let hosts = with_runtime(move || -> anyhow::Result<_> {
+            let m = Migrator::open(&cfg)?;
+            m.export(domain.as_deref())
+        })??;
+        piefxis::write(&hosts)
+    };
     match file {
         Some(path) => {
             write_private(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+            let users = text.matches("<user ").count();
             eprintln!("exported {users} users to {}", path.display());
         }
         None => {

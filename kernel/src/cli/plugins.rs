@@ -2,14 +2,12 @@
 
 use std::process::ExitCode;
 
-use anyhow::bail;
 use serde_json::{Value, json};
 
+use super::Found;
 use super::args::PluginCommand;
-use crate::admin::{self, AdminError};
-use crate::config::Config;
 
-pub fn run(cfg: &Config, cmd: PluginCommand) -> anyhow::Result<ExitCode> {
+pub fn run(found: &Found, cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     let req = match &cmd {
         PluginCommand::List => json!({"cmd": "plugin-list"}),
         PluginCommand::Reload { name, vhost } => json!({"cmd": "plugin-reload", "name": name, "vhost": vhost}),
@@ -17,14 +15,7 @@ pub fn run(cfg: &Config, cmd: PluginCommand) -> anyhow::Result<ExitCode> {
             return super::scaffold::run(name, *lang, dir.as_deref(), sdk.as_deref(), repo.as_deref());
         }
     };
-    let result = match admin::request(&cfg.admin_socket(), &req) {
-        Ok(r) => r,
-        Err(AdminError::NotRunning { path }) => bail!(
-            "no server is running (nothing answers on {}): plugin commands need a running `waxwing serve`",
-            path.display()
-        ),
-        Err(e) => return Err(e.into()),
-    };
+    let result = super::control::call(found, &req)?;
     match cmd {
         PluginCommand::List => print!("{}", render_list(&result)),
         PluginCommand::Reload { .. } | PluginCommand::New { .. } => {
@@ -76,9 +67,10 @@ mod tests {
     #[test]
     fn no_server_is_a_clear_error() {
         let dir = crate::testutil::tempdir("cli-plugins");
-        let mut cfg = Config::default();
+        let mut cfg = crate::config::Config::default();
         cfg.server.data_dir = dir.clone();
-        let err = run(&cfg, PluginCommand::List).unwrap_err().to_string();
+        let found = Found { cfg, source: crate::config::ConfigSource::Embedded };
+        let err = run(&found, PluginCommand::List).unwrap_err().to_string();
         assert!(err.contains("no server is running") && err.contains("admin.sock"), "{err}");
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -10,10 +10,9 @@ use anyhow::{Context as _, anyhow, bail};
 use serde_json::{Value, json};
 
 use super::args::{UserAdd, UserCommand};
-use super::{import, password};
+use super::{Found, import, password};
 use crate::admin::commands::{AddOutcome, respond};
 use crate::admin::{self, AdminError, LocalAdmin};
-use crate::config::Config;
 
 /// Users per `user-add` request: keeps each request far below the socket's
 /// line limit and each reply prompt, while giving every core work.
@@ -26,13 +25,15 @@ pub enum Admin {
 
 impl Admin {
     /// The running server if one answers on the admin socket, else the data
-    /// directory opened here.
-    pub fn connect(cfg: &Config) -> anyhow::Result<Admin> {
-        let path = cfg.admin_socket();
+    /// directory opened here, which must hold a database already: a CLI run
+    /// from the wrong folder, or with the wrong config, must not make an
+    /// empty database the server never sees.
+    pub fn connect(found: &Found) -> anyhow::Result<Admin> {
+        let path = found.cfg.admin_socket();
         match admin::request(&path, &json!({"cmd": "ping"})) {
             Ok(_) => Ok(Admin::Server(path)),
             Err(AdminError::NotRunning { .. }) => {
-                let local = LocalAdmin::open(cfg).with_context(|| {
+                let local = LocalAdmin::open_existing(&found.cfg, &found.source.describe()).with_context(|| {
                     format!("no server answers on {}, so opening its data directory", path.display())
                 })?;
                 Ok(Admin::Local(local))
@@ -49,8 +50,8 @@ impl Admin {
     }
 }
 
-pub fn run(cfg: &Config, cmd: UserCommand) -> anyhow::Result<ExitCode> {
-    let admin = Admin::connect(cfg)?;
+pub fn run(found: &Found, cmd: UserCommand) -> anyhow::Result<ExitCode> {
+    let admin = Admin::connect(found)?;
     match cmd {
         UserCommand::Add(UserAdd { file: Some(file), .. }) => import_file(&admin, &file),
         UserCommand::Add(UserAdd { jid: Some(jid), password: pw, .. }) => {
@@ -154,12 +155,43 @@ pub fn import(admin: &Admin, data: &[u8]) -> anyhow::Result<ImportReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Config, ConfigSource};
+    use crate::storage::Storage;
     use crate::testutil::tempdir;
 
-    fn config(dir: &Path) -> Config {
+    /// A data directory with a database in it, as `serve` leaves one.
+    fn config(dir: &Path) -> Found {
+        drop(Storage::open(dir).unwrap());
         let mut cfg = Config::default();
         cfg.server.data_dir = dir.to_path_buf();
-        cfg
+        Found { cfg, source: ConfigSource::Embedded }
+    }
+
+    #[test]
+    fn no_database_is_created_by_accident() {
+        let dir = tempdir("cli-nodb");
+        let mut cfg = Config::default();
+        cfg.server.data_dir = dir.join("data");
+        let found = Found { cfg, source: ConfigSource::Embedded };
+        let err = format!("{:#}", Admin::connect(&found).err().expect("refused"));
+        for want in ["no database", "data", "admin.sock", "waxwing serve", "--config", "WAXWING_CONFIG"] {
+            assert!(err.contains(want), "{want:?} not in {err}");
+        }
+        assert!(!dir.join("data").exists(), "nothing was created");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_password_policy_holds_offline() {
+        let dir = tempdir("cli-policy");
+        let admin = Admin::connect(&config(&dir)).unwrap();
+        let out = add(&admin, &[("short@localhost", "x"), ("long@localhost", "long-enough")]).unwrap();
+        assert!(out[0].error.as_deref().is_some_and(|e| e.contains("at least 6 characters")), "{out:?}");
+        assert_eq!(out[1].result.as_deref(), Some("created"));
+        let err = admin.call(&json!({"cmd": "user-passwd", "jid": "long@localhost", "password": "2shrt"})).unwrap_err();
+        assert!(err.to_string().contains("at least 6 characters"), "{err}");
+        drop(admin);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
@@ -170,7 +202,7 @@ mod tests {
             let admin = Admin::connect(&cfg).unwrap();
             assert!(matches!(admin, Admin::Local(_)), "no server runs, so the data dir is used");
             let data = b"# two good, two bad\nalice@localhost pw-alice-1\nbob@localhost pw-bob-22\n\
-                         mallory@example.org pw\nalice@localhost again-pw\njust-a-word\n";
+                         mallory@example.org pw-pw-pw\nalice@localhost again-pw\njust-a-word\n";
             let report = import(&admin, data).unwrap();
             assert_eq!(report.created, vec![(2, "alice@localhost".into()), (3, "bob@localhost".into())]);
             let failed: Vec<usize> = report.failed.iter().map(|(l, _)| *l).collect();

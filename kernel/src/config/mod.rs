@@ -385,6 +385,74 @@ impl Default for Config {
     }
 }
 
+/// The environment variable naming the config file when `--config` is not given.
+pub const CONFIG_ENV: &str = "WAXWING_CONFIG";
+/// The config file used when neither `--config` nor `$WAXWING_CONFIG` names
+/// one and this file exists (as prosodyctl looks in /etc/prosody).
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/waxwing/waxwing.toml";
+
+/// Where the config came from, in the order they are tried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// `--config FILE`.
+    Flag(PathBuf),
+    /// `$WAXWING_CONFIG`.
+    Env(PathBuf),
+    /// [`DEFAULT_CONFIG_PATH`], which exists.
+    DefaultPath(PathBuf),
+    /// No file: the embedded default.
+    Embedded,
+}
+
+impl ConfigSource {
+    /// `--config`, else `$WAXWING_CONFIG` (an empty value counts as unset),
+    /// else [`DEFAULT_CONFIG_PATH`] when it exists, else the embedded default.
+    pub fn discover(flag: Option<&Path>) -> ConfigSource {
+        Self::discover_from(flag, std::env::var_os(CONFIG_ENV), Path::new(DEFAULT_CONFIG_PATH))
+    }
+
+    /// [`ConfigSource::discover`] with the environment and default path given, for tests.
+    pub fn discover_from(flag: Option<&Path>, env: Option<std::ffi::OsString>, default: &Path) -> ConfigSource {
+        if let Some(f) = flag {
+            return ConfigSource::Flag(f.to_path_buf());
+        }
+        if let Some(e) = env.filter(|e| !e.is_empty()) {
+            return ConfigSource::Env(PathBuf::from(e));
+        }
+        if default.is_file() {
+            return ConfigSource::DefaultPath(default.to_path_buf());
+        }
+        ConfigSource::Embedded
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            ConfigSource::Flag(p) | ConfigSource::Env(p) | ConfigSource::DefaultPath(p) => Some(p),
+            ConfigSource::Embedded => None,
+        }
+    }
+
+    /// Says where the config came from, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            ConfigSource::Flag(p) => format!("the config file {} (--config)", p.display()),
+            ConfigSource::Env(p) => format!("the config file {} (${CONFIG_ENV})", p.display()),
+            ConfigSource::DefaultPath(p) => format!("the config file {} (the default path)", p.display()),
+            ConfigSource::Embedded => {
+                format!("the embedded default config (no --config, no ${CONFIG_ENV}, no {DEFAULT_CONFIG_PATH})")
+            }
+        }
+    }
+
+    /// Loads the config this names; an error says where the path came from.
+    pub fn load(&self) -> anyhow::Result<Config> {
+        match self {
+            ConfigSource::Env(p) => Config::load(p).with_context(|| format!("${CONFIG_ENV} names {}", p.display())),
+            other => Config::load_or_default(other.path()),
+        }
+    }
+}
+
 impl Config {
     /// Reads and validates a config file. Relative paths in it are taken
     /// relative to the file's own folder.
@@ -655,6 +723,26 @@ mod tests {
             let err = Config::parse(text).and_then(|c| c.validate()).unwrap_err().to_string();
             assert!(err.contains(want), "{text:?} gave {err}");
         }
+    }
+
+    #[test]
+    fn config_discovery_order() {
+        let dir = crate::testutil::tempdir("config-discovery");
+        let default = dir.join("waxwing.toml");
+        let flag = Path::new("flag.toml");
+        let env = Some(std::ffi::OsString::from("env.toml"));
+        let d = |f: Option<&Path>, e: Option<std::ffi::OsString>| ConfigSource::discover_from(f, e, &default);
+        assert_eq!(d(Some(flag), env.clone()), ConfigSource::Flag(flag.into()), "--config wins");
+        assert_eq!(d(None, env.clone()), ConfigSource::Env("env.toml".into()));
+        assert_eq!(d(None, None), ConfigSource::Embedded, "the default path is used only when it exists");
+        assert_eq!(d(None, Some("".into())), ConfigSource::Embedded, "an empty variable is unset");
+        std::fs::write(&default, "").unwrap();
+        assert_eq!(d(None, None), ConfigSource::DefaultPath(default.clone()));
+        assert_eq!(d(None, env), ConfigSource::Env("env.toml".into()), "the variable beats the default path");
+        let err = format!("{:#}", ConfigSource::Env(dir.join("missing.toml")).load().unwrap_err());
+        assert!(err.contains("WAXWING_CONFIG") && err.contains("missing.toml"), "{err}");
+        assert!(ConfigSource::Embedded.describe().contains(DEFAULT_CONFIG_PATH));
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

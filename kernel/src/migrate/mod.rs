@@ -1,5 +1,7 @@
 //! Migration to and from other servers: XEP-0227 (PIEFXIS) import and
-//! export, run by `waxwing import` and `waxwing export` on a stopped server.
+//! export, run by `waxwing import` and `waxwing export`: inside the running
+//! server (over the admin socket, [`Migrator::live`]) or, when none runs, on
+//! the data directory with plugins loaded here ([`Migrator::open`]).
 //!
 //! The kernel knows no plugin here either. It reads the file
 //! ([`piefxis`]), creates each account (a plaintext `password`, or the
@@ -71,7 +73,8 @@ pub struct ImportReport {
 pub struct Migrator {
     host: Arc<PluginHost>,
     accounts: Accounts,
-    kernel: Arc<LocalKernel>,
+    /// `None` inside a running server, whose router routes what plugins send.
+    kernel: Option<Arc<LocalKernel>>,
     domains: Vec<String>,
     ids: AtomicU64,
 }
@@ -93,7 +96,14 @@ impl Migrator {
         let weak: Weak<dyn Kernel> = Arc::downgrade(&(kernel.clone() as Arc<dyn Kernel>));
         host.attach(weak);
         let domains = cfg.vhosts.iter().map(|v| v.domain.clone()).collect();
-        Ok(Migrator { host, accounts, kernel, domains, ids: AtomicU64::new(0) })
+        Ok(Migrator { host, accounts, kernel: Some(kernel), domains, ids: AtomicU64::new(0) })
+    }
+
+    /// The running server's own plugins and accounts (`waxwing import` and
+    /// `export` over the admin socket): what the plugins send meanwhile goes
+    /// through the server's router like any other plugin's stanzas.
+    pub fn live(host: Arc<PluginHost>, accounts: Accounts, domains: Vec<String>) -> Migrator {
+        Migrator { host, accounts, kernel: None, domains, ids: AtomicU64::new(0) }
     }
 
     fn next_id(&self) -> String {
@@ -164,7 +174,7 @@ impl Migrator {
 
     fn create_account(&self, domain: &str, node: &str, user: &User) -> Result<(), AccountError> {
         if let Some(pw) = &user.password {
-            return self.accounts.create(domain, node, pw);
+            return self.accounts.create_imported(domain, node, pw);
         }
         let find = |mech: &str, hash: ScramHash| -> Result<Option<ScramCredentials>, AccountError> {
             let Some(s) = user.scram.iter().find(|s| s.mechanism == mech) else { return Ok(None) };
@@ -297,8 +307,9 @@ impl Migrator {
     /// host go to that host's plugins; everything else (pushes to sessions,
     /// which there are none of) is dropped.
     fn drain(&self) {
+        let Some(kernel) = &self.kernel else { return };
         for _ in 0..MAX_FOLLOW_UPS {
-            let Some(el) = self.kernel.pop() else { return };
+            let Some(el) = kernel.pop() else { return };
             let Ok(stanza) = Stanza::parse(el) else { continue };
             let ty = stanza.type_attr().to_string();
             if stanza.kind == StanzaKind::Iq && (ty == "result" || ty == "error") {
@@ -318,11 +329,11 @@ impl Migrator {
             if let Handling::Error(e) = vp.handle_stanza(&stanza, addressed)
                 && stanza.kind == StanzaKind::Iq
             {
-                self.kernel.push(stanza.error_reply(&e));
+                kernel.push(stanza.error_reply(&e));
             }
         }
         tracing::warn!("plugins kept sending stanzas to each other; {MAX_FOLLOW_UPS} routed, the rest dropped");
-        while self.kernel.pop().is_some() {}
+        while kernel.pop().is_some() {}
     }
 
     /// Every account of the served hosts (or of `only`), with its data.

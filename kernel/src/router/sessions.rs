@@ -1,8 +1,9 @@
 //! The session table of one virtual host: bound resources by account.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use jid::{FullJid, ResourcePart};
 use tokio::sync::mpsc;
@@ -32,6 +33,8 @@ pub struct Session {
     pub jid: FullJid,
     tx: mpsc::UnboundedSender<Outbound>,
     presence: Mutex<PresenceState>,
+    /// The client's address, for `waxwing sessions`; set once after binding.
+    peer: OnceLock<SocketAddr>,
 }
 
 impl Session {
@@ -48,6 +51,15 @@ impl Session {
         if let Ok(mut p) = self.presence.lock() {
             *p = state;
         }
+    }
+
+    /// Records the client's address (the first call wins).
+    pub fn set_peer(&self, peer: SocketAddr) {
+        let _ = self.peer.set(peer);
+    }
+
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.peer.get().copied()
     }
 
     pub fn info(&self) -> SessionInfo {
@@ -101,6 +113,7 @@ impl SessionTable {
             jid,
             tx,
             presence: Mutex::new(PresenceState::default()),
+            peer: OnceLock::new(),
         });
         let replaced = {
             let mut map = self.accounts.write().unwrap_or_else(|e| e.into_inner());
