@@ -100,6 +100,9 @@ const MEANS: &[(&str, &[&str])] = &[
     ("form:http://jabber.org/network/serverinfo", &["XEP-0157", "XEP-0128"]),
     // Ad-hoc commands.
     ("command:http://jabber.org/protocol/admin#*", &["XEP-0133", "XEP-0004"]),
+    // Waxwing's own administration (the plugins of a vhost): commands of no
+    // spec but ad-hoc commands themselves.
+    ("command:urn:waxwing:admin#*", &["XEP-0050", "XEP-0004"]),
 ];
 
 /// Specs `doap.xml` lists that no announcement shows, and why.
