@@ -14,15 +14,25 @@ use crate::c2s::{self, C2s};
 use crate::component::{self, Components};
 use crate::config::Config;
 use crate::http::{self, Http};
-use crate::plugins::PluginHost;
+use crate::plugins::{PluginHost, StopRequest};
 use crate::router::Router;
 use crate::s2s::{self, S2s};
 use crate::storage::Storage;
 use crate::uploads::Uploads;
 use waxwing_xml::StreamErrorCondition;
 
-/// Serves until SIGTERM or SIGINT.
-pub fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
+/// How the server stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// SIGTERM, SIGINT, or an admin's shutdown.
+    Exit,
+    /// An admin's restart: the caller starts the server again.
+    Restart,
+}
+
+/// Serves until SIGTERM or SIGINT, or until an admin stops or restarts it.
+/// Everything it opened (listeners, the database) is closed on return.
+pub fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<Stopped> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(serve(config, config_path))
 }
@@ -187,7 +197,7 @@ impl AdminApi for Admin {
     }
 }
 
-async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
+async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<Stopped> {
     let started = std::time::Instant::now();
     let config = Arc::new(config);
     let storage = Storage::open(&config.server.data_dir)?;
@@ -272,10 +282,15 @@ async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<(
     std::fs::write(&listening, bound.to_string()).with_context(|| format!("writing {}", listening.display()))?;
     tracing::info!("waxwing {} serving {}", env!("CARGO_PKG_VERSION"), router.domains().join(", "));
 
-    wait_for_signals(&router, config_path.as_deref()).await;
+    let stop = wait_for_stop(&router, config_path.as_deref()).await;
+    let (stopped, reason) = match &stop {
+        Some(r) if r.restart => (Stopped::Restart, or_default(&r.reason, "the server is restarting")),
+        Some(r) => (Stopped::Exit, or_default(&r.reason, "the server is shutting down")),
+        None => (Stopped::Exit, "the server is shutting down".to_string()),
+    };
 
     tracing::info!("shutting down: closing {} sessions", router.session_count());
-    router.close_all(StreamErrorCondition::SystemShutdown, "the server is shutting down");
+    router.close_all(StreamErrorCondition::SystemShutdown, &reason);
     ctx.begin_shutdown();
     s2s.begin_shutdown();
     // Give connection tasks a moment to write their closing stream errors.
@@ -287,28 +302,58 @@ async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<(
     let _ = std::fs::remove_file(&admin_path);
     storage.flush().context("flushing the database at shutdown")?;
     tracing::info!("stopped");
-    Ok(())
+    Ok(stopped)
 }
 
-async fn wait_for_signals(router: &Arc<Router>, config_path: Option<&std::path::Path>) {
+fn or_default(text: &str, default: &str) -> String {
+    if text.trim().is_empty() { default.to_string() } else { text.to_string() }
+}
+
+/// Waits for SIGTERM or SIGINT (`None`), or for the time an admin's stop
+/// request names (a later request replaces an earlier one); reloads the
+/// config on SIGHUP meanwhile.
+async fn wait_for_stop(router: &Arc<Router>, config_path: Option<&std::path::Path>) -> Option<StopRequest> {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
         (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
     else {
         tracing::error!("could not install signal handlers; stopping on Ctrl-C only");
         let _ = tokio::signal::ctrl_c().await;
-        return;
+        return None;
     };
+    let mut requests = router.stop_requests();
+    let mut pending: Option<StopRequest> = None;
+    let mut watching = true;
     loop {
+        let due = pending.as_ref().map(|r| tokio::time::Instant::from_std(r.at));
         tokio::select! {
-            _ = term.recv() => return,
-            _ = int.recv() => return,
+            _ = term.recv() => return None,
+            _ = int.recv() => return None,
+            () = sleep_until(due) => return pending,
+            changed = requests.changed(), if watching => {
+                if changed.is_err() {
+                    watching = false;
+                    continue;
+                }
+                pending = requests.borrow_and_update().clone();
+                if let Some(r) = &pending {
+                    let secs = r.at.saturating_duration_since(std::time::Instant::now()).as_secs();
+                    tracing::warn!("an admin asked to {} the server in {secs} s", if r.restart { "restart" } else { "stop" });
+                }
+            }
             _ = hup.recv() => {
                 // Recompiling plugins takes a while: keep it off the async workers.
                 let (router, path) = (router.clone(), config_path.map(std::path::Path::to_path_buf));
                 tokio::task::spawn_blocking(move || reload_config(&router, path.as_deref()));
             }
         }
+    }
+}
+
+async fn sleep_until(due: Option<tokio::time::Instant>) {
+    match due {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

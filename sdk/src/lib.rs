@@ -1,5 +1,5 @@
 //! Write Waxwing XMPP server plugins in Rust, against the plugin contract
-//! `waxwing:plugin@2.2.0` (`plugin-abi/wit/plugin.wit`).
+//! `waxwing:plugin@2.3.0` (`plugin-abi/wit/plugin.wit`).
 //!
 //! A plugin implements [`Plugin`] and hands it to [`export_plugin!`]; the
 //! SDK turns the component-model exports into calls on that trait: stanzas
@@ -87,8 +87,8 @@ pub use event::{Event, IqOutcome};
 pub use event_error::EventError;
 pub use export::Export;
 pub use host::{
-    accounts, datasets, disco, domain, filter_scope, is_admin, kv, log, mem, now_ms, random, route, sessions, timers,
-    uploads,
+    accounts, datasets, disco, domain, filter_scope, is_admin, kv, log, mem, now_ms, random, route, server, sessions,
+    timers, uploads,
 };
 pub use json::{Json, JsonError};
 pub use plugin::{Handled, Outcome, Plugin, Verdict};
@@ -97,8 +97,8 @@ pub use stanza::{Iq, Message, Presence, Stanza, new_iq, new_message, new_presenc
 pub use stanza_error::{stanza_error_from_wit, stanza_error_to_wit};
 
 pub use bindings::waxwing::plugin::types::{
-    Address, Capability, DiscoItem, EventKind, FilterScope, Identity, IntegerRange, SettingType, StanzaKind as Kind,
-    StanzaType, StreamStage as Stage,
+    Address, Capability, DiscoItem, EventKind, FilterScope, Identity, IntegerRange, Setting, SettingType,
+    StanzaKind as Kind, StanzaType, StreamStage as Stage,
 };
 pub use waxwing_xml::caps;
 pub use waxwing_xml::{Element, ErrorType, Node, StanzaError, StanzaErrorCondition as Condition, ns};

@@ -152,6 +152,29 @@ impl Server {
         }
     }
 
+    /// After the server restarted itself in the same process (an admin's
+    /// restart re-executes it): waits for the `listening.json` it writes
+    /// anew, newer than `since`, and takes the ports from it.
+    pub fn await_relaunch(&mut self, since: std::time::SystemTime) {
+        let listening = self.data_dir.join("listening.json");
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let fresh = std::fs::metadata(&listening).and_then(|m| m.modified()).is_ok_and(|t| t > since);
+            if fresh && let Some(l) = read_listening(&listening) {
+                self.addrs = Some(l);
+                return;
+            }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                self.child = None;
+                panic!("the server exited with {status} instead of restarting\n{}", self.log_tail(60));
+            }
+            if Instant::now() > deadline {
+                panic!("the server did not come back within {START_TIMEOUT:?}\n{}", self.log_tail(60));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn listening(&self) -> &Listening {
         self.addrs.as_ref().expect("the server has not been started")
     }

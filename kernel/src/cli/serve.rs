@@ -19,8 +19,31 @@ pub fn serve(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     if config_path.is_none() {
         tracing::info!(data_dir = %cfg.server.data_dir.display(), "no --config given: using the built-in defaults");
     }
-    crate::server::run(cfg, config_path)?;
-    Ok(ExitCode::SUCCESS)
+    match crate::server::run(cfg, config_path)? {
+        crate::server::Stopped::Exit => Ok(ExitCode::SUCCESS),
+        crate::server::Stopped::Restart => Err(restart()),
+    }
+}
+
+/// An admin's restart: this process becomes a fresh `waxwing` with the same
+/// arguments, so it keeps its PID (and a service manager's trust) and reads
+/// the config file and the binary as they are on disk now, an upgrade
+/// included. Returns only if that fails.
+fn restart() -> anyhow::Error {
+    use std::os::unix::process::CommandExt as _;
+    let exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => return anyhow!("restarting: cannot find this program's file: {e}"),
+    };
+    // Once the binary was replaced on disk, Linux names the running image
+    // "<path> (deleted)"; the new binary is at <path>.
+    let exe = match exe.to_str().and_then(|p| p.strip_suffix(" (deleted)")) {
+        Some(p) => PathBuf::from(p),
+        None => exe,
+    };
+    tracing::info!("restarting: {}", exe.display());
+    let err = std::process::Command::new(&exe).args(std::env::args_os().skip(1)).exec();
+    anyhow!("restarting {}: {err}", exe.display())
 }
 
 /// Logs go to stderr at `level`, or at `$WAXWING_LOG` when set, in the form

@@ -330,10 +330,11 @@ impl From<PluginTable> for PluginConfig {
 }
 
 /// Capability names a grant may use (the WIT `capability` enum).
-/// `uploads` (WIT 2.2) is granted only by name: the WIT's capability enum
-/// cannot grow in a minor, so no plugin can ask for it in `describe()`.
+/// `uploads` (WIT 2.2) and `server` (WIT 2.3) are granted only by name: the
+/// WIT's capability enum cannot grow in a minor, so no plugin can ask for
+/// them in `describe()`.
 pub const CAPABILITIES: &[&str] =
-    &["kv", "mem", "route", "sessions", "accounts", "timers", "disco", "datasets", "uploads"];
+    &["kv", "mem", "route", "sessions", "accounts", "timers", "disco", "datasets", "uploads", "server"];
 
 fn builtin() -> String {
     "builtin".into()

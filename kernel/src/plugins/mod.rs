@@ -29,6 +29,7 @@ mod plugin;
 mod plugin_host;
 mod requests;
 mod routes;
+mod runtime_settings;
 mod settings;
 mod status;
 mod store;
@@ -40,6 +41,8 @@ mod wasi_shim;
 mod testkit;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_runtime;
 #[cfg(test)]
 mod tests_swap;
 
@@ -114,6 +117,20 @@ pub trait Kernel: Send + Sync + 'static {
     fn is_local_domain(&self, _domain: &str) -> bool {
         true
     }
+    /// Stops (or restarts) the server at `request.at`, replacing an earlier
+    /// request; false when this kernel is no running server.
+    fn request_stop(&self, _request: StopRequest) -> bool {
+        false
+    }
+}
+
+/// A plugin's `server.shutdown`: when, what sessions are told, and whether
+/// the server starts again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopRequest {
+    pub at: std::time::Instant,
+    pub reason: String,
+    pub restart: bool,
 }
 
 /// What became of a stanza offered to the plugins.

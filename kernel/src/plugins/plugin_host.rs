@@ -30,14 +30,21 @@ pub(crate) struct HostShared {
     pub requests: Arc<Requests>,
     /// HTTP upload, once the server has it (`check-config` never does).
     pub uploads: Arc<OnceLock<Arc<Uploads>>>,
+    /// Serialises reloads and config changes (admin operations, from the
+    /// admin socket, SIGHUP or a plugin's `server` calls) with each other;
+    /// stanza handling never takes it.
+    pub admin_lock: Mutex<()>,
+}
+
+impl HostShared {
+    pub fn lock_admin(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.admin_lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 pub struct PluginHost {
     shared: Arc<HostShared>,
     vhosts: ArcSwap<HashMap<String, Arc<VhostPlugins>>>,
-    /// Serialises reloads and config changes (admin operations) with each
-    /// other; stanza handling never takes it.
-    admin_lock: Mutex<()>,
 }
 
 impl PluginHost {
@@ -88,6 +95,7 @@ impl PluginHost {
             limits: Arc::new(ArcSwap::from_pointee(cfg.plugin_limits.clone())),
             requests: Arc::default(),
             uploads: Arc::default(),
+            admin_lock: Mutex::new(()),
         });
         let mut vhosts = HashMap::new();
         for v in &cfg.vhosts {
@@ -103,7 +111,7 @@ impl PluginHost {
                 }
             }
         }
-        Ok(Arc::new(PluginHost { shared, vhosts: ArcSwap::from_pointee(vhosts), admin_lock: Mutex::new(()) }))
+        Ok(Arc::new(PluginHost { shared, vhosts: ArcSwap::from_pointee(vhosts) }))
     }
 
     /// Must be called once after construction; the plugins hold the kernel
@@ -154,10 +162,6 @@ impl PluginHost {
         domains.into_iter().flat_map(|d| vhosts[d].plugins().iter().map(|p| p.status()).collect::<Vec<_>>()).collect()
     }
 
-    fn lock_admin(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.admin_lock.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Hot swap: recompiles from the plugin's configured source (re-read from
     /// disk), checks `describe()`, runs `init` and `migrate(old version)`,
     /// then swaps. Calls in flight finish on the old version; a failure leaves
@@ -166,7 +170,7 @@ impl PluginHost {
     /// of milliseconds): call it from a blocking-capable thread, not the
     /// stanza path.
     pub fn reload(&self, name: &str, vhost: Option<&str>) -> anyhow::Result<String> {
-        let _admin = self.lock_admin();
+        let _admin = self.shared.lock_admin();
         let vhosts = self.vhosts.load_full();
         let targets = match vhost {
             Some(d) => {
@@ -204,7 +208,7 @@ impl PluginHost {
     /// Everything new is loaded before anything is installed, so a failure
     /// changes nothing.
     pub fn apply_config(&self, cfg: &Config) -> anyhow::Result<String> {
-        let _admin = self.lock_admin();
+        let _admin = self.shared.lock_admin();
         let current = self.vhosts.load_full();
         let mut plans = Vec::new();
         let mut added: Vec<Arc<VhostPlugins>> = Vec::new();

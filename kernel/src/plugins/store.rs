@@ -46,9 +46,11 @@ impl KernelSlot {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Grants(u16);
 
-/// The grant of the `uploads` interface (WIT 2.2), which has no
-/// `Capability` of its own: only an operator's `grants` can name it.
+/// The grants of the `uploads` (WIT 2.2) and `server` (WIT 2.3)
+/// interfaces, which have no `Capability` of their own: only an operator's
+/// `grants` can name them.
 const UPLOADS: u16 = 256;
+const SERVER: u16 = 512;
 
 impl Grants {
     fn bit(c: Capability) -> u16 {
@@ -67,7 +69,8 @@ impl Grants {
     /// Unknown names are ignored here: config validation refuses them first.
     pub fn from_names(names: &[String]) -> Grants {
         let Grants(caps) = Grants::from_capabilities(names.iter().filter_map(|n| capability_from_name(n)));
-        Grants(if names.iter().any(|n| n == "uploads") { caps | UPLOADS } else { caps })
+        let named = |name: &str, bit: u16| if names.iter().any(|n| n == name) { bit } else { 0 };
+        Grants(caps | named("uploads", UPLOADS) | named("server", SERVER))
     }
 
     pub fn from_capabilities(caps: impl IntoIterator<Item = Capability>) -> Grants {
@@ -86,6 +89,10 @@ impl Grants {
 
     pub fn has_uploads(self) -> bool {
         self.0 & UPLOADS != 0
+    }
+
+    pub fn has_server(self) -> bool {
+        self.0 & SERVER != 0
     }
 }
 
@@ -261,6 +268,8 @@ mod tests {
     #[test]
     fn uploads_are_granted_only_by_name() {
         assert!(Grants::from_names(&["uploads".into()]).has_uploads());
+        assert!(Grants::from_names(&["server".into()]).has_server());
+        assert!(!Grants::from_names(&["uploads".into()]).has_server());
         assert!(!Grants::from_names(&["kv".into()]).has_uploads());
         let all = [Capability::Kv, Capability::Mem, Capability::Route, Capability::Sessions, Capability::Timers];
         assert!(!Grants::by_default(&all).has_uploads());

@@ -17,11 +17,16 @@ use super::outgoing;
 use super::plugin::{PluginEntry, read_source};
 use super::plugin_host::HostShared;
 use super::routes::{Facts, RouteTable};
+use super::runtime_settings::RuntimeSettings;
 use super::store::{Effects, Outgoing};
 use super::{Address, EventKind, Handling, Origin, Verdict};
 use crate::blocking::off_worker;
 use crate::config::{PluginConfig, VhostConfig};
 use crate::xml::{Stanza, StanzaKind};
+
+mod admin;
+
+pub use admin::ChangeError;
 
 pub struct VhostPlugins {
     domain: String,
@@ -38,8 +43,12 @@ pub struct VhostPlugins {
     /// Rebuilds read the plugin list and write two derived values; two at
     /// once could leave a stale one last.
     rebuild_lock: Mutex<()>,
-    /// `admins` of the vhost's config, as bare JIDs.
+    /// The vhost's admins, as bare JIDs: the config's and those added at
+    /// runtime (`runtime_settings`).
     admins: ArcSwap<Vec<String>>,
+    /// The vhost's table as the config file gives it, before the runtime
+    /// settings lie over it: what a runtime change starts from.
+    file: ArcSwap<VhostConfig>,
 }
 
 fn internal_error() -> StanzaError {
@@ -79,11 +88,48 @@ pub(crate) struct Plan {
     removed: Vec<Arc<PluginEntry>>,
     pub changes: Vec<String>,
     admins: Vec<String>,
+    file: VhostConfig,
+}
+
+/// The vhost's config with its runtime settings over it, and a way back:
+/// the file's alone when the runtime settings cannot be read or no longer
+/// load (a plugin upgrade dropped a setting an admin had set), so that a
+/// stale runtime change never keeps a vhost from serving. The error says
+/// so, in the log, naming what was set aside.
+fn with_runtime_settings<T>(
+    host: &HostShared,
+    file: &VhostConfig,
+    load: impl Fn(&VhostConfig) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let effective = match RuntimeSettings::load(&host.storage, &file.domain) {
+        Ok(rt) => rt.over(file),
+        Err(e) => {
+            tracing::error!("vhost {}: {e:#}; using the config file's settings alone", file.domain);
+            return load(file);
+        }
+    };
+    if effective.admins == file.admins && effective.plugins.iter().zip(&file.plugins).all(|(a, b)| a.config == b.config)
+    {
+        return load(file);
+    }
+    load(&effective).or_else(|e| {
+        tracing::error!(
+            "vhost {}: the settings changed at runtime no longer load ({e:#}); using the config file's settings \
+             alone until an admin changes them again",
+            file.domain
+        );
+        load(file)
+    })
 }
 
 impl VhostPlugins {
-    /// Loads every plugin of the vhost; the first failure is the error.
-    pub(crate) fn start(host: &Arc<HostShared>, cfg: &VhostConfig) -> anyhow::Result<Arc<VhostPlugins>> {
+    /// Loads every plugin of the vhost, with the settings changed at
+    /// runtime over the file's; the first failure is the error.
+    pub(crate) fn start(host: &Arc<HostShared>, file: &VhostConfig) -> anyhow::Result<Arc<VhostPlugins>> {
+        with_runtime_settings(host, file, |cfg| Self::start_as(host, file, cfg))
+    }
+
+    fn start_as(host: &Arc<HostShared>, file: &VhostConfig, cfg: &VhostConfig) -> anyhow::Result<Arc<VhostPlugins>> {
         let host_info = Arc::new(ArcSwap::from_pointee(HostInfo {
             domain: cfg.domain.clone(),
             features: Vec::new(),
@@ -114,6 +160,7 @@ impl VhostPlugins {
                 caps_ver: ArcSwap::from_pointee(None),
                 rebuild_lock: Mutex::new(()),
                 admins: ArcSwap::from_pointee(cfg.admins.clone()),
+                file: ArcSwap::from_pointee(file.clone()),
             }
         });
         if let Some(e) = failure {
@@ -541,10 +588,21 @@ impl VhostPlugins {
     /// Prepares the changes `cfg` asks for: new plugins loaded, changed ones
     /// rebuilt (sources re-read; migrate when the code changed), nothing
     /// installed yet. Any failure leaves everything as it was.
-    pub(crate) fn plan(&self, cfg: &VhostConfig) -> anyhow::Result<Plan> {
+    pub(crate) fn plan(&self, file: &VhostConfig) -> anyhow::Result<Plan> {
+        with_runtime_settings(&self.host, file, |cfg| self.plan_as(file, cfg))
+    }
+
+    /// The plan that makes `cfg` serve, `file` being the config file's part of it.
+    fn plan_as(&self, file: &VhostConfig, cfg: &VhostConfig) -> anyhow::Result<Plan> {
         let current = self.plugins.load_full();
-        let mut plan =
-            Plan { list: Vec::new(), swaps: Vec::new(), removed: Vec::new(), changes: Vec::new(), admins: Vec::new() };
+        let mut plan = Plan {
+            list: Vec::new(),
+            swaps: Vec::new(),
+            removed: Vec::new(),
+            changes: Vec::new(),
+            admins: Vec::new(),
+            file: file.clone(),
+        };
         for pc in &cfg.plugins {
             let context = || format!("vhost {}, plugin {}", self.domain, pc.name);
             match current.iter().find(|p| p.name == pc.name) {
@@ -607,6 +665,7 @@ impl VhostPlugins {
         }
         self.plugins.store(Arc::new(plan.list));
         self.admins.store(Arc::new(plan.admins));
+        self.file.store(Arc::new(plan.file));
         for p in &plan.removed {
             p.retire();
         }

@@ -21,7 +21,7 @@ use jid::Jid;
 use waxwing_xml::{Element, StanzaError, StanzaErrorCondition as Cond, StreamErrorCondition, ns};
 
 use crate::accounts::Accounts;
-use crate::plugins::{Address, EventKind, Handling, Kernel, Origin, PluginHost, SessionInfo};
+use crate::plugins::{Address, EventKind, Handling, Kernel, Origin, PluginHost, SessionInfo, StopRequest};
 use crate::xml::{Stanza, StanzaKind};
 use filters::Filtered;
 
@@ -69,6 +69,8 @@ pub struct Router {
     component_domains: HashSet<String>,
     remote: OnceLock<Arc<dyn RemoteServers>>,
     stanzas: counts::StanzaCounts,
+    /// The latest stop a plugin asked for; the server's main loop watches it.
+    stop: tokio::sync::watch::Sender<Option<StopRequest>>,
 }
 
 impl Router {
@@ -93,10 +95,16 @@ impl Router {
             component_domains: component_domains.into_iter().collect(),
             remote: OnceLock::new(),
             stanzas: counts::StanzaCounts::default(),
+            stop: tokio::sync::watch::Sender::new(None),
         });
         let weak: std::sync::Weak<dyn Kernel> = Arc::downgrade(&(router.clone() as Arc<dyn Kernel>));
         router.plugins.attach(weak);
         router
+    }
+
+    /// The stops plugins ask for (`server.shutdown`), the latest first.
+    pub fn stop_requests(&self) -> tokio::sync::watch::Receiver<Option<StopRequest>> {
+        self.stop.subscribe()
     }
 
     pub fn serves(&self, domain: &str) -> bool {
@@ -437,5 +445,10 @@ impl Kernel for Router {
 
     fn is_local_domain(&self, domain: &str) -> bool {
         Router::is_local_domain(self, domain)
+    }
+
+    fn request_stop(&self, request: StopRequest) -> bool {
+        self.stop.send_replace(Some(request));
+        true
     }
 }

@@ -5,10 +5,14 @@
 //! Each command is one form and its submission: users (add, delete,
 //! password), counts and lists of registered and online users, ending
 //! sessions, announcements to everyone online, the message of the day and
-//! the welcome message (`notices.rs`).
+//! the welcome message (`notices.rs`); the admin list, restart and shutdown
+//! (`service.rs`); and Waxwing's own: this host's plugins listed, reloaded
+//! and configured (`plugins.rs`). The last two need the `server` grant.
 
 mod lookups;
 mod notices;
+mod plugins;
+mod service;
 mod users;
 
 use waxwing_sdk::adhoc::{self, Audience, Command, Request, Step};
@@ -36,6 +40,16 @@ const COMMANDS: &[(&str, &str)] = &[
     ("edit-motd", "Edit Message of the Day"),
     ("delete-motd", "Delete Message of the Day"),
     ("edit-welcome", "Edit Welcome Message"),
+    ("edit-admin", "Edit Admin List"),
+    ("restart", "Restart Service"),
+    ("shutdown", "Shut Down Service"),
+];
+
+/// Waxwing's own commands, under [`plugins::NS`].
+const WAXWING_COMMANDS: &[(&str, &str)] = &[
+    ("list-plugins", "List Plugins"),
+    ("reload-plugin", "Reload a Plugin"),
+    ("configure-plugin", "Configure a Plugin"),
 ];
 
 struct Admin;
@@ -59,8 +73,13 @@ impl Plugin for Admin {
     }
 
     fn init(_config: &Json) -> Result<Ready, String> {
-        let commands: Vec<Command> =
-            COMMANDS.iter().map(|(n, name)| Command::new(&format!("{NS}#{n}"), name, Audience::Admins)).collect();
+        let ours = WAXWING_COMMANDS.iter().map(|(n, name)| (plugins::NS, n, name));
+        let commands: Vec<Command> = COMMANDS
+            .iter()
+            .map(|(n, name)| (NS, n, name))
+            .chain(ours)
+            .map(|(ns, n, name)| Command::new(&format!("{ns}#{n}"), name, Audience::Admins))
+            .collect();
         adhoc::declare(&commands).map_err(|e| format!("declaring the admin commands: {e}"))?;
         Ok(Ready::new())
     }
@@ -85,12 +104,17 @@ impl Plugin for Admin {
 
 /// One step of the command the request names.
 fn run(req: &Request) -> Result<Step, StanzaError> {
-    let name = req.node.strip_prefix(NS).and_then(|n| n.strip_prefix('#')).unwrap_or_default();
+    let name = [NS, plugins::NS]
+        .iter()
+        .find_map(|ns| req.node.strip_prefix(ns).and_then(|n| n.strip_prefix('#')))
+        .unwrap_or_default();
     match req.stage {
-        0 => match lookups::first_stage(name) {
-            Some(step) => Ok(step),
-            None => notices::first_stage(name).unwrap_or_else(|| users::first_stage(name)),
-        },
+        0 => lookups::first_stage(name)
+            .map(Ok)
+            .or_else(|| notices::first_stage(name))
+            .or_else(|| service::first_stage(name))
+            .or_else(|| plugins::first_stage(name))
+            .unwrap_or_else(|| users::first_stage(name)),
         _ => {
             if let Some(f) = &req.form
                 && let Some(bare) = users::account_jid(f.value("accountjid")).transpose()
@@ -98,7 +122,10 @@ fn run(req: &Request) -> Result<Step, StanzaError> {
             {
                 return answer;
             }
-            notices::submit(name, req).unwrap_or_else(|| users::submit(name, req))
+            notices::submit(name, req)
+                .or_else(|| service::submit(name, req))
+                .or_else(|| plugins::submit(name, req))
+                .unwrap_or_else(|| users::submit(name, req))
         }
     }
 }
@@ -117,3 +144,5 @@ waxwing_sdk::export_plugin!(Admin);
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_service;

@@ -7,12 +7,12 @@ use super::*;
 
 const BOSS: &str = "boss@example.org/desk";
 
-fn load() {
+pub(crate) fn load() {
     FakeHost::set_admins(&["boss@example.org"]);
     testing::init::<Admin>("{}").unwrap();
 }
 
-fn command(inner: &str) -> Result<Element, StanzaError> {
+pub(crate) fn command(inner: &str) -> Result<Element, StanzaError> {
     let xml = format!("<iq type='set' id='a1' from='{BOSS}' to='example.org'>{inner}</iq>");
     match Admin::on_iq(Iq(Stanza::from_xml(&xml, Address::Host, "example.org").unwrap())) {
         Ok(Outcome::Reply(r)) => Ok(r.child("command", adhoc::NS).cloned().unwrap()),
@@ -23,24 +23,33 @@ fn command(inner: &str) -> Result<Element, StanzaError> {
 
 /// Runs a one-form command: execute, then complete with `fields`.
 fn run(name: &str, fields: &[(&str, &[&str])]) -> Result<Element, StanzaError> {
-    let node = format!("{NS}#{name}");
+    run_node(&format!("{NS}#{name}"), fields)
+}
+
+/// Executes the command at `node`, then completes its form with `fields`.
+pub(crate) fn run_node(node: &str, fields: &[(&str, &[&str])]) -> Result<Element, StanzaError> {
     let first = command(&format!("<command xmlns='{}' node='{node}' action='execute'/>", adhoc::NS))?;
     if first.attr("status") == Some("completed") {
         return Ok(first);
     }
     let sid = first.attr("sessionid").unwrap().to_string();
+    submit(node, &sid, "complete", fields)
+}
+
+/// Submits `fields` to the session `sid` of the command at `node`.
+pub(crate) fn submit(node: &str, sid: &str, action: &str, fields: &[(&str, &[&str])]) -> Result<Element, StanzaError> {
     let mut submitted = DataForm::submit().with_form_type(NS);
     for (var, values) in fields {
         submitted = submitted.field(Field::new(var, waxwing_sdk::forms::FieldType::TextMulti).values(values));
     }
     command(&format!(
-        "<command xmlns='{}' node='{node}' sessionid='{sid}' action='complete'>{}</command>",
+        "<command xmlns='{}' node='{node}' sessionid='{sid}' action='{action}'>{}</command>",
         adhoc::NS,
         submitted.to_element().to_xml()
     ))
 }
 
-fn value(el: &Element, var: &str) -> Vec<String> {
+pub(crate) fn value(el: &Element, var: &str) -> Vec<String> {
     DataForm::find_in(el).unwrap().unwrap().values(var).to_vec()
 }
 
@@ -48,9 +57,10 @@ fn value(el: &Element, var: &str) -> Vec<String> {
 fn every_command_is_declared_for_admins() {
     load();
     let nodes: Vec<String> = FakeHost::commands().into_iter().map(|(n, _)| n).collect();
-    assert_eq!(nodes.len(), COMMANDS.len());
+    assert_eq!(nodes.len(), COMMANDS.len() + WAXWING_COMMANDS.len());
     assert!(nodes.contains(&format!("{NS}#add-user")));
-    assert_eq!(adhoc::visible_to(BOSS).len(), COMMANDS.len());
+    assert!(nodes.contains(&format!("{}#configure-plugin", plugins::NS)));
+    assert_eq!(adhoc::visible_to(BOSS).len(), nodes.len());
     assert!(adhoc::visible_to("joe@example.org/pc").is_empty());
 }
 

@@ -16,6 +16,7 @@ pub mod log;
 pub mod mem;
 mod paging;
 pub mod route;
+pub mod server;
 pub mod sessions;
 pub(crate) mod sys;
 mod system;

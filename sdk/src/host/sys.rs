@@ -4,10 +4,10 @@
 
 #[cfg(target_arch = "wasm32")]
 pub(crate) use crate::bindings::waxwing::plugin::{
-    accounts, commands, datasets, disco, filter_scope, host, jid, kv, mem, route, sessions, timers, uploads,
+    accounts, commands, datasets, disco, filter_scope, host, jid, kv, mem, route, server, sessions, timers, uploads,
 };
 
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) use crate::testing::calls::{
-    accounts, commands, datasets, disco, filter_scope, host, jid, kv, mem, route, sessions, timers, uploads,
+    accounts, commands, datasets, disco, filter_scope, host, jid, kv, mem, route, server, sessions, timers, uploads,
 };

@@ -95,6 +95,36 @@ impl FakeHost {
         with(|s| s.commands.iter().map(|c| (c.node.clone(), c.name.clone())).collect())
     }
 
+    /// Grants or takes away `server`, which has no [`Capability`] (WIT 2.3).
+    pub fn set_server_granted(granted: bool) {
+        with(|s| s.server.granted = granted);
+    }
+
+    /// A plugin of the host, as `server.plugins` and `settings-of` show it.
+    pub fn add_host_plugin(info: crate::server::PluginInfo, settings: crate::server::PluginSettings) {
+        with(|s| s.server.plugins.push((info, settings)));
+    }
+
+    /// The admins added through `server.set-admins`.
+    pub fn added_admins() -> Vec<String> {
+        with(|s| s.server.added_admins.clone())
+    }
+
+    /// The plugins reloaded through `server.reload-plugin`, in order.
+    pub fn reloaded_plugins() -> Vec<String> {
+        with(|s| s.server.reloaded.clone())
+    }
+
+    /// `server.configure-plugin` calls: (plugin, the changes as JSON), in order.
+    pub fn configured_plugins() -> Vec<(String, String)> {
+        with(|s| s.server.configured.clone())
+    }
+
+    /// The last `server.shutdown`: (delay in ms, reason, restart).
+    pub fn stop_requested() -> Option<(u64, String, bool)> {
+        with(|s| s.server.stop.clone())
+    }
+
     /// Grants or takes away `uploads`, which has no [`Capability`] (WIT 2.2).
     pub fn set_uploads_granted(granted: bool) {
         with(|s| s.uploads.granted = granted);

@@ -11,6 +11,7 @@ use crate::Capability;
 use crate::bindings::waxwing::plugin::commands::Command;
 use crate::bindings::waxwing::plugin::disco::HostInfo;
 use crate::bindings::waxwing::plugin::host::Level;
+use crate::bindings::waxwing::plugin::server::{PluginInfo, PluginSettings};
 use crate::bindings::waxwing::plugin::sessions::SessionInfo;
 use crate::bindings::waxwing::plugin::types::HostError;
 use crate::bindings::waxwing::plugin::uploads::SlotRequest;
@@ -56,6 +57,19 @@ pub(crate) struct State {
     /// Usernames of disabled accounts.
     pub(crate) disabled: BTreeSet<String>,
     pub(crate) commands: Vec<Command>,
+    pub(crate) server: FakeServer,
+}
+
+/// The kernel's side of `server`: its grant, the host's plugins, and what
+/// the plugin asked of it.
+#[derive(Default)]
+pub(crate) struct FakeServer {
+    pub(crate) granted: bool,
+    pub(crate) added_admins: Vec<String>,
+    pub(crate) plugins: Vec<(PluginInfo, PluginSettings)>,
+    pub(crate) reloaded: Vec<String>,
+    pub(crate) configured: Vec<(String, String)>,
+    pub(crate) stop: Option<(u64, String, bool)>,
 }
 
 /// The kernel's side of `uploads`: its grant, its size cap, the slots given.
@@ -94,6 +108,7 @@ impl Default for State {
             admins: Vec::new(),
             disabled: BTreeSet::new(),
             commands: Vec::new(),
+            server: FakeServer { granted: true, ..FakeServer::default() },
         }
     }
 }

@@ -23,7 +23,7 @@ pub(crate) use self::waxwing::plugin::types;
 /// add; the previous major links through the `v1` adapter
 /// (plugin-abi/COMPATIBILITY.md); any other major is refused before linking.
 pub(crate) const ABI_MAJOR: u64 = 2;
-pub(crate) const ABI_VERSION: &str = "2.2.0";
+pub(crate) const ABI_VERSION: &str = "2.3.0";
 /// Majors this kernel loads.
 pub(crate) const ABI_MAJORS: &[u64] = &[1, 2];
 
@@ -249,11 +249,11 @@ mod tests {
     }
 
     #[test]
-    fn the_configs_grant_names_are_the_capabilities_and_uploads() {
+    fn the_configs_grant_names_are_the_capabilities_uploads_and_server() {
         let mut names: Vec<&str> = ALL_CAPABILITIES.into_iter().map(capability_name).collect();
-        names.push("uploads");
+        names.extend(["uploads", "server"]);
         assert_eq!(names, crate::config::CAPABILITIES);
-        names.pop();
+        names.truncate(names.len() - 2);
         for n in names {
             assert_eq!(capability_from_name(n).map(capability_name), Some(n));
         }

@@ -10,6 +10,7 @@ mod kv;
 mod mem;
 mod misc;
 mod route;
+mod server;
 mod sessions;
 mod uploads;
 mod v1;

@@ -12,6 +12,7 @@ pub(crate) mod jid;
 pub(crate) mod kv;
 pub(crate) mod mem;
 pub(crate) mod route;
+pub(crate) mod server;
 pub(crate) mod sessions;
 pub(crate) mod timers;
 pub(crate) mod uploads;
