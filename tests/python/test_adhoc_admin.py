@@ -77,10 +77,10 @@ def test_the_admin_lists_and_runs_the_commands(admin_server):
             done = await command(
                 romeo,
                 "add-user",
-                lambda form: {"accountjid": "mercutio@localhost", "password": "m-pw", "password-verify": "m-pw"},
+                lambda form: {"accountjid": "mercutio@localhost", "password": "mercutio-pw", "password-verify": "mercutio-pw"},
             )
             assert done["status"] == "completed"
-            async with online(admin_server, "mercutio@localhost/sword", password="m-pw"):
+            async with online(admin_server, "mercutio@localhost/sword", password="mercutio-pw"):
                 counted = await command(romeo, "get-online-users-num", lambda form: {})
                 values = counted["form"].get_values()
                 assert values["onlineusersnum"] == "2", values
@@ -103,5 +103,36 @@ def test_anyone_else_sees_no_command_and_runs_none(admin_server):
                     DOMAIN, f"{ADMIN}#get-registered-users-num", timeout=TIMEOUT
                 )
             assert refused.value.condition == "forbidden"
+
+    run(main())
+
+
+def test_the_admin_edits_the_admin_list_and_it_takes_effect():
+    """slixmpp's `edit_admin` (XEP-0133 §4.29): the form shows the admins;
+    a JID submitted that is no account's address is refused with
+    bad-request; juliet, added, sees the commands at once."""
+
+    async def main():
+        with conftest.running(CONFIG, ["romeo", "juliet"]) as server:
+            async with online(server, "romeo@localhost/desk") as romeo, \
+                    online(server, "juliet@localhost/balcony") as juliet:
+                shown = {}
+
+                def keep(form):
+                    shown.update(form.get_values())
+                    return {"adminjids": ["romeo@localhost", "not a jid@@"]}
+
+                with pytest.raises(IqError) as refused:
+                    await command(romeo, "edit-admin", keep)
+                assert refused.value.condition == "bad-request"
+                assert shown["adminjids"] == ["romeo@localhost"], shown
+
+                done = await command(
+                    romeo, "edit-admin", lambda form: {"adminjids": ["romeo@localhost", "juliet@localhost"]}
+                )
+                assert done["status"] == "completed"
+                items = await juliet.plugin["xep_0133"].get_commands(timeout=TIMEOUT)
+                nodes = {i[1] for i in items["disco_items"]["items"]}
+                assert f"{ADMIN}#edit-admin" in nodes and f"{ADMIN}#shutdown" in nodes, nodes
 
     run(main())

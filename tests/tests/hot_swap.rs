@@ -23,13 +23,13 @@ fn config_with_echo(echo: &std::path::Path) -> String {
 }
 
 /// A server loading `echo` 1.0.0 from a file the test may replace, and a
-/// client logged in as `user` (password "pw"). Keep the directory alive.
+/// client logged in as `user` (password "pw-1234"). Keep the directory alive.
 async fn echo_v1_server(user: &str) -> (TempDir, PathBuf, Server, RawClient) {
     let dir = tempdir();
     let live = dir.join("echo.wasm");
     std::fs::copy(waxwing_tests::server::built_plugin("echo_v1"), &live).expect("copying echo_v1");
-    let server = Server::start_with_users(&config_with_echo(&live), &[(user, "pw")]);
-    let client = RawClient::login(&server, user, "pw").await;
+    let server = Server::start_with_users(&config_with_echo(&live), &[(user, "pw-1234")]);
+    let client = RawClient::login(&server, user, "pw-1234").await;
     (dir, live, server, client)
 }
 

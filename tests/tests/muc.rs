@@ -13,7 +13,7 @@ const MUC: &str = "http://jabber.org/protocol/muc";
 const USER: &str = "http://jabber.org/protocol/muc#user";
 const OWNER: &str = "http://jabber.org/protocol/muc#owner";
 const SERVICE: &str = "conference.localhost";
-const PW: &str = "pw";
+const PW: &str = "pw-1234";
 
 /// The default vhost: its default plugins include `muc`.
 const DEFAULT_VHOST: &str = "[[vhost]]\ndomain = \"localhost\"\n";

@@ -13,7 +13,7 @@ const OWNER: &str = "http://jabber.org/protocol/pubsub#owner";
 const EVENT: &str = "http://jabber.org/protocol/pubsub#event";
 const ERRORS: &str = "http://jabber.org/protocol/pubsub#errors";
 const SERVICE: &str = "pubsub.localhost";
-const PW: &str = "pw";
+const PW: &str = "pw-1234";
 const DEFAULT_VHOST: &str = "[[vhost]]\ndomain = \"localhost\"\n";
 
 async fn login(s: &Server, user: &str) -> RawClient {

@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use waxwing_tests::{Element, RawClient, Server, body, shared};
 
-const PW: &str = "ws-pw";
+const PW: &str = "ws-pw-1";
 const FRAMING: &str = "urn:ietf:params:xml:ns:xmpp-framing";
 const WAIT: Duration = Duration::from_secs(10);
 
