@@ -58,6 +58,10 @@ async fn step(c: &mut RawClient, node: &str, sid: &str, action: &str, fields: &[
 /// Executes, then completes the first form with `fields`.
 async fn run(c: &mut RawClient, node: &str, fields: &[(&str, &[&str])]) -> Element {
     let first = execute(c, node).await;
+    let asks = first.child("command", COMMANDS).is_some_and(|c| c.attr("status") == Some("executing"));
+    if !asks {
+        return first;
+    }
     let sid = session(&first);
     step(c, node, &sid, "complete", fields).await
 }
@@ -254,4 +258,73 @@ async fn shutdown_stops_the_server_cleanly() {
     joe.expect_stream_error("system-shutdown").await;
     let status = s.wait_exit(Duration::from_secs(20));
     assert_eq!(status.code(), Some(0), "{}", s.log_tail(40));
+}
+
+/// Every command the admin sees: anyone else is `forbidden` before the
+/// plugin runs; each command with a form answers a bad value with the
+/// error XEP-0050 §4.6 names (bad-request; jid-malformed for what is no
+/// JID; not-acceptable for a password the one policy refuses or two that
+/// differ); the server serves on after each.
+#[tokio::test]
+async fn every_command_refuses_others_and_bad_values() {
+    let s = start();
+    let _log = s.log_on_panic();
+    let mut root = login(&s, "root").await;
+    let mut joe = login(&s, "joe").await;
+
+    let listed = root.iq("get", Some("localhost"), &format!("<query xmlns='{ITEMS}' node='{COMMANDS}'/>")).await;
+    let nodes: Vec<String> = listed
+        .child("query", ITEMS)
+        .map(|q| q.elements().filter_map(|i| i.attr("node").map(str::to_string)).collect())
+        .unwrap_or_default();
+    assert_eq!(nodes.len(), 23, "{listed}");
+    for node in &nodes {
+        let refused = execute(&mut joe, node).await;
+        assert_eq!(stanza_error_condition(&refused).as_deref(), Some("forbidden"), "{node}: {refused}");
+    }
+
+    let elsewhere: &[&str] = &["x@elsewhere.example"];
+    let cases: &[(&str, &[(&str, &[&str])], &str)] = &[
+        (
+            "add-user",
+            &[("accountjid", elsewhere), ("password", &["pw-1234"]), ("password-verify", &["pw-1234"])],
+            "bad-request",
+        ),
+        (
+            "add-user",
+            &[("accountjid", &["kim@localhost"]), ("password", &["short"]), ("password-verify", &["short"])],
+            "not-acceptable",
+        ),
+        (
+            "add-user",
+            &[("accountjid", &["kim@localhost"]), ("password", &["pw-1234"]), ("password-verify", &["pw-4321"])],
+            "not-acceptable",
+        ),
+        ("delete-user", &[("accountjids", &["no@@jid"])], "jid-malformed"),
+        ("disable-user", &[("accountjids", elsewhere)], "bad-request"),
+        ("reenable-user", &[("accountjids", elsewhere)], "bad-request"),
+        ("change-user-password", &[("accountjid", &["joe@localhost"]), ("password", &["x"])], "not-acceptable"),
+        ("change-user-password", &[("accountjid", elsewhere), ("password", &["pw-1234"])], "bad-request"),
+        ("end-user-session", &[("accountjids", elsewhere)], "bad-request"),
+        ("get-user-roster", &[("accountjid", elsewhere)], "bad-request"),
+        ("get-user-lastlogin", &[("accountjid", &[""])], "bad-request"),
+        ("announce", &[("announcement", &[" "])], "bad-request"),
+        ("set-motd", &[("motd", &[""])], "bad-request"),
+        ("edit-motd", &[("motd", &[""])], "bad-request"),
+        ("edit-admin", &[("adminjids", &["localhost"])], "bad-request"),
+        ("restart", &[("delay", &["-1"])], "bad-request"),
+        ("shutdown", &[("delay", &["90000"])], "bad-request"),
+    ];
+    for (name, fields, condition) in cases {
+        let answer = run(&mut root, &format!("{ADMIN}#{name}"), fields).await;
+        assert_eq!(stanza_error_condition(&answer).as_deref(), Some(*condition), "{name} {fields:?}: {answer}");
+    }
+    let reload = run(&mut root, &format!("{OURS}#reload-plugin"), &[("plugin", &["nope"])]).await;
+    assert_eq!(stanza_error_condition(&reload).as_deref(), Some("bad-request"), "{reload}");
+
+    // Nothing was done, and everyone is still served.
+    assert_eq!(version_os(&mut joe).await, None);
+    let count = run(&mut root, &format!("{ADMIN}#get-registered-users-num"), &[]).await;
+    assert_eq!(values(&count, "registeredusersnum"), ["2"]);
+    RawClient::login_with(&s, "joe@localhost", PW, Mech::ScramSha256, Some("still")).await;
 }

@@ -155,6 +155,8 @@ pub fn submit(name: &str, req: &Request) -> Result<Step, StanzaError> {
             route::send_many(&message, &to)?;
             Ok(Step::done(&format!("sent to {} sessions", to.len())))
         }
+        // The lookups answer once they have a JID (`lookups::answer`).
+        "get-user-roster" | "get-user-lastlogin" => Err(bad("give the account's JID")),
         _ => Err(Condition::ItemNotFound.into()),
     }
 }
