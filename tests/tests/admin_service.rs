@@ -38,6 +38,9 @@ fn submit_form(form_type: &str, fields: &[(&str, &[&str])]) -> String {
     x
 }
 
+/// A form's fields as submitted: (var, values).
+type Fields<'a> = &'a [(&'a str, &'a [&'a str])];
+
 /// Starts the command at `node`; the answer.
 async fn execute(c: &mut RawClient, node: &str) -> Element {
     c.iq("set", Some("localhost"), &format!("<command xmlns='{COMMANDS}' node='{node}' action='execute'/>")).await
@@ -284,7 +287,7 @@ async fn every_command_refuses_others_and_bad_values() {
     }
 
     let elsewhere: &[&str] = &["x@elsewhere.example"];
-    let cases: &[(&str, &[(&str, &[&str])], &str)] = &[
+    let cases: &[(&str, Fields, &str)] = &[
         (
             "add-user",
             &[("accountjid", elsewhere), ("password", &["pw-1234"]), ("password-verify", &["pw-1234"])],
