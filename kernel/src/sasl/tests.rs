@@ -16,7 +16,7 @@ impl Fixture {
     fn new() -> Self {
         let dir = crate::testutil::tempdir("sasl");
         let accounts = Accounts::new(Storage::open(&dir).unwrap(), 4096);
-        accounts.create(DOMAIN, "juliet", "r0meo").unwrap();
+        accounts.create(DOMAIN, "juliet", "r0meo-pw").unwrap();
         Fixture { dir, accounts }
     }
 }
@@ -149,7 +149,7 @@ fn rfc7677_sha256_example() {
 fn round_trips_with_random_nonces() {
     let f = Fixture::new();
     for mech in [Mechanism::ScramSha1, Mechanism::ScramSha256] {
-        let step = run_scram(&f, mech, ChannelBinding::default(), "n,,", "n=Juliet,r=abc", "r0meo", b"n,,");
+        let step = run_scram(&f, mech, ChannelBinding::default(), "n,,", "n=Juliet,r=abc", "r0meo-pw", b"n,,");
         assert!(success("juliet")(&step), "{mech:?}: {step:?}");
     }
     let (_, step) = SaslExchange::start(
@@ -206,22 +206,22 @@ fn channel_binding() {
     let gs2 = "p=tls-exporter,,";
     let mut good = gs2.as_bytes().to_vec();
     good.extend_from_slice(&EXPORTER);
-    let ok = run_scram(&f, Mechanism::ScramSha256Plus, bound(), gs2, "n=juliet,r=a", "r0meo", &good);
+    let ok = run_scram(&f, Mechanism::ScramSha256Plus, bound(), gs2, "n=juliet,r=a", "r0meo-pw", &good);
     assert!(success("juliet")(&ok), "{ok:?}");
-    let ok = run_scram(&f, Mechanism::ScramSha1Plus, bound(), gs2, "n=juliet,r=a", "r0meo", &good);
+    let ok = run_scram(&f, Mechanism::ScramSha1Plus, bound(), gs2, "n=juliet,r=a", "r0meo-pw", &good);
     assert!(success("juliet")(&ok), "{ok:?}");
 
     let mismatch = failure(SaslFailure::NotAuthorized, "channel binding does not match");
     let mut other = gs2.as_bytes().to_vec();
     other.extend_from_slice(&[8; 32]);
-    assert_eq!(run_scram(&f, Mechanism::ScramSha256Plus, bound(), gs2, "n=juliet,r=a", "r0meo", &other), mismatch);
+    assert_eq!(run_scram(&f, Mechanism::ScramSha256Plus, bound(), gs2, "n=juliet,r=a", "r0meo-pw", &other), mismatch);
     assert_eq!(
-        run_scram(&f, Mechanism::ScramSha256Plus, bound(), gs2, "n=juliet,r=a", "r0meo", gs2.as_bytes()),
+        run_scram(&f, Mechanism::ScramSha256Plus, bound(), gs2, "n=juliet,r=a", "r0meo-pw", gs2.as_bytes()),
         mismatch
     );
     // c= must repeat the gs2 header the client actually sent.
     assert_eq!(
-        run_scram(&f, Mechanism::ScramSha256, ChannelBinding::default(), "n,,", "n=juliet,r=a", "r0meo", b"y,,"),
+        run_scram(&f, Mechanism::ScramSha256, ChannelBinding::default(), "n,,", "n=juliet,r=a", "r0meo-pw", b"y,,"),
         mismatch
     );
 }
@@ -255,13 +255,13 @@ fn channel_binding_refusals() {
 fn y_flag_is_a_downgrade_only_when_plus_was_offered() {
     let f = Fixture::new();
     assert_eq!(
-        run_scram(&f, Mechanism::ScramSha256, bound(), "y,,", "n=juliet,r=a", "r0meo", b"y,,"),
+        run_scram(&f, Mechanism::ScramSha256, bound(), "y,,", "n=juliet,r=a", "r0meo-pw", b"y,,"),
         failure(SaslFailure::NotAuthorized, "channel binding was offered; possible downgrade")
     );
-    let ok = run_scram(&f, Mechanism::ScramSha256, ChannelBinding::default(), "y,,", "n=juliet,r=a", "r0meo", b"y,,");
+    let ok = run_scram(&f, Mechanism::ScramSha256, ChannelBinding::default(), "y,,", "n=juliet,r=a", "r0meo-pw", b"y,,");
     assert!(success("juliet")(&ok), "{ok:?}");
     // With binding available but a plain `n`, the client simply chose not to bind.
-    let ok = run_scram(&f, Mechanism::ScramSha256, bound(), "n,,", "n=juliet,r=a", "r0meo", b"n,,");
+    let ok = run_scram(&f, Mechanism::ScramSha256, bound(), "n,,", "n=juliet,r=a", "r0meo-pw", b"n,,");
     assert!(success("juliet")(&ok), "{ok:?}");
 }
 
@@ -275,7 +275,7 @@ fn authzid_must_be_the_user_itself() {
             ChannelBinding::default(),
             gs2,
             "n=juliet,r=a",
-            "r0meo",
+            "r0meo-pw",
             gs2.as_bytes(),
         );
         assert!(success("juliet")(&step), "{gs2}: {step:?}");
@@ -293,7 +293,7 @@ fn authzid_must_be_the_user_itself() {
             ChannelBinding::default(),
             gs2,
             "n=juliet,r=a",
-            "r0meo",
+            "r0meo-pw",
             gs2.as_bytes(),
         );
         assert_eq!(step, Step::Failure(SaslFailure::InvalidAuthzid, None), "{gs2}");
@@ -341,7 +341,7 @@ fn malformed_client_final() {
             ChannelBinding::default(),
             Some(first.as_bytes()),
         );
-        let good = client_final(ScramHash::Sha256, "r0meo", b"n,,", bare, &challenge(s));
+        let good = client_final(ScramHash::Sha256, "r0meo-pw", b"n,,", bare, &challenge(s));
         (ex, good)
     };
     type Build = Box<dyn Fn(&str, &str) -> Vec<u8>>;
@@ -378,29 +378,29 @@ fn plain() {
     let start =
         |msg: &[u8]| SaslExchange::start(Mechanism::Plain, DOMAIN, &f.accounts, ChannelBinding::default(), Some(msg)).1;
     let ok = Step::Success { username: "juliet".into(), additional_data: None };
-    assert_eq!(start(b"\0juliet\0r0meo"), ok);
-    assert_eq!(start(b"\0Juliet\0r0meo"), ok);
-    assert_eq!(start(b"juliet@example.com\0juliet\0r0meo"), ok);
+    assert_eq!(start(b"\0juliet\0r0meo-pw"), ok);
+    assert_eq!(start(b"\0Juliet\0r0meo-pw"), ok);
+    assert_eq!(start(b"juliet@example.com\0juliet\0r0meo-pw"), ok);
     let denied = Step::Failure(SaslFailure::NotAuthorized, None);
     assert_eq!(start(b"\0juliet\0tybalt"), denied);
-    assert_eq!(start(b"\0ghost\0r0meo"), denied);
-    assert_eq!(start(b"\0jul iet\0r0meo"), denied);
+    assert_eq!(start(b"\0ghost\0r0meo-pw"), denied);
+    assert_eq!(start(b"\0jul iet\0r0meo-pw"), denied);
     assert_eq!(start(b"\0juliet\0\x07"), denied, "a password SASLprep refuses matches nothing");
-    assert_eq!(start(b"romeo@example.com\0juliet\0r0meo"), Step::Failure(SaslFailure::InvalidAuthzid, None));
-    assert_eq!(start(b"juliet@example.com/r\0juliet\0r0meo"), Step::Failure(SaslFailure::InvalidAuthzid, None));
+    assert_eq!(start(b"romeo@example.com\0juliet\0r0meo-pw"), Step::Failure(SaslFailure::InvalidAuthzid, None));
+    assert_eq!(start(b"juliet@example.com/r\0juliet\0r0meo-pw"), Step::Failure(SaslFailure::InvalidAuthzid, None));
     let split = failure(SaslFailure::MalformedRequest, "expected authzid, authcid and password separated by NUL");
-    assert_eq!(start(b"juliet\0r0meo"), split);
-    assert_eq!(start(b"\0juliet\0r0meo\0"), split);
-    assert_eq!(start(b"\0\0r0meo"), failure(SaslFailure::MalformedRequest, "empty username or password"));
+    assert_eq!(start(b"juliet\0r0meo-pw"), split);
+    assert_eq!(start(b"\0juliet\0r0meo-pw\0"), split);
+    assert_eq!(start(b"\0\0r0meo-pw"), failure(SaslFailure::MalformedRequest, "empty username or password"));
     assert_eq!(start(b"\0juliet\0"), failure(SaslFailure::MalformedRequest, "empty username or password"));
     assert_eq!(start(b"\0juliet\0r0m\xffeo"), failure(SaslFailure::MalformedRequest, "not UTF-8"));
 
     let (mut ex, step) =
         SaslExchange::start(Mechanism::Plain, DOMAIN, &f.accounts, ChannelBinding::default(), Some(b""));
     assert_eq!(step, Step::Challenge(Vec::new()));
-    assert_eq!(ex.step(&f.accounts, b"\0juliet\0r0meo"), ok);
+    assert_eq!(ex.step(&f.accounts, b"\0juliet\0r0meo-pw"), ok);
     assert_eq!(
-        ex.step(&f.accounts, b"\0juliet\0r0meo"),
+        ex.step(&f.accounts, b"\0juliet\0r0meo-pw"),
         failure(SaslFailure::MalformedRequest, "the exchange is over")
     );
 }
@@ -411,7 +411,7 @@ fn unusable_domain_is_a_temporary_failure() {
     let (mut ex, step) =
         SaslExchange::start(Mechanism::Plain, "bad/domain", &f.accounts, ChannelBinding::default(), None);
     assert_eq!(step, Step::Failure(SaslFailure::TemporaryAuthFailure, None));
-    assert!(matches!(ex.step(&f.accounts, b"\0juliet\0r0meo"), Step::Failure(SaslFailure::MalformedRequest, _)));
+    assert!(matches!(ex.step(&f.accounts, b"\0juliet\0r0meo-pw"), Step::Failure(SaslFailure::MalformedRequest, _)));
 }
 
 #[test]
