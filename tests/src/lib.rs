@@ -4,6 +4,7 @@
 //!
 //! The tests live in `tests/tests/*.rs`; the slixmpp tests in `tests/python/`.
 
+pub mod adhoc;
 pub mod client;
 pub mod frames;
 pub mod scram;

@@ -135,41 +135,36 @@ impl Server {
             .envs(self.env.iter().map(|(k, v)| (k, v)));
         let child = spawn_tied_to_this_process(cmd).unwrap_or_else(|e| panic!("spawning {}: {e}", binary().display()));
         self.child = Some(child);
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(l) = read_listening(&listening) {
-                self.addrs = Some(l);
-                return;
-            }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                self.child = None;
-                panic!("the server exited with {status} before listening\n{}", self.log_tail(60));
-            }
-            if Instant::now() > deadline {
-                panic!("the server wrote no {} within {START_TIMEOUT:?}\n{}", listening.display(), self.log_tail(60));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.await_listening(|_| true, "before listening");
     }
 
     /// After the server restarted itself in the same process (an admin's
     /// restart re-executes it): waits for the `listening.json` it writes
     /// anew, newer than `since`, and takes the ports from it.
     pub fn await_relaunch(&mut self, since: std::time::SystemTime) {
+        let fresh = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).is_ok_and(|t| t > since);
+        self.await_listening(fresh, "instead of restarting");
+    }
+
+    /// Waits for a `listening.json` that `ready` accepts and takes the
+    /// ports from it; fails the test (`exited_what` says when) if the
+    /// process exits first or none comes within [`START_TIMEOUT`].
+    fn await_listening(&mut self, ready: impl Fn(&Path) -> bool, exited_what: &str) {
         let listening = self.data_dir.join("listening.json");
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            let fresh = std::fs::metadata(&listening).and_then(|m| m.modified()).is_ok_and(|t| t > since);
-            if fresh && let Some(l) = read_listening(&listening) {
+            if ready(&listening)
+                && let Some(l) = read_listening(&listening)
+            {
                 self.addrs = Some(l);
                 return;
             }
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 self.child = None;
-                panic!("the server exited with {status} instead of restarting\n{}", self.log_tail(60));
+                panic!("the server exited with {status} {exited_what}\n{}", self.log_tail(60));
             }
             if Instant::now() > deadline {
-                panic!("the server did not come back within {START_TIMEOUT:?}\n{}", self.log_tail(60));
+                panic!("the server wrote no {} within {START_TIMEOUT:?}\n{}", listening.display(), self.log_tail(60));
             }
             std::thread::sleep(Duration::from_millis(20));
         }

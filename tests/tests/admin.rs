@@ -2,64 +2,21 @@
 //! admin named in the config finds the commands and runs them; anyone else
 //! neither sees nor runs them.
 
+use waxwing_tests::adhoc::{self, ADMIN, ADMIN_PW as PW, COMMANDS, admin_server as start, values as field};
 use waxwing_tests::{Element, Mech, RawClient, Server, stanza_error_condition, waxwing};
 
-const PW: &str = "admin-pw";
-const COMMANDS: &str = "http://jabber.org/protocol/commands";
-const ADMIN: &str = "http://jabber.org/protocol/admin";
 const ITEMS: &str = "http://jabber.org/protocol/disco#items";
 
-fn start() -> Server {
-    let config = "[[vhost]]\ndomain = \"localhost\"\nadmins = [\"root@localhost\"]\n";
-    Server::start_with_users(config, &[("root@localhost", PW), ("joe@localhost", PW)])
-}
-
 async fn login(s: &Server, user: &str) -> RawClient {
-    RawClient::login_with(s, &format!("{user}@localhost"), PW, Mech::ScramSha256, Some("adm")).await
+    adhoc::login(s, user, "adm").await
 }
 
-fn submit(fields: &[(&str, &str)]) -> String {
-    let mut x = format!("<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>{ADMIN}</value></field>");
-    for (var, value) in fields {
-        x.push_str(&format!("<field var='{var}'><value>{value}</value></field>"));
-    }
-    x.push_str("</x>");
-    x
-}
-
-/// Executes `name`, then completes its form with `fields`; the last answer.
+/// Executes XEP-0133's command `name`, then completes its form with
+/// `fields` (one value each); the last answer.
 async fn run(c: &mut RawClient, name: &str, fields: &[(&str, &str)]) -> Element {
-    let node = format!("{ADMIN}#{name}");
-    let first =
-        c.iq("set", Some("localhost"), &format!("<command xmlns='{COMMANDS}' node='{node}' action='execute'/>")).await;
-    if first.attr("type") != Some("result") {
-        return first;
-    }
-    let Some(cmd) = first.child("command", COMMANDS) else { return first };
-    if cmd.attr("status") == Some("completed") {
-        return first;
-    }
-    let sid = cmd.attr("sessionid").unwrap().to_string();
-    c.iq(
-        "set",
-        Some("localhost"),
-        &format!(
-            "<command xmlns='{COMMANDS}' node='{node}' sessionid='{sid}' action='complete'>{}</command>",
-            submit(fields)
-        ),
-    )
-    .await
-}
-
-fn field(r: &Element, var: &str) -> Vec<String> {
-    let x = r
-        .child("command", COMMANDS)
-        .and_then(|c| c.child("x", "jabber:x:data"))
-        .unwrap_or_else(|| panic!("no form: {r}"));
-    x.elements()
-        .filter(|f| f.attr("var") == Some(var))
-        .flat_map(|f| f.elements().filter(|v| v.name == "value").map(Element::text).collect::<Vec<_>>())
-        .collect()
+    let multi: Vec<(&str, [&str; 1])> = fields.iter().map(|(var, value)| (*var, [*value])).collect();
+    let fields: Vec<(&str, &[&str])> = multi.iter().map(|(var, value)| (*var, &value[..])).collect();
+    adhoc::run(c, &format!("{ADMIN}#{name}"), &fields).await
 }
 
 #[tokio::test]

@@ -6,111 +6,18 @@
 
 use std::time::{Duration, SystemTime};
 
+use waxwing_tests::adhoc::{
+    ADMIN, ADMIN_PW as PW, COMMANDS, Fields, admin_server as start, cells, completed, execute, options, run, session,
+    step, values,
+};
 use waxwing_tests::{Element, Mech, RawClient, Server, stanza_error_condition};
 
-const PW: &str = "admin-pw";
-const COMMANDS: &str = "http://jabber.org/protocol/commands";
-const ADMIN: &str = "http://jabber.org/protocol/admin";
 const OURS: &str = "urn:waxwing:admin";
 const ITEMS: &str = "http://jabber.org/protocol/disco#items";
 const VERSION: &str = "jabber:iq:version";
 
-fn start() -> Server {
-    let config = "[[vhost]]\ndomain = \"localhost\"\nadmins = [\"root@localhost\"]\n";
-    Server::start_with_users(config, &[("root@localhost", PW), ("joe@localhost", PW)])
-}
-
 async fn login(s: &Server, user: &str) -> RawClient {
-    RawClient::login_with(s, &format!("{user}@localhost"), PW, Mech::ScramSha256, Some("adm")).await
-}
-
-fn submit_form(form_type: &str, fields: &[(&str, &[&str])]) -> String {
-    let mut x =
-        format!("<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>{form_type}</value></field>");
-    for (var, values) in fields {
-        x.push_str(&format!("<field var='{var}'>"));
-        for v in *values {
-            x.push_str(&format!("<value>{v}</value>"));
-        }
-        x.push_str("</field>");
-    }
-    x.push_str("</x>");
-    x
-}
-
-/// A form's fields as submitted: (var, values).
-type Fields<'a> = &'a [(&'a str, &'a [&'a str])];
-
-/// Starts the command at `node`; the answer.
-async fn execute(c: &mut RawClient, node: &str) -> Element {
-    c.iq("set", Some("localhost"), &format!("<command xmlns='{COMMANDS}' node='{node}' action='execute'/>")).await
-}
-
-/// Sends `fields` to session `sid` of the command at `node` with `action`.
-async fn step(c: &mut RawClient, node: &str, sid: &str, action: &str, fields: &[(&str, &[&str])]) -> Element {
-    let form_type = if node.starts_with(OURS) { OURS } else { ADMIN };
-    let x = submit_form(form_type, fields);
-    c.iq(
-        "set",
-        Some("localhost"),
-        &format!("<command xmlns='{COMMANDS}' node='{node}' sessionid='{sid}' action='{action}'>{x}</command>"),
-    )
-    .await
-}
-
-/// Executes, then completes the first form with `fields`.
-async fn run(c: &mut RawClient, node: &str, fields: &[(&str, &[&str])]) -> Element {
-    let first = execute(c, node).await;
-    let asks = first.child("command", COMMANDS).is_some_and(|c| c.attr("status") == Some("executing"));
-    if !asks {
-        return first;
-    }
-    let sid = session(&first);
-    step(c, node, &sid, "complete", fields).await
-}
-
-fn session(r: &Element) -> String {
-    r.child("command", COMMANDS).and_then(|c| c.attr("sessionid")).unwrap_or_else(|| panic!("no session: {r}")).into()
-}
-
-fn completed(r: &Element) -> String {
-    let cmd = r.child("command", COMMANDS).unwrap_or_else(|| panic!("no command: {r}"));
-    assert_eq!(cmd.attr("status"), Some("completed"), "{r}");
-    cmd.child("note", COMMANDS).map(Element::text).unwrap_or_default()
-}
-
-fn values(r: &Element, var: &str) -> Vec<String> {
-    let x = r.child("command", COMMANDS).and_then(|c| c.child("x", "jabber:x:data")).unwrap_or_else(|| panic!("{r}"));
-    x.elements()
-        .filter(|f| f.attr("var") == Some(var))
-        .flat_map(|f| f.elements().filter(|v| v.name == "value").map(Element::text).collect::<Vec<_>>())
-        .collect()
-}
-
-/// The values of column `var` in a result table's items.
-fn cells(r: &Element, var: &str) -> Vec<String> {
-    let x = r.child("command", COMMANDS).and_then(|c| c.child("x", "jabber:x:data")).unwrap_or_else(|| panic!("{r}"));
-    x.elements()
-        .filter(|i| i.name == "item")
-        .flat_map(|i| {
-            i.elements().filter(|f| f.attr("var") == Some(var)).map(|f| f.elements().map(Element::text).collect())
-        })
-        .collect()
-}
-
-fn options(r: &Element, var: &str) -> Vec<String> {
-    let x = r.child("command", COMMANDS).and_then(|c| c.child("x", "jabber:x:data")).unwrap_or_else(|| panic!("{r}"));
-    x.elements()
-        .filter(|f| f.attr("var") == Some(var))
-        .flat_map(|f| {
-            f.elements()
-                .filter(|o| o.name == "option")
-                .map(|o| {
-                    o.attr("value").map_or_else(|| o.elements().map(Element::text).collect::<String>(), str::to_string)
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect()
+    waxwing_tests::adhoc::login(s, user, "adm").await
 }
 
 /// SIGTERM, then start again on the same data.
