@@ -258,7 +258,8 @@ fn y_flag_is_a_downgrade_only_when_plus_was_offered() {
         run_scram(&f, Mechanism::ScramSha256, bound(), "y,,", "n=juliet,r=a", "r0meo-pw", b"y,,"),
         failure(SaslFailure::NotAuthorized, "channel binding was offered; possible downgrade")
     );
-    let ok = run_scram(&f, Mechanism::ScramSha256, ChannelBinding::default(), "y,,", "n=juliet,r=a", "r0meo-pw", b"y,,");
+    let ok =
+        run_scram(&f, Mechanism::ScramSha256, ChannelBinding::default(), "y,,", "n=juliet,r=a", "r0meo-pw", b"y,,");
     assert!(success("juliet")(&ok), "{ok:?}");
     // With binding available but a plain `n`, the client simply chose not to bind.
     let ok = run_scram(&f, Mechanism::ScramSha256, bound(), "n,,", "n=juliet,r=a", "r0meo-pw", b"n,,");
