@@ -129,6 +129,11 @@ impl Accounts {
     /// Creates an account; the password must meet [`policy`].
     pub fn create(&self, domain: &str, username: &str, password: &str) -> Result<(), AccountError> {
         let key = account_key(&prep::domain(domain)?, &prep::username(username)?);
+        // A taken name is the answer whatever the password (and costs no
+        // PBKDF2); `insert` checks again under the lock.
+        if self.inner.storage.get(&key)?.is_some() {
+            return Err(AccountError::Exists);
+        }
         let record = self.new_record(&policy::new_password(password)?)?;
         self.insert(&key, &record)
     }

@@ -208,6 +208,8 @@ fn the_password_policy_applies_to_creating_and_changing_but_not_to_imports() {
     let err = a.set_password("example.org", "eve", "short").unwrap_err().to_string();
     assert!(err.contains("at least 6 characters"), "{err}");
     assert!(a.verify_password("example.org", "eve", "long-enough").unwrap(), "the old password stands");
+    // A taken name is named as such, whatever the password.
+    assert!(matches!(a.create("example.org", "eve", "x"), Err(AccountError::Exists)));
     // An imported account keeps the password it had elsewhere.
     a.create_imported("example.org", "old", "pw").unwrap();
     assert!(a.verify_password("example.org", "old", "pw").unwrap());
