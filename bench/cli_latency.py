@@ -10,8 +10,11 @@ add`, `prosodyctl register`, `ejabberdctl register`), the online sessions
 listed N times (`waxwing sessions`, `ejabberdctl connected_users`; Prosody's
 prosodyctl has no such command without its telnet console), and the N
 accounts deleted (`waxwing user del`, `prosodyctl deluser`, `ejabberdctl
-unregister`). Prints the median and the 90th percentile per command in ms.
-A measurement, never asserted.
+unregister`); and, what a restart costs clients, the time from starting
+each server to its accepting clients (`--starts` times: Waxwing until it
+writes listening.json, the peers until their c2s port answers). Prints the
+median and the 90th percentile per command in ms. A measurement, never
+asserted.
 """
 
 from __future__ import annotations
@@ -50,8 +53,19 @@ def check(done: subprocess.CompletedProcess) -> None:
         raise SystemExit(f"{done.args}: exit {done.returncode}\n{done.stderr}")
 
 
-def waxwing(runs: int) -> dict[str, list[float]]:
+def starts(n: int, start) -> list[float]:
+    """`start()` enters a server's context manager n times, timing each entry."""
+    out = []
+    for _ in range(n):
+        begun = time.perf_counter()
+        with start():
+            out.append((time.perf_counter() - begun) * 1000)
+    return out
+
+
+def waxwing(runs: int, n_starts: int) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {"register": [], "list sessions": [], "delete": []}
+    out["start"] = starts(n_starts, conftest.running)
     with conftest.running() as s:
         for i in range(runs):
             out["register"].append(timed(lambda: check(s.cli("user", "add", f"u{i}@localhost", PASSWORD))))
@@ -62,8 +76,9 @@ def waxwing(runs: int) -> dict[str, list[float]]:
     return out
 
 
-def prosody(runs: int, tmp: pathlib.Path, hosts: pathlib.Path) -> dict[str, list[float]]:
+def prosody(runs: int, n_starts: int, tmp: pathlib.Path, hosts: pathlib.Path) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {"register": [], "delete": []}
+    out["start"] = starts(n_starts, lambda: peers.prosody("prosody.test", "127.0.0.21", hosts, tmp, muc=False))
     with peers.prosody("prosody.test", "127.0.0.21", hosts, tmp, muc=False) as p:
         for i in range(runs):
             out["register"].append(timed(lambda: p.prosodyctl("register", f"u{i}", p.domain, PASSWORD)))
@@ -72,8 +87,9 @@ def prosody(runs: int, tmp: pathlib.Path, hosts: pathlib.Path) -> dict[str, list
     return out
 
 
-def ejabberd(runs: int, tmp: pathlib.Path, hosts: pathlib.Path) -> dict[str, list[float]]:
+def ejabberd(runs: int, n_starts: int, tmp: pathlib.Path, hosts: pathlib.Path) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {"register": [], "list sessions": [], "delete": []}
+    out["start"] = starts(n_starts, lambda: peers.ejabberd("ejabberd.test", "127.0.0.22", hosts, tmp, muc=False))
     with peers.ejabberd("ejabberd.test", "127.0.0.22", hosts, tmp, muc=False) as e:
         for i in range(runs):
             out["register"].append(timed(lambda: e.ctl("register", f"u{i}", e.domain, PASSWORD)))
@@ -87,9 +103,10 @@ def ejabberd(runs: int, tmp: pathlib.Path, hosts: pathlib.Path) -> dict[str, lis
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--starts", type=int, default=5)
     args = ap.parse_args()
     missing = peers.unavailable()
-    results = {"Waxwing": waxwing(args.runs)}
+    results = {"Waxwing": waxwing(args.runs, args.starts)}
     with tempfile.TemporaryDirectory(prefix="cli-latency-") as tmp_name:
         tmp = pathlib.Path(tmp_name)
         hosts = peers.write_hosts(
@@ -100,9 +117,9 @@ def main() -> None:
         if missing:
             print(f"peers skipped: {missing}", file=sys.stderr)
         else:
-            results["Prosody"] = prosody(args.runs, tmp, hosts)
-            results["ejabberd"] = ejabberd(args.runs, tmp, hosts)
-    print(f"{'server':10} {'command':14} {'median ms':>9} {'p90 ms':>8}   ({args.runs} runs each)")
+            results["Prosody"] = prosody(args.runs, args.starts, tmp, hosts)
+            results["ejabberd"] = ejabberd(args.runs, args.starts, tmp, hosts)
+    print(f"{'server':10} {'command':14} {'median ms':>9} {'p90 ms':>8}   ({args.runs} runs, {args.starts} starts)")
     for server, commands in results.items():
         for command, samples in commands.items():
             print(f"{server:10} {command:14} {summary(samples)}")
