@@ -312,6 +312,9 @@ fn the_config_is_found_through_waxwing_config() {
         None,
     ));
     assert_eq!(listed(&s.cli(&["user", "list"])), ["envuser@localhost"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&s.cli(&["user", "list", "--json"]))).expect("user list --json");
+    assert_eq!(json, serde_json::json!(["envuser@localhost"]));
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -193,6 +193,9 @@ pub enum UserCommand {
         /// Only this virtual host's accounts.
         #[arg(long, value_name = "DOMAIN")]
         domain: Option<String>,
+        /// A JSON array of JIDs instead of lines.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -287,7 +290,7 @@ mod tests {
         let c = parse(&["user", "passwd", "a@b"]).unwrap();
         assert!(matches!(c.command, Command::User(UserCommand::Passwd { password: None, .. })));
         let c = parse(&["user", "list", "--domain", "b"]).unwrap();
-        assert!(matches!(c.command, Command::User(UserCommand::List { domain: Some(d) }) if d == "b"));
+        assert!(matches!(c.command, Command::User(UserCommand::List { domain: Some(d), json: false }) if d == "b"));
         let c = parse(&["user", "del", "a@b"]).unwrap();
         assert!(matches!(c.command, Command::User(UserCommand::Del { jid }) if jid == "a@b"));
         let c = parse(&["plugin", "reload", "muc", "--vhost", "b"]).unwrap();

@@ -76,9 +76,14 @@ pub fn run(found: &Found, cmd: UserCommand) -> anyhow::Result<ExitCode> {
             println!("deleted {jid}");
             Ok(ExitCode::SUCCESS)
         }
-        UserCommand::List { domain } => {
-            for jid in list(&admin, domain.as_deref())? {
-                println!("{jid}");
+        UserCommand::List { domain, json } => {
+            let jids = list(&admin, domain.as_deref())?;
+            if json {
+                println!("{}", serde_json::to_string(&jids)?);
+            } else {
+                for jid in jids {
+                    println!("{jid}");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
