@@ -14,7 +14,7 @@ use crate::c2s::{self, C2s};
 use crate::component::{self, Components};
 use crate::config::Config;
 use crate::http::{self, Http};
-use crate::plugins::{PluginHost, StopRequest};
+use crate::plugins::{Kernel as _, PluginHost, StopRequest};
 use crate::router::Router;
 use crate::s2s::{self, S2s};
 use crate::storage::Storage;
@@ -183,6 +183,12 @@ impl AdminApi for Admin {
         apply_config_file(&self.router, self.config_path.as_deref())
     }
 
+    fn stop(&self, restart: bool, delay: Duration, reason: &str) -> anyhow::Result<()> {
+        let at = std::time::Instant::now() + delay;
+        self.router.request_stop(StopRequest { at, reason: reason.to_string(), restart });
+        Ok(())
+    }
+
     fn import(&self, path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
         let m = self.migrator();
         let report = m.import_file(path)?;
@@ -324,6 +330,10 @@ async fn wait_for_stop(router: &Arc<Router>, config_path: Option<&std::path::Pat
     let mut requests = router.stop_requests();
     let mut pending: Option<StopRequest> = None;
     let mut watching = true;
+    // However soon a stop is asked for, the answer to whoever asked (a
+    // plugin's command reply and announcement, the admin socket's reply)
+    // goes out first.
+    const LEAST_NOTICE: Duration = Duration::from_secs(1);
     loop {
         let due = pending.as_ref().map(|r| tokio::time::Instant::from_std(r.at));
         tokio::select! {
@@ -335,7 +345,10 @@ async fn wait_for_stop(router: &Arc<Router>, config_path: Option<&std::path::Pat
                     watching = false;
                     continue;
                 }
-                pending = requests.borrow_and_update().clone();
+                pending = requests.borrow_and_update().clone().map(|mut r| {
+                    r.at = r.at.max(std::time::Instant::now() + LEAST_NOTICE);
+                    r
+                });
                 if let Some(r) = &pending {
                     let secs = r.at.saturating_duration_since(std::time::Instant::now()).as_secs();
                     tracing::warn!("an admin asked to {} the server in {secs} s", if r.restart { "restart" } else { "stop" });

@@ -655,3 +655,31 @@ mod dns {
         RData::A(A(Ipv4Addr::LOCALHOST))
     }
 }
+
+#[tokio::test]
+async fn stop_and_restart_tell_every_session_and_restart_keeps_the_process() {
+    let mut s = Server::start_with_localhost_users("", &["ann"], "stop-pw-1");
+    let pid = s.pid();
+    let bad = fails(&s.cli(&["stop", "--delay", "90000"]));
+    assert!(bad.contains("over a day"), "{bad}");
+    let usage = s.cli(&["restart", "--delay", "soon"]);
+    assert_eq!(usage.status.code(), Some(2), "{}", stderr(&usage));
+
+    let mut ann = RawClient::login_with(&s, "ann@localhost", "stop-pw-1", Mech::ScramSha256, Some("a")).await;
+    let since = std::time::SystemTime::now();
+    let out = ok(&s.cli(&["restart", "--message", "Upgrading, back in a moment"]));
+    assert_eq!(out.trim(), "restarting");
+    let closed = ann.expect_stream_error("system-shutdown").await;
+    assert!(closed.to_string().contains("Upgrading"), "{closed}");
+    s.await_relaunch(since);
+    assert_eq!(s.pid(), pid, "the same process");
+
+    let mut ann = RawClient::login_with(&s, "ann@localhost", "stop-pw-1", Mech::ScramSha256, Some("b")).await;
+    assert_eq!(ok(&s.cli(&["stop"])).trim(), "stopping");
+    ann.expect_stream_error("system-shutdown").await;
+    let status = s.wait_exit(Duration::from_secs(20));
+    assert_eq!(status.code(), Some(0), "{}", s.log_tail(40));
+    let again = s.cli(&["stop"]);
+    exit_code(&again, 3);
+    assert!(stderr(&again).contains("no server is running"), "{}", stderr(&again));
+}

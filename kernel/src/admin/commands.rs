@@ -30,9 +30,15 @@ pub const COMMANDS: &[&str] = &[
     "stats",
     "announce",
     "reload",
+    "stop",
     "import",
     "export",
 ];
+
+/// `stop`'s longest delay: a day, as an admin's XEP-0133 command allows.
+const MAX_STOP_DELAY_SECS: u64 = 86_400;
+/// Bytes of the text sessions are told.
+const MAX_REASON_BYTES: usize = 1024;
 
 #[derive(Deserialize)]
 #[serde(tag = "cmd", rename_all = "kebab-case", deny_unknown_fields)]
@@ -72,6 +78,15 @@ pub enum Request {
         message: String,
     },
     Reload,
+    /// Stop (or, with `restart`, restart) the server in `delay_secs`,
+    /// telling every session `reason`.
+    Stop {
+        #[serde(default)]
+        restart: bool,
+        #[serde(default)]
+        delay_secs: u64,
+        reason: Option<String>,
+    },
     /// A XEP-0227 file the server reads itself (an absolute path).
     Import {
         path: String,
@@ -98,6 +113,7 @@ impl fmt::Debug for Request {
             Request::Stats => "stats",
             Request::Announce { .. } => "announce",
             Request::Reload => "reload",
+            Request::Stop { .. } => "stop",
             Request::Import { .. } => "import",
             Request::Export { .. } => "export",
         })
@@ -271,6 +287,17 @@ pub fn execute(api: &dyn AdminApi, req: Request) -> anyhow::Result<Value> {
             Ok(json!(sent))
         }
         Request::Reload => Ok(json!(api.reload()?)),
+        Request::Stop { restart, delay_secs, reason } => {
+            if delay_secs > MAX_STOP_DELAY_SECS {
+                bail!("delay_secs {delay_secs} is over a day ({MAX_STOP_DELAY_SECS})");
+            }
+            let reason = reason.unwrap_or_default();
+            if reason.len() > MAX_REASON_BYTES {
+                bail!("the reason is over {MAX_REASON_BYTES} bytes");
+            }
+            api.stop(restart, std::time::Duration::from_secs(delay_secs), &reason)?;
+            Ok(json!(if restart { "restarting" } else { "stopping" }))
+        }
         Request::Import { path } => {
             let path = std::path::PathBuf::from(path);
             if !path.is_absolute() {

@@ -11,7 +11,9 @@
 //! `stats` (registered users, sessions, uptime, s2s streams, stanzas
 //! routed), `announce` {domain?, message} (a message from the domain to
 //! every online session; the result is how many), `reload` (the config file
-//! again, as SIGHUP; the summary, or why the file was refused), `import`
+//! again, as SIGHUP; the summary, or why the file was refused), `stop`
+//! {restart?, delay_secs?, reason?} (as SIGTERM, after the delay; a restart
+//! re-executes the server in the same process), `import`
 //! {path} (a XEP-0227 file the server reads, into its live plugins) and
 //! `export` {domain?} (the XEP-0227 text).
 //!
@@ -81,6 +83,11 @@ pub trait AdminApi: Send + Sync + 'static {
     /// Re-reads the config file; the summary of what changed.
     fn reload(&self) -> anyhow::Result<String> {
         bail!("{}", needs_server("reload"))
+    }
+    /// Stops (or restarts) the server after `delay`, telling every session
+    /// `reason` ("" for the default text).
+    fn stop(&self, _restart: bool, _delay: std::time::Duration, _reason: &str) -> anyhow::Result<()> {
+        bail!("{}", needs_server("stop"))
     }
     fn import(&self, _path: &Path) -> anyhow::Result<Value> {
         bail!("{}", needs_server("import"))

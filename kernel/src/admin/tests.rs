@@ -295,11 +295,15 @@ async fn server_commands_check_their_input_first() {
         (json!({"cmd": "export", "domain": "c.example"}), "c.example"),
         (json!({"cmd": "announce"}), "missing field `message`"),
         (json!({"cmd": "kick", "jid": "ann@a.example", "force": true}), "unknown field `force`"),
+        (json!({"cmd": "stop", "delay_secs": 90_000}), "over a day"),
+        (json!({"cmd": "stop", "reason": "x".repeat(2000)}), "over 1024 bytes"),
+        (json!({"cmd": "stop", "restart": "yes"}), "invalid type"),
         // What only a running server can answer says so.
         (json!({"cmd": "status"}), "needs a running server"),
         (json!({"cmd": "stats"}), "needs a running server"),
         (json!({"cmd": "reload"}), "needs a running server"),
         (json!({"cmd": "kick", "jid": "ann@a.example/r"}), "needs a running server"),
+        (json!({"cmd": "stop", "restart": true}), "needs a running server"),
     ];
     for (req, want) in cases {
         let err = failed(h.call(req.clone()).await);

@@ -108,6 +108,12 @@ pub enum Command {
     /// Re-read the running server's config file and apply what changed in
     /// its plugins (what SIGHUP does), and print the summary.
     Reload,
+    /// Stop the running server, as SIGTERM does: every session is told
+    /// `<system-shutdown/>` with MESSAGE. Prints `stopping`.
+    Stop(StopArgs),
+    /// Restart the running server in the same process (same PID; the binary
+    /// and the config file as they are on disk now). Prints `restarting`.
+    Restart(StopArgs),
     /// Check the config, the certificates or the DNS records a domain needs.
     #[command(subcommand)]
     Check(CheckCommand),
@@ -169,6 +175,16 @@ pub enum CheckCommand {
         #[arg(value_name = "DOMAIN")]
         domain: Option<String>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait first (at most a day), for clients to be told.
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub delay: u64,
+    /// The text of the stream error every session gets.
+    #[arg(long, value_name = "TEXT")]
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

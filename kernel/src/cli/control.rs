@@ -1,5 +1,6 @@
 //! The commands only a running server answers, over its admin socket:
-//! `status`, `sessions`, `kick`, `stats`, `announce`, `reload`.
+//! `status`, `sessions`, `kick`, `stats`, `announce`, `reload`, `stop`,
+//! `restart`.
 //!
 //! Output is for scripts as much as for people: `key: value` lines with
 //! stable keys (or `--json`), one session a line with tab-free columns, and
@@ -10,6 +11,7 @@ use std::process::ExitCode;
 use anyhow::anyhow;
 use serde_json::{Value, json};
 
+use super::args::StopArgs;
 use super::{EXIT_NOT_RUNNING, Found};
 use crate::admin::commands::SessionRow;
 use crate::admin::{self, AdminError};
@@ -140,6 +142,12 @@ pub fn announce(found: &Found, domain: Option<String>, message: &str) -> anyhow:
 pub fn reload(found: &Found) -> anyhow::Result<ExitCode> {
     let v = call(found, &json!({"cmd": "reload"}))?;
     println!("reloaded: {}", plain(&v));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn stop(found: &Found, restart: bool, args: &StopArgs) -> anyhow::Result<ExitCode> {
+    let req = json!({"cmd": "stop", "restart": restart, "delay_secs": args.delay, "reason": args.message});
+    println!("{}", plain(&call(found, &req)?));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -101,6 +101,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stats { json } => control::stats(&Found::discover(flag)?, json),
         Command::Announce { domain, message } => control::announce(&Found::discover(flag)?, domain, &message),
         Command::Reload => control::reload(&Found::discover(flag)?),
+        Command::Stop(a) => control::stop(&Found::discover(flag)?, false, &a),
+        Command::Restart(a) => control::stop(&Found::discover(flag)?, true, &a),
         Command::Import { file } => {
             let found = Found::discover(flag)?;
             serve::init_logging("warn")?;

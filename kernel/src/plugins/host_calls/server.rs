@@ -13,10 +13,6 @@ use crate::plugins::vhost::{ChangeError, VhostPlugins};
 
 /// `shutdown`'s longest delay: a day.
 const MAX_STOP_DELAY_MS: u64 = 86_400_000;
-/// The shortest delay: this call's replies and messages (the command's
-/// answer, an announcement) are routed once it returns, and must reach
-/// their sessions before those are closed.
-const MIN_STOP_DELAY_MS: u64 = 1000;
 /// Bytes of the reason sessions are told.
 const MAX_REASON_BYTES: usize = 1024;
 
@@ -93,11 +89,7 @@ impl wit::Host for StoreData {
         let Some(kernel) = self.shared.kernel.get() else {
             return Err(ServerError::Failed("this is no running server".into()));
         };
-        let request = StopRequest {
-            at: Instant::now() + Duration::from_millis(delay_ms.max(MIN_STOP_DELAY_MS)),
-            reason,
-            restart,
-        };
+        let request = StopRequest { at: Instant::now() + Duration::from_millis(delay_ms), reason, restart };
         if !kernel.request_stop(request) {
             return Err(ServerError::Failed("this is no running server (an import or a check)".into()));
         }
