@@ -99,8 +99,14 @@ async fn a_failed_reload_leaves_the_old_version_serving() {
     let out = server.cli(&["plugin", "reload", "echo"]);
     assert!(!out.status.success(), "the reload should fail");
     let err = String::from_utf8_lossy(&out.stderr);
+    // The kernel provides the version of the WIT package it was built from.
+    let wit = include_str!("../../plugin-abi/wit/plugin.wit");
+    let provided =
+        wit.split("package waxwing:plugin@").nth(1).and_then(|r| r.split(';').next()).expect("the WIT package");
     assert!(
-        err.contains("built for waxwing:plugin 3.0.0, but this kernel loads 1.x and 2.x (it provides 2.2.0)"),
+        err.contains(&format!(
+            "built for waxwing:plugin 3.0.0, but this kernel loads 1.x and 2.x (it provides {provided})"
+        )),
         "the error names the plugin's ABI version and the kernel's: {err}"
     );
 
