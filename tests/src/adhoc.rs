@@ -29,6 +29,18 @@ pub async fn login(s: &Server, user: &str, resource: &str) -> RawClient {
     RawClient::login_with(s, &format!("{user}@localhost"), ADMIN_PW, Mech::ScramSha256, Some(resource)).await
 }
 
+/// The nodes of the commands the host lists to `c` (XEP-0050 §2.2), and
+/// the whole answer for a failing assertion's message.
+pub async fn listed_nodes(c: &mut RawClient) -> (Vec<String>, Element) {
+    const ITEMS: &str = "http://jabber.org/protocol/disco#items";
+    let listed = c.iq("get", Some("localhost"), &format!("<query xmlns='{ITEMS}' node='{COMMANDS}'/>")).await;
+    let nodes = listed
+        .child("query", ITEMS)
+        .map(|q| q.elements().filter_map(|i| i.attr("node").map(str::to_string)).collect())
+        .unwrap_or_default();
+    (nodes, listed)
+}
+
 /// Starts the command at `node` on the host; the answer.
 pub async fn execute(c: &mut RawClient, node: &str) -> Element {
     c.iq("set", Some("localhost"), &format!("<command xmlns='{COMMANDS}' node='{node}' action='execute'/>")).await

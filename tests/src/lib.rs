@@ -6,6 +6,7 @@
 
 pub mod adhoc;
 pub mod client;
+pub mod dns;
 pub mod frames;
 pub mod scram;
 pub mod server;

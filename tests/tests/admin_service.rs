@@ -7,13 +7,12 @@
 use std::time::{Duration, SystemTime};
 
 use waxwing_tests::adhoc::{
-    ADMIN, ADMIN_PW as PW, COMMANDS, Fields, admin_server as start, cells, completed, execute, options, run, session,
-    step, values,
+    self, ADMIN, ADMIN_PW as PW, Fields, admin_server as start, cells, completed, execute, options, run, session, step,
+    values,
 };
 use waxwing_tests::{Element, Mech, RawClient, Server, stanza_error_condition};
 
 const OURS: &str = "urn:waxwing:admin";
-const ITEMS: &str = "http://jabber.org/protocol/disco#items";
 const VERSION: &str = "jabber:iq:version";
 
 async fn login(s: &Server, user: &str) -> RawClient {
@@ -29,8 +28,7 @@ fn restart_by_signal(s: &mut Server) {
 }
 
 async fn commands_seen(c: &mut RawClient) -> usize {
-    let r = c.iq("get", Some("localhost"), &format!("<query xmlns='{ITEMS}' node='{COMMANDS}'/>")).await;
-    r.child("query", ITEMS).map_or(0, |q| q.elements().count())
+    adhoc::listed_nodes(c).await.0.len()
 }
 
 async fn version_os(c: &mut RawClient) -> Option<String> {
@@ -182,11 +180,7 @@ async fn every_command_refuses_others_and_bad_values() {
     let mut root = login(&s, "root").await;
     let mut joe = login(&s, "joe").await;
 
-    let listed = root.iq("get", Some("localhost"), &format!("<query xmlns='{ITEMS}' node='{COMMANDS}'/>")).await;
-    let nodes: Vec<String> = listed
-        .child("query", ITEMS)
-        .map(|q| q.elements().filter_map(|i| i.attr("node").map(str::to_string)).collect())
-        .unwrap_or_default();
+    let (nodes, listed) = adhoc::listed_nodes(&mut root).await;
     assert_eq!(nodes.len(), 23, "{listed}");
     for node in &nodes {
         let refused = execute(&mut joe, node).await;

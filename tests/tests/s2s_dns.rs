@@ -3,62 +3,13 @@
 //! and a domain DNS does not know. The DNS server is the test's own, on
 //! loopback, named to Waxwing by `s2s.dns_server`.
 
-use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr};
-use std::str::FromStr;
+use std::net::SocketAddr;
 
-use hickory_proto::op::{Message, MessageType, ResponseCode};
-use hickory_proto::rr::rdata::{A, SRV};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
-use tokio::net::UdpSocket;
+use hickory_proto::rr::RecordType;
+use waxwing_tests::dns::{Zone, a_record, server as dns_server, srv};
 use waxwing_tests::{Mech, RawClient, Server, body, stanza_error_condition};
 
 const PW: &str = "s2s-dns-pw";
-
-type Zone = HashMap<(String, RecordType), Vec<RData>>;
-
-/// Answers from `zone`; a name it does not hold at all is NXDOMAIN.
-async fn dns_server(zone: Zone) -> SocketAddr {
-    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = socket.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buf = [0u8; 1500];
-        loop {
-            let Ok((n, from)) = socket.recv_from(&mut buf).await else { return };
-            let Ok(query) = Message::from_vec(&buf[..n]) else { continue };
-            let mut reply = Message::new();
-            reply.set_id(query.id()).set_message_type(MessageType::Response).set_recursion_available(true);
-            reply.set_authoritative(true);
-            for q in query.queries() {
-                reply.add_query(q.clone());
-                let name = q.name().to_ascii().to_ascii_lowercase();
-                match zone.get(&(name.clone(), q.query_type())) {
-                    Some(rdatas) => {
-                        for r in rdatas {
-                            reply.add_answer(Record::from_rdata(q.name().clone(), 60, r.clone()));
-                        }
-                    }
-                    None if zone.keys().any(|(n, _)| *n == name) => {}
-                    None => {
-                        reply.set_response_code(ResponseCode::NXDomain);
-                    }
-                }
-            }
-            if let Ok(bytes) = reply.to_vec() {
-                let _ = socket.send_to(&bytes, from).await;
-            }
-        }
-    });
-    addr
-}
-
-fn srv(port: u16, target: &str) -> RData {
-    RData::SRV(SRV::new(0, 5, port, Name::from_str(target).unwrap()))
-}
-
-fn a_record() -> RData {
-    RData::A(A(Ipv4Addr::LOCALHOST))
-}
 
 fn free_addr() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
