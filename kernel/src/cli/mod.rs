@@ -14,6 +14,7 @@ mod args;
 mod check;
 mod control;
 mod import;
+mod logging;
 mod migrate;
 mod password;
 mod plugins;
@@ -105,17 +106,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Restart(a) => control::stop(&Found::discover(flag)?, true, &a),
         Command::Import { file } => {
             let found = Found::discover(flag)?;
-            serve::init_logging("warn")?;
+            logging::init_logging("warn")?;
             migrate::import(found, &file)
         }
         Command::Export { file, domain } => {
             let found = Found::discover(flag)?;
-            serve::init_logging("warn")?;
+            logging::init_logging("warn")?;
             migrate::export(found, file.as_deref(), domain)
         }
         Command::User(cmd) => {
             let found = Found::discover(flag)?;
-            serve::init_logging("warn")?;
+            logging::init_logging("warn")?;
             users::run(&found, cmd)
         }
         Command::Plugin(PluginCommand::New { name, dir, lang, sdk, repo }) => {
