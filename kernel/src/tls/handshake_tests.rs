@@ -12,28 +12,36 @@ use super::*;
 use crate::config::{Config, VhostConfig};
 use crate::testutil::tempdir;
 
+/// A vhost on a development certificate; built from the default one so that
+/// fields TLS does not read need no mention here.
+pub(super) fn vhost(domain: &str) -> VhostConfig {
+    let mut v = Config::default().vhosts.into_iter().next().expect("a default vhost");
+    v.domain = domain.into();
+    v.cert = None;
+    v.key = None;
+    v
+}
+
 fn config(dir: &std::path::Path) -> Config {
     let mut cfg = Config::default();
     cfg.server.data_dir = dir.to_path_buf();
-    let vhost =
-        |d: &str| VhostConfig { domain: d.into(), cert: None, key: None, admins: Vec::new(), plugins: Vec::new() };
     cfg.vhosts = vec![vhost("a.example"), vhost("b.example")];
     cfg
 }
 
-fn dev_cert(dir: &std::path::Path, domain: &str) -> CertificateDer<'static> {
+pub(super) fn dev_cert(dir: &std::path::Path, domain: &str) -> CertificateDer<'static> {
     let pem = std::fs::read(dir.join("tls").join(format!("{domain}.crt"))).unwrap();
     rustls::pki_types::pem::PemObject::from_pem_slice(&pem).unwrap()
 }
 
-struct Outcome {
+pub(super) struct Outcome {
     client_export: Option<Vec<u8>>,
     server_binding: Option<Vec<u8>>,
-    peer_cert: CertificateDer<'static>,
+    pub(super) peer_cert: CertificateDer<'static>,
     alpn: Option<Vec<u8>>,
 }
 
-async fn handshake(
+pub(super) async fn handshake(
     server: Arc<rustls::ServerConfig>,
     roots: RootCertStore,
     version: &'static SupportedProtocolVersion,
@@ -64,7 +72,7 @@ async fn handshake(
     Outcome { client_export, server_binding, peer_cert, alpn }
 }
 
-fn roots(certs: &[CertificateDer<'static>]) -> RootCertStore {
+pub(super) fn roots(certs: &[CertificateDer<'static>]) -> RootCertStore {
     let mut roots = RootCertStore::empty();
     for c in certs {
         roots.add(c.clone()).unwrap();
