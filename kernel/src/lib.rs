@@ -17,6 +17,7 @@ pub mod sasl;
 pub mod server;
 pub mod storage;
 pub mod stream;
+pub mod tenants;
 pub mod tls;
 pub mod uploads;
 pub mod xml;

@@ -18,8 +18,12 @@ use crate::plugins::{Kernel as _, PluginHost, StopRequest};
 use crate::router::Router;
 use crate::s2s::{self, S2s};
 use crate::storage::Storage;
+use crate::tenants::{Lifecycle, Removal, Tenant, Tenants};
 use crate::uploads::Uploads;
 use waxwing_xml::StreamErrorCondition;
+
+/// How often certificate files are checked for a renewal.
+const CERT_POLL: Duration = Duration::from_secs(2);
 
 /// How the server stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,10 +44,19 @@ pub fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<Stopp
 struct Admin {
     accounts: Accounts,
     router: Arc<Router>,
+    reloader: Arc<Reloader>,
     s2s: Arc<S2s>,
     started: std::time::Instant,
     /// What `listening.json` holds: the addresses actually bound.
     listening: serde_json::Value,
+    config_path: Option<PathBuf>,
+}
+
+/// What a reload and the tenant commands change: the tenants, and the
+/// config the client connections read.
+struct Reloader {
+    tenants: Lifecycle,
+    c2s: Arc<C2s>,
     config_path: Option<PathBuf>,
 }
 
@@ -94,7 +107,7 @@ impl AdminApi for Admin {
             .domains()
             .into_iter()
             .map(|d| {
-                let n = self.router.host(&d).map_or(0, |t| t.len());
+                let n = self.router.host(&d).map_or(0, |t| t.sessions.len());
                 (d, json!(n))
             })
             .collect();
@@ -114,8 +127,8 @@ impl AdminApi for Admin {
     fn sessions(&self) -> anyhow::Result<Vec<admin::commands::SessionRow>> {
         let mut rows = Vec::new();
         for d in self.router.domains() {
-            let Some(table) = self.router.host(&d) else { continue };
-            for s in table.all() {
+            let Some(tenant) = self.router.host(&d) else { continue };
+            for s in tenant.sessions.all() {
                 let client = s.presence().last.as_deref().and_then(admin::commands::caps_node);
                 rows.push(admin::commands::SessionRow {
                     jid: s.jid.to_string(),
@@ -131,12 +144,12 @@ impl AdminApi for Admin {
 
     fn kick(&self, bare: &str, resource: Option<&str>, reason: &str) -> anyhow::Result<Vec<String>> {
         let bare = jid::BareJid::new(bare)?;
-        let (Some(node), Some(table)) = (bare.node(), self.router.host(bare.domain().as_str())) else {
+        let (Some(node), Some(tenant)) = (bare.node(), self.router.host(bare.domain().as_str())) else {
             return Ok(Vec::new());
         };
         let sessions: Vec<_> = match resource {
-            Some(r) => table.get(node.as_str(), r).into_iter().collect(),
-            None => table.of(node.as_str()),
+            Some(r) => tenant.sessions.get(node.as_str(), r).into_iter().collect(),
+            None => tenant.sessions.of(node.as_str()),
         };
         // The same stream error a plugin's `accounts.end-session` sends.
         for s in &sessions {
@@ -166,8 +179,8 @@ impl AdminApi for Admin {
     }
 
     fn announce(&self, domain: &str, message: &str) -> anyhow::Result<usize> {
-        let Some(table) = self.router.host(domain) else { return Ok(0) };
-        let sessions = table.all();
+        let Some(tenant) = self.router.host(domain) else { return Ok(0) };
+        let sessions = tenant.sessions.all();
         for s in &sessions {
             let el = waxwing_xml::Element::new("message", waxwing_xml::ns::CLIENT)
                 .with_attr("from", domain)
@@ -180,7 +193,23 @@ impl AdminApi for Admin {
     }
 
     fn reload(&self) -> anyhow::Result<String> {
-        apply_config_file(&self.router, self.config_path.as_deref())
+        self.reloader.reload()
+    }
+
+    fn tenant_list(&self) -> anyhow::Result<serde_json::Value> {
+        Ok(serde_json::to_value(self.reloader.tenants.list())?)
+    }
+
+    fn tenant_add(&self, config: &str) -> anyhow::Result<String> {
+        self.reloader.tenants.add(config)
+    }
+
+    fn tenant_change(&self, config: &str) -> anyhow::Result<String> {
+        self.reloader.tenants.change(config)
+    }
+
+    fn tenant_remove(&self, domain: &str, removal: &Removal) -> anyhow::Result<String> {
+        self.reloader.tenants.remove(domain, removal)
     }
 
     fn stop(&self, restart: bool, delay: Duration, reason: &str) -> anyhow::Result<()> {
@@ -209,16 +238,24 @@ async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<S
     let storage = Storage::open(&config.server.data_dir)?;
     let accounts = Accounts::new(storage.clone(), config.sasl.scram_iterations);
     let plugins = PluginHost::start(&config, storage.clone(), accounts.clone()).context("loading plugins")?;
-    let router = Router::with_components(
-        config.vhosts.iter().map(|v| v.domain.clone()),
+    let tenants = Tenants::new(config.vhosts.iter().map(|v| Tenant::new(v.domain.clone(), config.quotas_for(v))));
+    let router = Router::with_tenants(
+        Arc::new(tenants),
         config.components.iter().map(|c| c.domain.clone()),
         plugins.clone(),
         accounts.clone(),
     );
     let tls = crate::tls::load(&config).context("setting up TLS")?;
+    let _cert_watcher = crate::tls::spawn_cert_watcher(&tls, CERT_POLL);
+    let lifecycle = Lifecycle::new(router.clone(), tls.clone(), storage.clone(), config.clone());
+    let stored = lifecycle.serve_stored().context("reading the tenants added at runtime")?;
+    if stored > 0 {
+        tracing::info!("serving {stored} tenants added at runtime");
+    }
     let s2s = S2s::start(config.clone(), tls.clone(), &router)?;
     let components = Components::new(&config, router.clone());
     let ctx = C2s::new(config.clone(), tls, accounts.clone(), router.clone());
+    let reloader = Arc::new(Reloader { tenants: lifecycle, c2s: ctx.clone(), config_path: config_path.clone() });
 
     let uploads = Uploads::open(&config, storage.clone()).context("opening the uploads folder")?;
     plugins.attach_uploads(uploads.clone());
@@ -275,6 +312,7 @@ async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<S
     let api: Arc<dyn AdminApi> = Arc::new(Admin {
         accounts: accounts.clone(),
         router: router.clone(),
+        reloader: reloader.clone(),
         s2s: s2s.clone(),
         started,
         listening: bound.clone(),
@@ -288,7 +326,7 @@ async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<S
     std::fs::write(&listening, bound.to_string()).with_context(|| format!("writing {}", listening.display()))?;
     tracing::info!("waxwing {} serving {}", env!("CARGO_PKG_VERSION"), router.domains().join(", "));
 
-    let stop = wait_for_stop(&router, config_path.as_deref()).await;
+    let stop = wait_for_stop(&router, &reloader).await;
     let (stopped, reason) = match &stop {
         Some(r) if r.restart => (Stopped::Restart, or_default(&r.reason, "the server is restarting")),
         Some(r) => (Stopped::Exit, or_default(&r.reason, "the server is shutting down")),
@@ -318,7 +356,7 @@ fn or_default(text: &str, default: &str) -> String {
 /// Waits for SIGTERM or SIGINT (`None`), or for the time an admin's stop
 /// request names (a later request replaces an earlier one); reloads the
 /// config on SIGHUP meanwhile.
-async fn wait_for_stop(router: &Arc<Router>, config_path: Option<&std::path::Path>) -> Option<StopRequest> {
+async fn wait_for_stop(router: &Arc<Router>, reloader: &Arc<Reloader>) -> Option<StopRequest> {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
         (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
@@ -356,8 +394,11 @@ async fn wait_for_stop(router: &Arc<Router>, config_path: Option<&std::path::Pat
             }
             _ = hup.recv() => {
                 // Recompiling plugins takes a while: keep it off the async workers.
-                let (router, path) = (router.clone(), config_path.map(std::path::Path::to_path_buf));
-                tokio::task::spawn_blocking(move || reload_config(&router, path.as_deref()));
+                let reloader = reloader.clone();
+                tokio::task::spawn_blocking(move || match reloader.reload() {
+                    Ok(summary) => tracing::info!("config reloaded: {summary}"),
+                    Err(e) => tracing::error!("config reload failed, keeping the running config: {e:#}"),
+                });
             }
         }
     }
@@ -370,22 +411,21 @@ async fn sleep_until(due: Option<tokio::time::Instant>) {
     }
 }
 
-/// SIGHUP: re-read the config file and apply plugin changes. A bad file is
-/// reported and changes nothing.
-fn reload_config(router: &Arc<Router>, config_path: Option<&std::path::Path>) {
-    match apply_config_file(router, config_path) {
-        Ok(summary) => tracing::info!("config reloaded: {summary}"),
-        Err(e) => tracing::error!("config reload failed, keeping the running config: {e:#}"),
+impl Reloader {
+    /// What SIGHUP and `waxwing reload` do: the summary of what changed, or
+    /// why the file was refused (and nothing changed).
+    fn reload(&self) -> anyhow::Result<String> {
+        let Some(path) = self.config_path.as_deref() else {
+            return Ok("running on the embedded default config; nothing to reload".to_owned());
+        };
+        let refused = || format!("reloading {} (the running config is kept)", path.display());
+        let new = Arc::new(Config::load(path).with_context(refused)?);
+        let old = self.c2s.config().clone();
+        let mut changes = self.tenants.reload(new.clone()).with_context(refused)?;
+        if old.limits != new.limits {
+            changes.push("limits changed: they apply to connections and sessions from now on".to_owned());
+        }
+        self.c2s.set_config(new);
+        Ok(if changes.is_empty() { "nothing changed".to_owned() } else { changes.join("\n") })
     }
-}
-
-/// What SIGHUP and `waxwing reload` do: the summary of what changed, or why
-/// the file was refused (and nothing changed).
-fn apply_config_file(router: &Arc<Router>, config_path: Option<&std::path::Path>) -> anyhow::Result<String> {
-    let Some(path) = config_path else {
-        return Ok("running on the embedded default config; nothing to reload".to_owned());
-    };
-    Config::load(path)
-        .and_then(|cfg| router.plugins().apply_config(&cfg))
-        .with_context(|| format!("reloading {} (the running config is kept)", path.display()))
 }

@@ -8,6 +8,7 @@ pub mod adhoc;
 pub mod client;
 pub mod dns;
 pub mod frames;
+pub mod http;
 pub mod scram;
 pub mod server;
 

@@ -2,28 +2,14 @@
 //! live counters that move with what clients do, and nothing of the web
 //! clients' endpoints there (nor the metrics on theirs).
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
 use futures_util::SinkExt as _;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
-use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use waxwing_tests::http::get;
 use waxwing_tests::{RawClient, Server};
 
 const PW: &str = "metrics-pw";
-
-async fn get(addr: SocketAddr, path: &str) -> (String, String) {
-    let mut tcp = TcpStream::connect(addr).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    tcp.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    timeout(Duration::from_secs(10), tcp.read_to_string(&mut out)).await.expect("an answer").unwrap();
-    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
-    (head.lines().next().unwrap_or_default().to_string(), body.to_string())
-}
 
 /// The value of the sample line that starts with `series` (name and labels).
 fn sample(text: &str, series: &str) -> Option<f64> {

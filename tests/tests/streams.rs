@@ -313,7 +313,7 @@ async fn bad_format_text_after_login() {
 
 #[tokio::test]
 async fn resource_constraint_when_the_host_is_full() {
-    let s = Server::start("[limits]\nmax_connections = 2\n");
+    let s = Server::start("[quotas]\nconnections = 2\n");
     let mut one = RawClient::connect(&s).await;
     one.open_stream("localhost").await;
     let mut two = RawClient::connect(&s).await;

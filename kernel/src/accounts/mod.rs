@@ -12,8 +12,9 @@ mod credentials;
 pub mod policy;
 pub mod prep;
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use anyhow::{Context as _, anyhow};
 use base64::Engine as _;
@@ -41,6 +42,8 @@ pub enum AccountError {
     InvalidUsername(String),
     #[error("unacceptable password: {0}")]
     InvalidPassword(String),
+    #[error("{domain} has its {limit} accounts already (its quota); delete one or raise quotas.accounts")]
+    QuotaReached { domain: String, limit: u64 },
     #[error("account storage: {0:#}")]
     Storage(#[from] anyhow::Error),
 }
@@ -59,6 +62,12 @@ struct Inner {
     // Create and delete read before they write; this makes the pair atomic
     // within the process, which is all RocksDB's one-process lock leaves.
     write_lock: Mutex<()>,
+    /// Per domain, the most accounts it may hold (absent: no limit).
+    quotas: RwLock<HashMap<String, u64>>,
+    /// Per domain with a quota, how many accounts it holds: counted once
+    /// (a scan) when first needed, then kept by create and delete under
+    /// the write lock.
+    counts: Mutex<HashMap<String, u64>>,
 }
 
 /// Accounts made here always hold both; one imported from another server
@@ -123,35 +132,103 @@ impl Accounts {
             k
         });
         let iterations = NonZeroU32::new(scram_iterations).unwrap_or(MIN_ITERATIONS).max(MIN_ITERATIONS);
-        Accounts { inner: Arc::new(Inner { storage, iterations, decoy_key, rng, write_lock: Mutex::new(()) }) }
+        Accounts {
+            inner: Arc::new(Inner {
+                storage,
+                iterations,
+                decoy_key,
+                rng,
+                write_lock: Mutex::new(()),
+                quotas: RwLock::default(),
+                counts: Mutex::default(),
+            }),
+        }
+    }
+
+    /// The most accounts `domain` may hold; 0: no limit. Applies to every
+    /// way an account is made (registration, admins, plugins, import).
+    pub fn set_quota(&self, domain: &str, limit: u64) {
+        let mut q = self.inner.quotas.write().unwrap_or_else(|p| p.into_inner());
+        if limit == 0 {
+            q.remove(domain);
+        } else {
+            q.insert(domain.to_owned(), limit);
+        }
+    }
+
+    /// Forgets what is known of a domain (its tenant was removed).
+    pub fn forget_domain(&self, domain: &str) {
+        self.set_quota(domain, 0);
+        self.inner.counts.lock().unwrap_or_else(|p| p.into_inner()).remove(domain);
+    }
+
+    fn quota(&self, domain: &str) -> Option<u64> {
+        self.inner.quotas.read().unwrap_or_else(|p| p.into_inner()).get(domain).copied()
+    }
+
+    /// Refuses one more account past the domain's quota. Called under the
+    /// write lock, so the count cannot move meanwhile.
+    fn check_quota(&self, domain: &str) -> Result<(), AccountError> {
+        let Some(limit) = self.quota(domain) else { return Ok(()) };
+        let held = self.count_of(domain)?;
+        if held >= limit {
+            return Err(AccountError::QuotaReached { domain: domain.to_owned(), limit });
+        }
+        Ok(())
+    }
+
+    fn count_of(&self, domain: &str) -> Result<u64, AccountError> {
+        if let Some(n) = self.inner.counts.lock().unwrap_or_else(|p| p.into_inner()).get(domain) {
+            return Ok(*n);
+        }
+        let n = self.list(domain)?.len() as u64;
+        self.inner.counts.lock().unwrap_or_else(|p| p.into_inner()).insert(domain.to_owned(), n);
+        Ok(n)
+    }
+
+    /// Keeps a counted domain's count right after a create (+1) or delete (-1).
+    fn counted(&self, domain: &str, created: bool) {
+        if let Some(n) = self.inner.counts.lock().unwrap_or_else(|p| p.into_inner()).get_mut(domain) {
+            *n = if created { *n + 1 } else { n.saturating_sub(1) };
+        }
     }
 
     /// Creates an account; the password must meet [`policy`].
     pub fn create(&self, domain: &str, username: &str, password: &str) -> Result<(), AccountError> {
-        let key = account_key(&prep::domain(domain)?, &prep::username(username)?);
+        let domain = prep::domain(domain)?;
+        let key = account_key(&domain, &prep::username(username)?);
         // A taken name is the answer whatever the password (and costs no
         // PBKDF2); `insert` checks again under the lock.
         if self.inner.storage.get(&key)?.is_some() {
             return Err(AccountError::Exists);
         }
+        // And a full domain too; `insert` checks again under the lock.
+        {
+            let _guard = self.lock();
+            self.check_quota(&domain)?;
+        }
         let record = self.new_record(&policy::new_password(password)?)?;
-        self.insert(&key, &record)
+        self.insert(&domain, &key, &record)
     }
 
     /// Creates an account with a password another server accepted (XEP-0227
     /// import): SASLprep applies, [`policy`]'s length does not.
     pub fn create_imported(&self, domain: &str, username: &str, password: &str) -> Result<(), AccountError> {
-        let key = account_key(&prep::domain(domain)?, &prep::username(username)?);
+        let domain = prep::domain(domain)?;
+        let key = account_key(&domain, &prep::username(username)?);
         let record = self.new_record(&prep::password(password)?)?;
-        self.insert(&key, &record)
+        self.insert(&domain, &key, &record)
     }
 
-    fn insert(&self, key: &[u8], record: &Record) -> Result<(), AccountError> {
+    fn insert(&self, domain: &str, key: &[u8], record: &Record) -> Result<(), AccountError> {
         let _guard = self.lock();
         if self.inner.storage.get(key)?.is_some() {
             return Err(AccountError::Exists);
         }
-        self.put_record(key, record)
+        self.check_quota(domain)?;
+        self.put_record(key, record)?;
+        self.counted(domain, true);
+        Ok(())
     }
 
     /// Sets a new password; it must meet [`policy`].
@@ -189,12 +266,14 @@ impl Accounts {
     }
 
     pub fn delete(&self, domain: &str, username: &str) -> Result<(), AccountError> {
-        let key = account_key(&prep::domain(domain)?, &prep::username(username)?);
+        let domain = prep::domain(domain)?;
+        let key = account_key(&domain, &prep::username(username)?);
         let _guard = self.lock();
         if self.inner.storage.get(&key)?.is_none() {
             return Err(AccountError::NotFound);
         }
         self.inner.storage.delete(&key)?;
+        self.counted(&domain, false);
         Ok(())
     }
 
@@ -289,7 +368,8 @@ impl Accounts {
         sha1: Option<&ScramCredentials>,
         sha256: Option<&ScramCredentials>,
     ) -> Result<(), AccountError> {
-        let key = account_key(&prep::domain(domain)?, &prep::username(username)?);
+        let domain = prep::domain(domain)?;
+        let key = account_key(&domain, &prep::username(username)?);
         if sha1.is_none() && sha256.is_none() {
             return Err(AccountError::InvalidPassword("no credentials to import".into()));
         }
@@ -305,11 +385,7 @@ impl Accounts {
             sha256: sha256.map(StoredCredentials::from_credentials),
             disabled: false,
         };
-        let _guard = self.lock();
-        if self.inner.storage.get(&key)?.is_some() {
-            return Err(AccountError::Exists);
-        }
-        self.put_record(&key, &record)
+        self.insert(&domain, &key, &record)
     }
 
     /// Credentials for an account that does not exist, stable per user so that

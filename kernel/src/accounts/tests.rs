@@ -214,3 +214,24 @@ fn the_password_policy_applies_to_creating_and_changing_but_not_to_imports() {
     a.create_imported("example.org", "old", "pw").unwrap();
     assert!(a.verify_password("example.org", "old", "pw").unwrap());
 }
+
+#[test]
+fn a_domain_quota_holds_for_every_way_an_account_is_made() {
+    let f = Fixture::new();
+    f.accounts.create("a.example", "one", "secret-1").unwrap();
+    f.accounts.set_quota("a.example", 2);
+    f.accounts.create_imported("a.example", "two", "secret-2").unwrap();
+    let full = f.accounts.create("a.example", "three", "secret-3").unwrap_err();
+    assert!(matches!(full, AccountError::QuotaReached { limit: 2, .. }), "{full}");
+    assert!(full.to_string().contains("quotas.accounts"), "the error names the key: {full}");
+    assert!(matches!(
+        f.accounts.create_imported("a.example", "three", "secret-3"),
+        Err(AccountError::QuotaReached { .. })
+    ));
+    f.accounts.create("b.example", "three", "secret-3").unwrap();
+    f.accounts.delete("a.example", "one").unwrap();
+    f.accounts.create("a.example", "three", "secret-3").unwrap();
+    f.accounts.set_quota("a.example", 0);
+    f.accounts.create("a.example", "four", "secret-4").unwrap();
+    assert_eq!(f.accounts.list("a.example").unwrap().len(), 3);
+}

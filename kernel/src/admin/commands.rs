@@ -33,6 +33,10 @@ pub const COMMANDS: &[&str] = &[
     "stop",
     "import",
     "export",
+    "tenant-list",
+    "tenant-add",
+    "tenant-change",
+    "tenant-remove",
 ];
 
 /// `stop`'s longest delay: a day, as an admin's XEP-0133 command allows.
@@ -94,6 +98,21 @@ pub enum Request {
     Export {
         domain: Option<String>,
     },
+    TenantList,
+    /// `config`: the tenant's table as TOML, the keys of a `[[vhost]]` table.
+    TenantAdd {
+        config: String,
+    },
+    TenantChange {
+        config: String,
+    },
+    TenantRemove {
+        domain: String,
+        /// Export the tenant's accounts and data here first (an absolute path).
+        export: Option<String>,
+        #[serde(default)]
+        keep_data: bool,
+    },
 }
 
 /// Names the command only: requests carry passwords, which must not reach logs.
@@ -116,6 +135,10 @@ impl fmt::Debug for Request {
             Request::Stop { .. } => "stop",
             Request::Import { .. } => "import",
             Request::Export { .. } => "export",
+            Request::TenantList => "tenant-list",
+            Request::TenantAdd { .. } => "tenant-add",
+            Request::TenantChange { .. } => "tenant-change",
+            Request::TenantRemove { .. } => "tenant-remove",
         })
     }
 }
@@ -308,6 +331,17 @@ pub fn execute(api: &dyn AdminApi, req: Request) -> anyhow::Result<Value> {
         Request::Export { domain } => {
             served_or(api, domain.clone())?;
             Ok(json!(api.export(domain.as_deref())?))
+        }
+        Request::TenantList => api.tenant_list(),
+        Request::TenantAdd { config } => Ok(json!(api.tenant_add(&config)?)),
+        Request::TenantChange { config } => Ok(json!(api.tenant_change(&config)?)),
+        Request::TenantRemove { domain, export, keep_data } => {
+            let export_to = export.map(std::path::PathBuf::from);
+            if export_to.as_ref().is_some_and(|p| !p.is_absolute()) {
+                bail!("the export file must be an absolute path (the server's working directory is not yours)");
+            }
+            let removal = crate::tenants::Removal { export_to, keep_data };
+            Ok(json!(api.tenant_remove(&domain, &removal)?))
         }
     }
 }

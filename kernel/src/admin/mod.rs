@@ -96,6 +96,22 @@ pub trait AdminApi: Send + Sync + 'static {
     fn export(&self, _domain: Option<&str>) -> anyhow::Result<String> {
         bail!("{}", needs_server("export"))
     }
+    /// Every tenant: domain, where it is defined, sessions, quotas.
+    fn tenant_list(&self) -> anyhow::Result<Value> {
+        bail!("{}", needs_server("tenant list"))
+    }
+    /// Serves a new tenant (its table as TOML); what was done.
+    fn tenant_add(&self, _config: &str) -> anyhow::Result<String> {
+        bail!("{}", needs_server("tenant add"))
+    }
+    /// Replaces a runtime tenant's table; what changed.
+    fn tenant_change(&self, _config: &str) -> anyhow::Result<String> {
+        bail!("{}", needs_server("tenant change"))
+    }
+    /// Stops serving a runtime tenant; what became of it and its data.
+    fn tenant_remove(&self, _domain: &str, _removal: &crate::tenants::Removal) -> anyhow::Result<String> {
+        bail!("{}", needs_server("tenant remove"))
+    }
 }
 
 fn needs_server(cmd: &str) -> String {

@@ -7,13 +7,14 @@ mod registration;
 mod sasl_exchange;
 mod session;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context as _;
 use tokio::net::{TcpListener, TcpStream};
+
+use arc_swap::ArcSwap;
 
 use crate::accounts::Accounts;
 use crate::config::Config;
@@ -24,13 +25,14 @@ use crate::tls::TlsConfigs;
 
 /// Everything a client connection needs, shared by all of them.
 pub struct C2s {
-    pub config: Arc<Config>,
+    /// The running config: a reload swaps it, and what a connection reads
+    /// of it (limits, SASL, TLS policy) applies from its next read.
+    config: ArcSwap<Config>,
     pub tls: TlsConfigs,
     pub accounts: Accounts,
     pub router: Arc<Router>,
     pub throttle: FailureThrottle,
     pub registrations: registration::RegistrationLimiter,
-    connections: HashMap<String, AtomicUsize>,
     /// Bound sessions by transport, for `/metrics`.
     sessions: [AtomicUsize; 3],
     /// Flipped once at shutdown, so connections still negotiating are told
@@ -44,33 +46,35 @@ impl C2s {
             config.sasl.failures_before_delay,
             std::time::Duration::from_millis(config.sasl.max_failure_delay_ms),
         );
-        let connections = config.vhosts.iter().map(|v| (v.domain.clone(), AtomicUsize::new(0))).collect();
         let (shutdown, _) = tokio::sync::watch::channel(false);
         let registrations = registration::RegistrationLimiter::new(config.limits.registrations_per_ip_per_hour);
         let sessions = Default::default();
-        Arc::new(C2s { config, tls, accounts, router, throttle, registrations, connections, sessions, shutdown })
+        let config = ArcSwap::new(config);
+        Arc::new(C2s { config, tls, accounts, router, throttle, registrations, sessions, shutdown })
     }
 
     pub fn begin_shutdown(&self) {
         self.shutdown.send_replace(true);
     }
 
+    /// The config as it stands now.
+    pub fn config(&self) -> arc_swap::Guard<Arc<Config>> {
+        self.config.load()
+    }
+
+    /// A reloaded config, for connections from now on.
+    pub fn set_config(&self, config: Arc<Config>) {
+        self.config.store(config);
+    }
+
     /// Client connections past the stream header, bound or still negotiating.
     pub fn open_connections(&self) -> usize {
-        self.connections.values().map(|c| c.load(Ordering::Relaxed)).sum()
+        self.router.tenants().all().iter().map(|t| t.connections()).sum()
     }
 
     /// Bound sessions now, by transport.
     pub fn sessions_by_transport(&self) -> Vec<(Transport, usize)> {
         Transport::ALL.iter().map(|t| (*t, self.sessions[*t as usize].load(Ordering::Relaxed))).collect()
-    }
-
-    /// Counts a connection against its host's limit; `None` when the host is full.
-    fn admit(self: &Arc<Self>, domain: &str) -> Option<ConnectionSlot> {
-        let counter = self.connections.get(domain)?;
-        let now = counter.fetch_add(1, Ordering::Relaxed) + 1;
-        let slot = ConnectionSlot { c2s: self.clone(), domain: domain.to_string() };
-        (now <= self.config.limits.max_connections).then_some(slot)
     }
 }
 
@@ -111,20 +115,6 @@ impl Drop for SessionCount<'_> {
     }
 }
 
-/// Releases a host's connection count when the connection ends.
-struct ConnectionSlot {
-    c2s: Arc<C2s>,
-    domain: String,
-}
-
-impl Drop for ConnectionSlot {
-    fn drop(&mut self) {
-        if let Some(c) = self.c2s.connections.get(&self.domain) {
-            c.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-}
-
 /// Binds a client listener; returns the bound address and the accept loop.
 pub async fn listen(
     ctx: Arc<C2s>,
@@ -141,7 +131,7 @@ pub async fn listen(
 /// secure: negotiated and served like a TCP one.
 pub async fn serve_secure(ctx: Arc<C2s>, io: stream::BoxIo, peer: SocketAddr, transport: Transport) {
     let deadline =
-        tokio::time::Instant::now() + std::time::Duration::from_secs(ctx.config.limits.negotiation_timeout_secs);
+        tokio::time::Instant::now() + std::time::Duration::from_secs(ctx.config().limits.negotiation_timeout_secs);
     // Boxed: the negotiation's state (twice the session loop's) is let go
     // of once bound, instead of sizing the task for as long as it lives
     // (and the match on its outcome would keep a `Bound` beside the loop).

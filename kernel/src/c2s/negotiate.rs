@@ -11,10 +11,11 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout_at};
 use waxwing_xml::{Element, StanzaError, StanzaErrorCondition, StreamErrorCondition as Cond, ns};
 
-use super::{C2s, ConnectionSlot, features, registration, sasl_exchange};
+use super::{C2s, features, registration, sasl_exchange};
 use crate::router::{BindError, Outbound, Session};
 use crate::sasl::Mechanism;
 use crate::stream::{self, BoxIo, StreamWriter};
+use crate::tenants::ConnectionSlot;
 use crate::xml::{StreamEvent, StreamHeader, StreamLimits, StreamReadError, StreamReader};
 
 pub type Reader = StreamReader<ReadHalf<BoxIo>>;
@@ -50,12 +51,13 @@ pub(super) struct Conn<'a> {
 }
 
 pub fn limits(ctx: &C2s) -> StreamLimits {
-    let l = &ctx.config.limits;
+    let config = ctx.config();
+    let l = &config.limits;
     StreamLimits { max_stanza_bytes: l.max_stanza_bytes, max_depth: l.max_depth, max_attributes: l.max_attributes }
 }
 
 pub async fn negotiate(ctx: &Arc<C2s>, tcp: TcpStream, peer: SocketAddr, direct_tls: bool) -> Option<Bound> {
-    let deadline = Instant::now() + std::time::Duration::from_secs(ctx.config.limits.negotiation_timeout_secs);
+    let deadline = Instant::now() + std::time::Duration::from_secs(ctx.config().limits.negotiation_timeout_secs);
     let (io, exporter): (BoxIo, Option<Vec<u8>>) = if direct_tls {
         let acceptor = tokio_rustls::TlsAcceptor::from(ctx.tls.direct.clone());
         match timeout_at(deadline, acceptor.accept(tcp)).await {
@@ -87,7 +89,7 @@ pub async fn negotiate_io(
     deadline: Instant,
 ) -> Option<Bound> {
     let (r, w) = tokio::io::split(io);
-    let first_domain = ctx.config.vhosts.first().map(|v| v.domain.clone()).unwrap_or_default();
+    let first_domain = ctx.router.domains().into_iter().next().unwrap_or_default();
     let mut conn = Conn {
         ctx,
         peer,
@@ -208,7 +210,10 @@ impl Conn<'_> {
             _ => return Err(self.fail(Cond::UnsupportedVersion, "this server speaks XMPP 1.0 streams").await),
         }
         if self.slot.is_none() {
-            match self.ctx.admit(&self.domain) {
+            let Some(tenant) = self.ctx.router.host(&self.domain) else {
+                return Err(self.fail(Cond::HostUnknown, &format!("'{}' is not served here", self.domain)).await);
+            };
+            match tenant.admit_connection() {
                 Some(slot) => self.slot = Some(slot),
                 None => {
                     return Err(self.fail(Cond::ResourceConstraint, "this host has too many connections").await);
@@ -222,7 +227,7 @@ impl Conn<'_> {
     }
 
     fn mechanisms(&self) -> Vec<Mechanism> {
-        Mechanism::offered(self.tls, self.exporter.is_some(), self.ctx.config.sasl.allow_plain)
+        Mechanism::offered(self.tls, self.exporter.is_some(), self.ctx.config().sasl.allow_plain)
     }
 
     fn features(&self) -> String {
@@ -232,7 +237,7 @@ impl Conn<'_> {
             let caps = plugins.as_ref().and_then(|vp| vp.caps_ver());
             features::bind(&offered.after_auth, caps.as_deref())
         } else if !self.tls {
-            features::before_tls(self.ctx.config.tls.require_starttls, &self.mechanisms())
+            features::before_tls(self.ctx.config().tls.require_starttls, &self.mechanisms())
         } else {
             let offered = plugins.as_ref().map(|vp| vp.stream_features()).unwrap_or_default();
             features::sasl(&self.mechanisms(), self.exporter.is_some(), &offered.before_auth)
@@ -321,9 +326,14 @@ impl Conn<'_> {
                 return Err(self.fail(Cond::NotAuthorized, "bind a resource first").await);
             };
             let requested = bind.child("resource", ns::BIND).map(|r| r.text()).filter(|r| !r.is_empty());
-            let Some(table) = self.ctx.router.host(&self.domain) else { return Err(Closed) };
+            // The tenant this connection was counted against; removed
+            // meanwhile, it takes no new session.
+            let tenant = match (&self.slot, self.ctx.router.host(&self.domain)) {
+                (Some(slot), Some(now)) if Arc::ptr_eq(slot.tenant(), &now) => now,
+                _ => return Err(self.fail(Cond::HostGone, "this host is no longer served here").await),
+            };
             let (tx, rx) = mpsc::unbounded_channel();
-            match table.bind(&username, requested.as_deref(), tx) {
+            match tenant.sessions.bind(&username, requested.as_deref(), tx) {
                 Ok(session) => {
                     session.set_peer(self.peer);
                     let jid = Element::new("bind", ns::BIND)

@@ -14,10 +14,10 @@ const MAX_ATTEMPTS: u32 = 5;
 
 /// Runs one authentication attempt. `Ok(true)`: authenticated, restart the stream.
 pub(super) async fn authenticate(conn: &mut Conn<'_>, auth: &Element) -> Result<bool, Closed> {
-    if !conn.tls && conn.ctx.config.tls.require_starttls {
+    if !conn.tls && conn.ctx.config().tls.require_starttls {
         return fail(conn, SaslFailure::EncryptionRequired, Some("negotiate TLS first")).await;
     }
-    let offered = Mechanism::offered(conn.tls, conn.exporter.is_some(), conn.ctx.config.sasl.allow_plain);
+    let offered = Mechanism::offered(conn.tls, conn.exporter.is_some(), conn.ctx.config().sasl.allow_plain);
     let name = auth.attr("mechanism").unwrap_or("");
     let Some(mechanism) = Mechanism::from_name(name).filter(|m| offered.contains(m)) else {
         return fail(conn, SaslFailure::InvalidMechanism, Some(&format!("'{name}' is not offered"))).await;

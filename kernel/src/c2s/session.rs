@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
-use waxwing_xml::{Element, StreamErrorCondition as Cond, ns};
+use waxwing_xml::{Element, StanzaError, StanzaErrorCondition, StreamErrorCondition as Cond, ns};
 
 use super::C2s;
 use super::negotiate::Bound;
-use crate::router::Outbound;
+use crate::router::{Outbound, Router, Session};
 use crate::stream;
+use crate::tenants::Admit;
 use crate::xml::{StreamEvent, StreamReadError};
 
 /// Stanzas the reader may parse ahead of the session loop: back-pressure on
@@ -24,9 +25,14 @@ const WRITE_BATCH: usize = 128;
 const KEEP_BATCH_CAPACITY: usize = 16;
 
 pub async fn run(ctx: &Arc<C2s>, bound: Bound) {
-    let Bound { reader, mut writer, session, mut outbound, peer, slot: _slot } = bound;
+    let Bound { reader, mut writer, session, mut outbound, peer, slot } = bound;
     let router = ctx.router.clone();
+    let tenant = slot.tenant().clone();
     router.session_started(&session);
+    let mut throttle = tenant.throttle();
+    // A stanza over the tenant's rates, held back while the session stops
+    // reading, and when to ask the rates again.
+    let mut held: Option<(Element, Instant)> = None;
     tracing::debug!(%peer, jid = %session.jid, "session started");
 
     // Boxed events: the channel's slots are allocated up front, and an
@@ -34,10 +40,14 @@ pub async fn run(ctx: &Arc<C2s>, bound: Bound) {
     let (in_tx, mut inbound) = mpsc::channel::<Box<Result<StreamEvent, StreamReadError>>>(INBOUND_QUEUE);
     let reader_task = tokio::spawn(stream::read_events(reader, in_tx));
 
-    let limits = &ctx.config.limits;
-    let ping_interval = Duration::from_secs(limits.ping_interval_secs);
-    let ping_timeout = Duration::from_secs(limits.ping_timeout_secs);
-    let keepalive = Duration::from_secs(limits.keepalive_secs);
+    let (ping_interval, ping_timeout, keepalive) = {
+        let limits = &ctx.config().limits;
+        (
+            Duration::from_secs(limits.ping_interval_secs),
+            Duration::from_secs(limits.ping_timeout_secs),
+            Duration::from_secs(limits.keepalive_secs),
+        )
+    };
     let domain = session.jid.domain().to_string();
 
     let mut last_read = Instant::now();
@@ -48,6 +58,10 @@ pub async fn run(ctx: &Arc<C2s>, bound: Bound) {
     let mut pieces: Vec<Arc<str>> = Vec::new();
 
     let closing: Option<(Cond, String)> = loop {
+        if !router.host(&domain).is_some_and(|now| Arc::ptr_eq(&now, &tenant)) {
+            // Removed while this session was being bound or was held.
+            break Some((Cond::HostGone, "this host is no longer served here".into()));
+        }
         let wake = match &ping {
             Some((_, sent)) => *sent + ping_timeout,
             None => last_read + ping_interval,
@@ -81,7 +95,19 @@ pub async fn run(ctx: &Arc<C2s>, bound: Bound) {
                     break Some(c);
                 }
             }
-            ev = inbound.recv() => {
+            () = sleep_until(held.as_ref().map_or(wake, |(_, at)| *at)), if held.is_some() => {
+                let Some((el, _)) = held.take() else { continue };
+                match throttle.admit() {
+                    Admit::Now => {
+                        if let Err((c, t)) = router.from_client(&session, el) {
+                            break Some((c, t));
+                        }
+                    }
+                    Admit::Wait(wait) => held = Some((el, Instant::now() + wait)),
+                    Admit::Refuse => refuse(&router, &session, el, &tenant.domain),
+                }
+            }
+            ev = inbound.recv(), if held.is_none() => {
                 last_read = Instant::now();
                 match ev.map(|ev| *ev) {
                     Some(Ok(StreamEvent::Stanza(el))) => {
@@ -91,8 +117,14 @@ pub async fn run(ctx: &Arc<C2s>, bound: Bound) {
                             ping = None;
                             continue;
                         }
-                        if let Err((c, t)) = router.from_client(&session, el) {
-                            break Some((c, t));
+                        match throttle.admit() {
+                            Admit::Now => {
+                                if let Err((c, t)) = router.from_client(&session, el) {
+                                    break Some((c, t));
+                                }
+                            }
+                            Admit::Wait(wait) => held = Some((el, Instant::now() + wait)),
+                            Admit::Refuse => refuse(&router, &session, el, &tenant.domain),
                         }
                     }
                     Some(Ok(StreamEvent::Keepalive)) => {}
@@ -142,6 +174,18 @@ pub async fn run(ctx: &Arc<C2s>, bound: Bound) {
     writer.shutdown().await;
     router.session_ended(&session);
     tracing::debug!(%peer, jid = %session.jid, "session ended");
+}
+
+/// A stanza over the tenant's rates that waited as long as it may: the
+/// sender hears `<resource-constraint/>` (RFC 6120 §8.3.3.18, type `wait`:
+/// retry later), an error is never answered with an error.
+fn refuse(router: &Router, session: &Arc<Session>, el: Element, domain: &str) {
+    if el.attr("type") == Some("error") {
+        return;
+    }
+    let err = StanzaError::new(StanzaErrorCondition::ResourceConstraint)
+        .with_text(format!("{domain} allows no more stanzas per second now: send more slowly"));
+    router.refuse_from_client(session, el, err);
 }
 
 /// The client's answer to our ping: a result, or an error (a client without

@@ -124,6 +124,12 @@ pub enum Command {
     /// Inspect and reload the plugins of the running server.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Add, change, list and remove the running server's tenants (virtual
+    /// hosts) without a restart; tenants added here are kept across
+    /// restarts. The config file's own [[vhost]] tables change by editing
+    /// the file and `waxwing reload`.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
     /// Import accounts and their data from a XEP-0227 (PIEFXIS) file, as
     /// `ejabberdctl export_piefxis` or Prosody's migrator write them: into the
     /// running server's plugins (the server reads FILE itself, so it must be
@@ -229,6 +235,60 @@ pub struct UserAdd {
     /// skipped.
     #[arg(long, short = 'f', value_name = "FILE")]
     pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Every tenant: domain, where it is defined (config or runtime),
+    /// sessions, open connections.
+    List {
+        /// A JSON array with each tenant's quotas too.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve a new domain now: its certificate, the default plugins (or
+    /// FILE's), its admins and quotas. Prints what was loaded.
+    Add(TenantArgs),
+    /// Replace a runtime tenant's table (certificate, admins, quotas,
+    /// plugins) with the one given; its sessions stay connected.
+    Change(TenantArgs),
+    /// Stop serving a runtime tenant: its sessions are closed with
+    /// `<host-gone/>`, and its accounts and data deleted (or exported, or kept).
+    Remove {
+        domain: String,
+        /// Export its accounts and their data (XEP-0227) to FILE first; the
+        /// server writes FILE, so give a path its user may write.
+        #[arg(long, value_name = "FILE")]
+        export: Option<PathBuf>,
+        /// Keep its data in the database instead of deleting it.
+        #[arg(long)]
+        keep_data: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TenantArgs {
+    /// The tenant's domain.
+    pub domain: String,
+    /// The certificate chain (PEM); a development certificate is generated
+    /// when absent. Reloaded whenever the file changes.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// An admin of this tenant (a bare JID); repeat for more.
+    #[arg(long = "admin", value_name = "JID")]
+    pub admins: Vec<String>,
+    /// A quota of this tenant, as KEY=NUMBER (the keys of `[quotas]`, such
+    /// as accounts=100 or session_stanzas_per_sec=20); repeat for more.
+    #[arg(long = "quota", value_name = "KEY=NUMBER")]
+    pub quotas: Vec<String>,
+    /// The rest of the tenant's table (`[[plugin]]` tables, quotas) from a
+    /// TOML file written as a config file's [[vhost]] table without the
+    /// `vhost.` prefix; relative paths in it are taken from its folder.
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

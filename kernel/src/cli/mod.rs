@@ -20,6 +20,7 @@ mod password;
 mod plugins;
 mod scaffold;
 mod serve;
+mod tenants;
 mod users;
 
 use std::path::PathBuf;
@@ -123,5 +124,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             scaffold::run(&name, lang, dir.as_deref(), sdk.as_deref(), repo.as_deref())
         }
         Command::Plugin(cmd) => plugins::run(&Found::discover(flag)?, cmd),
+        Command::Tenant(cmd) => tenants::run(&Found::discover(flag)?, cmd),
     }
 }

@@ -11,12 +11,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
 
+mod diff;
 #[cfg(test)]
 mod example_tests;
 mod federation;
+mod quotas;
 mod uploads;
 
+pub use diff::*;
 pub use federation::{ComponentConfig, S2sSection, StaticRoute, parse_route};
+pub use quotas::{QuotaOverrides, Quotas};
 pub use uploads::UploadsSection;
 
 /// The plugins a virtual host loads when its config lists none: what a
@@ -51,6 +55,9 @@ pub struct Config {
     pub listen: ListenSection,
     #[serde(default)]
     pub limits: Limits,
+    /// Every tenant's quotas; a vhost's `[vhost.quotas]` overrides keys.
+    #[serde(default)]
+    pub quotas: Quotas,
     #[serde(default)]
     pub tls: TlsSection,
     #[serde(default)]
@@ -130,7 +137,7 @@ impl Default for ListenSection {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Largest stanza accepted, in bytes; larger gets `<policy-violation/>`.
@@ -147,8 +154,6 @@ pub struct Limits {
     pub ping_timeout_secs: u64,
     /// The server sends a whitespace keepalive when it has written nothing for this long.
     pub keepalive_secs: u64,
-    /// Open client connections per virtual host; more get `<resource-constraint/>`.
-    pub max_connections: usize,
     /// Accounts one client address may create by in-band registration
     /// (XEP-0077) per hour; more get `<resource-constraint/>`. 0: no limit.
     pub registrations_per_ip_per_hour: u32,
@@ -164,7 +169,6 @@ impl Default for Limits {
             ping_interval_secs: 300,
             ping_timeout_secs: 60,
             keepalive_secs: 60,
-            max_connections: 100_000,
             registrations_per_ip_per_hour: 10,
         }
     }
@@ -292,6 +296,9 @@ pub struct VhostConfig {
     /// (XEP-0050/XEP-0133), as plugins learn from `host.is-admin`.
     #[serde(default)]
     pub admins: Vec<String>,
+    /// Keys of `[quotas]` this vhost sets otherwise.
+    #[serde(default)]
+    pub quotas: QuotaOverrides,
     /// `[[vhost.plugin]]` tables; the default plugins when absent.
     #[serde(default = "default_plugins", rename = "plugin")]
     pub plugins: Vec<PluginConfig>,
@@ -365,7 +372,14 @@ fn default_vhosts() -> Vec<VhostConfig> {
     for p in plugins.iter_mut().filter(|p| p.name == "register") {
         p.config.insert("allow_registration".into(), toml::Value::Boolean(true));
     }
-    vec![VhostConfig { domain: "localhost".into(), cert: None, key: None, admins: Vec::new(), plugins }]
+    vec![VhostConfig {
+        domain: "localhost".into(),
+        cert: None,
+        key: None,
+        admins: Vec::new(),
+        quotas: QuotaOverrides::default(),
+        plugins,
+    }]
 }
 
 impl Default for Config {
@@ -374,6 +388,7 @@ impl Default for Config {
             server: ServerSection::default(),
             listen: ListenSection::default(),
             limits: Limits::default(),
+            quotas: Quotas::default(),
             tls: TlsSection::default(),
             sasl: SaslSection::default(),
             plugin_limits: PluginLimits::default(),
@@ -560,7 +575,6 @@ impl Config {
         positive("limits.ping_interval_secs", l.ping_interval_secs, 1)?;
         positive("limits.ping_timeout_secs", l.ping_timeout_secs, 1)?;
         positive("limits.keepalive_secs", l.keepalive_secs, 1)?;
-        positive("limits.max_connections", l.max_connections as u64, 1)?;
         if self.sasl.scram_iterations < 4096 {
             bail!("sasl.scram_iterations = {} is too low: RFC 7677 asks for at least 4096", self.sasl.scram_iterations);
         }
@@ -573,69 +587,88 @@ impl Config {
         if self.vhosts.is_empty() {
             bail!("no [[vhost]] is configured: add one, e.g. [[vhost]] domain = \"example.org\"");
         }
+        self.quotas.validate("quotas")?;
         let mut domains = HashSet::new();
         for v in &self.vhosts {
-            let domain = jid::DomainPart::new(&v.domain)
-                .map_err(|e| anyhow::anyhow!("vhost.domain = {:?} is not a valid domain: {e}", v.domain))?;
-            if domain.as_str() != v.domain {
-                bail!("vhost.domain = {:?} is not in canonical form: write {:?}", v.domain, domain.as_str());
-            }
+            v.validate(&self.quotas)?;
             if !domains.insert(v.domain.clone()) {
                 bail!("vhost.domain = {:?} appears twice: each virtual host must be listed once", v.domain);
-            }
-            for a in &v.admins {
-                match jid::BareJid::new(a) {
-                    Ok(j) if j.node().is_some() && j.to_string() == *a => {}
-                    Ok(j) if j.node().is_some() => {
-                        bail!(
-                            "vhost {:?}: admins contains {a:?}, which is not in canonical form: write {:?}",
-                            v.domain,
-                            j.to_string()
-                        )
-                    }
-                    _ => bail!(
-                        "vhost {:?}: admins contains {a:?}: write a bare JID such as \"admin@{}\"",
-                        v.domain,
-                        v.domain
-                    ),
-                }
-            }
-            if v.cert.is_some() != v.key.is_some() {
-                bail!("vhost {:?}: give both `cert` and `key`, or neither (a certificate is then generated)", v.domain);
-            }
-            let mut names = HashSet::new();
-            for pl in &v.plugins {
-                if pl.name.is_empty() || !pl.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-                    bail!("vhost {:?}: plugin name {:?} may use only letters, digits, '-' and '_'", v.domain, pl.name);
-                }
-                if !names.insert(pl.name.as_str()) {
-                    bail!("vhost {:?}: plugin {:?} is listed twice", v.domain, pl.name);
-                }
-                for g in pl.grants.iter().flatten() {
-                    if !CAPABILITIES.contains(&g.as_str()) {
-                        bail!(
-                            "vhost {:?}, plugin {:?}: grants contains {:?}; allowed: {}",
-                            v.domain,
-                            pl.name,
-                            g,
-                            CAPABILITIES.join(", ")
-                        );
-                    }
-                }
-                if pl.source != "builtin" && !Path::new(&pl.source).is_file() {
-                    bail!(
-                        "vhost {:?}, plugin {:?}: source {:?} is neither \"builtin\" nor an existing .wasm file",
-                        v.domain,
-                        pl.name,
-                        pl.source
-                    );
-                }
             }
         }
         self.s2s.validate(&domains)?;
         self.http.validate()?;
         self.uploads.validate()?;
         federation::validate_components(&self.components, &domains)?;
+        Ok(())
+    }
+}
+
+impl Config {
+    /// The quotas that hold for `vhost`: `[quotas]` with its own overrides.
+    pub fn quotas_for(&self, vhost: &VhostConfig) -> Quotas {
+        vhost.quotas.over(&self.quotas)
+    }
+}
+
+impl VhostConfig {
+    /// Checks one vhost's table as a config file's is checked: at start, on
+    /// reload, and for a tenant added while the server runs.
+    pub fn validate(&self, quotas: &Quotas) -> anyhow::Result<()> {
+        let v = self;
+        let domain = jid::DomainPart::new(&v.domain)
+            .map_err(|e| anyhow::anyhow!("vhost.domain = {:?} is not a valid domain: {e}", v.domain))?;
+        if domain.as_str() != v.domain {
+            bail!("vhost.domain = {:?} is not in canonical form: write {:?}", v.domain, domain.as_str());
+        }
+        for a in &v.admins {
+            match jid::BareJid::new(a) {
+                Ok(j) if j.node().is_some() && j.to_string() == *a => {}
+                Ok(j) if j.node().is_some() => {
+                    bail!(
+                        "vhost {:?}: admins contains {a:?}, which is not in canonical form: write {:?}",
+                        v.domain,
+                        j.to_string()
+                    )
+                }
+                _ => bail!(
+                    "vhost {:?}: admins contains {a:?}: write a bare JID such as \"admin@{}\"",
+                    v.domain,
+                    v.domain
+                ),
+            }
+        }
+        if v.cert.is_some() != v.key.is_some() {
+            bail!("vhost {:?}: give both `cert` and `key`, or neither (a certificate is then generated)", v.domain);
+        }
+        let mut names = HashSet::new();
+        for pl in &v.plugins {
+            if pl.name.is_empty() || !pl.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                bail!("vhost {:?}: plugin name {:?} may use only letters, digits, '-' and '_'", v.domain, pl.name);
+            }
+            if !names.insert(pl.name.as_str()) {
+                bail!("vhost {:?}: plugin {:?} is listed twice", v.domain, pl.name);
+            }
+            for g in pl.grants.iter().flatten() {
+                if !CAPABILITIES.contains(&g.as_str()) {
+                    bail!(
+                        "vhost {:?}, plugin {:?}: grants contains {:?}; allowed: {}",
+                        v.domain,
+                        pl.name,
+                        g,
+                        CAPABILITIES.join(", ")
+                    );
+                }
+            }
+            if pl.source != "builtin" && !Path::new(&pl.source).is_file() {
+                bail!(
+                    "vhost {:?}, plugin {:?}: source {:?} is neither \"builtin\" nor an existing .wasm file",
+                    v.domain,
+                    pl.name,
+                    pl.source
+                );
+            }
+        }
+        self.quotas.over(quotas).validate(&format!("vhost {:?} quotas", self.domain))?;
         Ok(())
     }
 }

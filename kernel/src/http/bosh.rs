@@ -304,7 +304,8 @@ struct Request {
 
 impl Request {
     fn read(http: &Http, bytes: Bytes) -> Result<Request, &'static str> {
-        let limits = &http.c2s.config.limits;
+        let config = http.c2s.config();
+        let limits = &config.limits;
         let tree = TreeLimits { max_depth: limits.max_depth + 1, max_attributes: limits.max_attributes };
         let Some(req) = std::str::from_utf8(&bytes).ok().and_then(|t| Element::parse_with_limits(t, tree).ok()) else {
             return Err("bad-request");

@@ -27,7 +27,8 @@ pub async fn layer(State(http): State<Arc<Http>>, req: Request, next: Next) -> R
     let from = origin(req.headers());
     let preflight = req.method() == Method::OPTIONS;
     let mut response = next.run(req).await;
-    let origins = &http.c2s.config.http.cors_origins;
+    let config = http.c2s.config();
+    let origins = &config.http.cors_origins;
     let Some(from) = from else { return response };
     if !allowed(origins, &from) {
         return response;

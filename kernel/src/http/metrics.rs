@@ -49,6 +49,7 @@ pub fn render(http: &Http) -> String {
             f.get_or_create(&labels).inc_by(n);
         }
     });
+    tenant_metrics(&mut registry, c2s.router.tenants());
     let plugins = c2s.router.plugins();
     counter_family(&mut registry, "plugin_calls", "Calls into each plugin", |f| {
         for p in plugins.list() {
@@ -82,6 +83,46 @@ pub fn render(http: &Http) -> String {
         tracing::warn!("encoding /metrics: {e}");
     }
     out
+}
+
+/// Each tenant's use and what its quotas held back, labelled `tenant`.
+fn tenant_metrics(registry: &mut Registry, tenants: &crate::tenants::Tenants) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let all = tenants.all();
+    let label = |t: &crate::tenants::Tenant| vec![("tenant", t.domain.clone())];
+    gauge_family(registry, "tenant_sessions", "Bound client sessions of each tenant", |f| {
+        for t in &all {
+            f.get_or_create(&label(t)).set(t.sessions.len() as i64);
+        }
+    });
+    gauge_family(registry, "tenant_connections", "Open client connections of each tenant", |f| {
+        for t in &all {
+            f.get_or_create(&label(t)).set(t.connections() as i64);
+        }
+    });
+    gauge_family(registry, "tenant_connections_quota", "The most client connections each tenant may open", |f| {
+        for t in &all {
+            f.get_or_create(&label(t)).set(i64::try_from(t.quotas().connections).unwrap_or(i64::MAX));
+        }
+    });
+    let counters: [(&str, &str, fn(&crate::tenants::QuotaCounts) -> u64); 3] = [
+        ("tenant_connections_refused", "Client connections refused by the tenant's quota", |c| {
+            c.connections_refused.load(Relaxed)
+        }),
+        ("tenant_stanzas_delayed", "Stanzas held back by the tenant's stanza rates, then routed", |c| {
+            c.stanzas_delayed.load(Relaxed)
+        }),
+        ("tenant_stanzas_refused", "Stanzas refused with <resource-constraint/> by the tenant's stanza rates", |c| {
+            c.stanzas_refused.load(Relaxed)
+        }),
+    ];
+    for (name, help, read) in counters {
+        counter_family(registry, name, help, |f| {
+            for t in &all {
+                f.get_or_create(&label(t)).inc_by(read(&t.counts));
+            }
+        });
+    }
 }
 
 pub async fn serve(State(http): State<Arc<Http>>) -> Response {

@@ -41,7 +41,7 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Response {
     if let Some(origin) = headers.get(axum::http::header::ORIGIN).and_then(|o| o.to_str().ok())
-        && !super::cors::allowed(&http.c2s.config.http.websocket_origins, origin)
+        && !super::cors::allowed(&http.c2s.config().http.websocket_origins, origin)
     {
         return (StatusCode::FORBIDDEN, "this page's origin may not open XMPP WebSockets here\n").into_response();
     }
@@ -55,13 +55,13 @@ pub async fn upgrade(
     // Room for a stanza at the limit and then some: the stream parser
     // refuses an oversized stanza with <policy-violation/>, which a
     // WebSocket-level refusal could not say.
-    let max = http.c2s.config.limits.max_stanza_bytes * 2 + 4096;
+    let max = http.c2s.config().limits.max_stanza_bytes * 2 + 4096;
     // tungstenite's defaults buffer 128 KiB each way per connection. Most
     // sessions idle, and a message is one stanza at most: the read buffer,
     // held for the connection's life, takes a typical stanza in one read (a
     // larger one takes several), and writes go straight to the socket.
     let ws = ws.read_buffer_size(1024).write_buffer_size(0).max_message_size(max).max_frame_size(max);
-    if let Some(uri) = http.c2s.config.http.websocket_redirect.clone() {
+    if let Some(uri) = http.c2s.config().http.websocket_redirect.clone() {
         return ws.on_upgrade(move |socket| redirect(http, socket, uri));
     }
     ws.on_upgrade(move |socket| {
@@ -261,11 +261,11 @@ async fn linger(mut ws: WebSocket, queue: VecDeque<Message>) {
 /// RFC 7395 §3.6.1: answers the client's `<open/>` and sends it to `uri`
 /// with `<close see-other-uri/>`, then ends the WebSocket.
 async fn redirect(http: Arc<Http>, mut ws: WebSocket, uri: String) {
-    let negotiation = Duration::from_secs(http.c2s.config.limits.negotiation_timeout_secs);
+    let negotiation = Duration::from_secs(http.c2s.config().limits.negotiation_timeout_secs);
     let first = tokio::time::timeout(negotiation, ws.recv()).await;
     let Ok(Some(Ok(Message::Text(text)))) = first else { return };
     let to = Element::parse(text.as_str()).ok().and_then(|el| el.attr("to").map(str::to_string));
-    let from = to.filter(|d| http.c2s.config.vhost(d).is_some()).map(|d| format!(" from='{}'", escape_attr(&d)));
+    let from = to.filter(|d| http.c2s.router.serves(d)).map(|d| format!(" from='{}'", escape_attr(&d)));
     let open =
         format!("<open xmlns='{FRAMING}'{} id='{}' version='1.0'/>", from.unwrap_or_default(), crate::stream::new_id());
     let close = format!("<close xmlns='{FRAMING}' see-other-uri='{}'/>", escape_attr(&uri));

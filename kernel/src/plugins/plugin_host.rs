@@ -14,7 +14,7 @@ use super::status::PluginStatus;
 use super::store::KernelSlot;
 use super::vhost::VhostPlugins;
 use crate::accounts::Accounts;
-use crate::config::{Config, PluginLimits};
+use crate::config::{Config, PluginLimits, VhostConfig};
 use crate::storage::Storage;
 use crate::uploads::Uploads;
 
@@ -201,6 +201,52 @@ impl PluginHost {
         }
         done.extend(failed);
         Err(anyhow!(done.join("\n")))
+    }
+
+    /// A new tenant's plugins, loaded and then served; an error (nothing
+    /// changed) when the vhost exists or a plugin fails to load.
+    pub fn add_vhost(&self, v: &VhostConfig) -> anyhow::Result<String> {
+        let _admin = self.shared.lock_admin();
+        if self.vhosts.load().contains_key(&v.domain) {
+            bail!("vhost {} has plugins already", v.domain);
+        }
+        let vp = VhostPlugins::start(&self.shared, v)?;
+        self.vhosts.rcu(|m| {
+            let mut next = HashMap::clone(m);
+            next.insert(v.domain.clone(), vp.clone());
+            next
+        });
+        Ok(format!("added vhost {} with {} plugins", v.domain, v.plugins.len()))
+    }
+
+    /// One tenant's plugin list changed: loaded first, installed only when
+    /// everything loaded. The summary of what changed.
+    pub fn change_vhost(&self, v: &VhostConfig) -> anyhow::Result<String> {
+        let _admin = self.shared.lock_admin();
+        let vp = self.vhost(&v.domain).ok_or_else(|| anyhow!("there is no vhost {}", v.domain))?;
+        let plan = vp.plan(v)?;
+        let changes = plan.changes.join("\n");
+        vp.commit(plan);
+        Ok(if changes.is_empty() { "no plugin changes".to_owned() } else { changes })
+    }
+
+    /// Stops a tenant's plugins: calls in flight finish, nothing new
+    /// reaches them. False when there was no such vhost.
+    pub fn remove_vhost(&self, domain: &str) -> bool {
+        let _admin = self.shared.lock_admin();
+        let mut removed = None;
+        self.vhosts.rcu(|m| {
+            let mut next = HashMap::clone(m);
+            removed = next.remove(domain);
+            next
+        });
+        match removed {
+            Some(vp) => {
+                vp.retire();
+                true
+            }
+            None => false,
+        }
     }
 
     /// Config reload: applies plugin limits, vhosts added or removed, and each

@@ -143,6 +143,7 @@ mod tests {
             cert: None,
             key: None,
             admins: vec!["root@a.example".into()],
+            quotas: Default::default(),
             plugins: vec![PluginConfig { name: "p".into(), source: "builtin".into(), config, grants: None }],
         }
     }

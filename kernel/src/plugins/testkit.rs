@@ -39,6 +39,7 @@ pub fn config(vhosts: Vec<(&str, Vec<PluginConfig>)>, limits: PluginLimits) -> C
             cert: None,
             key: None,
             admins: Vec::new(),
+            quotas: Default::default(),
             plugins,
         })
         .collect();

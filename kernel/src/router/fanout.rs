@@ -81,7 +81,8 @@ impl Router {
         let to = stanza.to.as_ref()?;
         let (node, resource) = (to.node()?, to.resource()?);
         let domain = to.domain().as_str();
-        let table = self.hosts.get(domain)?;
+        let tenant = self.tenants.get(domain)?;
+        let table = &tenant.sessions;
         let vp = self.plugins.vhost(domain);
         if vp.is_some_and(|vp| vp.would_handle(stanza, Address::Full)) || self.filters_see(stanza, Some(sender)) {
             return None;

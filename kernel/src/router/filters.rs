@@ -26,7 +26,7 @@ impl Router {
         let sender = stanza.from.as_ref().map(|j| j.domain().as_str()).filter(|d| self.serves(d)).map(str::to_string);
         let recipient = stanza.to.as_ref().and_then(|j| {
             let d = j.domain().as_str();
-            if self.serves(d) { Some(d.to_string()) } else { self.service_owner(d).map(str::to_string) }
+            if self.serves(d) { Some(d.to_string()) } else { self.service_owner(d) }
         });
         let second = recipient.filter(|r| sender.as_deref() != Some(r.as_str()));
         (sender, second)

@@ -14,14 +14,16 @@ mod presence;
 mod sessions;
 
 use std::cell::Cell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
 use jid::Jid;
 use waxwing_xml::{Element, StanzaError, StanzaErrorCondition as Cond, StreamErrorCondition, ns};
 
 use crate::accounts::Accounts;
+use crate::config::Quotas;
 use crate::plugins::{Address, EventKind, Handling, Kernel, Origin, PluginHost, SessionInfo, StopRequest};
+use crate::tenants::{Tenant, Tenants};
 use crate::xml::{Stanza, StanzaKind};
 use filters::Filtered;
 
@@ -61,7 +63,9 @@ impl Drop for Depth {
 }
 
 pub struct Router {
-    hosts: HashMap<String, SessionTable>,
+    /// The domains served, each with its session table and quotas;
+    /// tenants come and go while the server runs.
+    tenants: Arc<Tenants>,
     plugins: Arc<PluginHost>,
     accounts: Accounts,
     components: edge::Components,
@@ -86,9 +90,19 @@ impl Router {
         plugins: Arc<PluginHost>,
         accounts: Accounts,
     ) -> Arc<Self> {
-        let hosts = domains.into_iter().map(|d| (d.clone(), SessionTable::new(d))).collect();
+        let tenants = Tenants::new(domains.into_iter().map(|d| Tenant::new(d, Quotas::default())));
+        Self::with_tenants(Arc::new(tenants), component_domains, plugins, accounts)
+    }
+
+    /// A router for these tenants, which may change while it runs.
+    pub fn with_tenants(
+        tenants: Arc<Tenants>,
+        component_domains: impl IntoIterator<Item = String>,
+        plugins: Arc<PluginHost>,
+        accounts: Accounts,
+    ) -> Arc<Self> {
         let router = Arc::new(Router {
-            hosts,
+            tenants,
             plugins,
             accounts,
             components: edge::Components::default(),
@@ -108,17 +122,20 @@ impl Router {
     }
 
     pub fn serves(&self, domain: &str) -> bool {
-        self.hosts.contains_key(domain)
+        self.tenants.contains(domain)
     }
 
-    pub fn host(&self, domain: &str) -> Option<&SessionTable> {
-        self.hosts.get(domain)
+    /// The tenant serving `domain`, with its session table.
+    pub fn host(&self, domain: &str) -> Option<Arc<Tenant>> {
+        self.tenants.get(domain)
+    }
+
+    pub fn tenants(&self) -> &Arc<Tenants> {
+        &self.tenants
     }
 
     pub fn domains(&self) -> Vec<String> {
-        let mut d: Vec<String> = self.hosts.keys().cloned().collect();
-        d.sort();
-        d
+        self.tenants.domains()
     }
 
     /// An account was created or deleted outside the plugins (admin channel):
@@ -126,8 +143,8 @@ impl Router {
     pub fn account_event(&self, bare_jid: &str, created: bool) {
         let Ok(bare) = jid::BareJid::new(bare_jid) else { return };
         let domain = bare.domain().as_str();
-        if !created && let (Some(node), Some(table)) = (bare.node(), self.hosts.get(domain)) {
-            for s in table.of(node.as_str()) {
+        if !created && let (Some(node), Some(tenant)) = (bare.node(), self.tenants.get(domain)) {
+            for s in tenant.sessions.of(node.as_str()) {
                 s.send(Outbound::Close(StreamErrorCondition::NotAuthorized, Some("the account was deleted".into())));
             }
         }
@@ -147,8 +164,8 @@ impl Router {
 
     /// Every session on every host: for shutdown.
     pub fn close_all(&self, condition: StreamErrorCondition, text: &str) {
-        for table in self.hosts.values() {
-            table.close_all(condition, text);
+        for tenant in self.tenants.all() {
+            tenant.sessions.close_all(condition, text);
         }
     }
 
@@ -158,7 +175,7 @@ impl Router {
     }
 
     pub fn session_count(&self) -> usize {
-        self.hosts.values().map(|t| t.len()).sum()
+        self.tenants.all().iter().map(|t| t.sessions.len()).sum()
     }
 
     /// A stanza from a bound client. `Err` means the stream must close with that error.
@@ -209,6 +226,24 @@ impl Router {
         Ok(())
     }
 
+    /// A client's stanza that is not routed (a quota refused it): the
+    /// client hears `err`, addressed as a reply from where it was going.
+    pub fn refuse_from_client(&self, session: &Arc<Session>, el: Element, err: StanzaError) {
+        if let Some(kind) = StanzaKind::from_name(&el.name) {
+            self.stanzas.count(Source::Client, kind);
+        }
+        let sender = Jid::from(session.jid.clone());
+        match Stanza::parse_from(el, Some(&sender)) {
+            Ok(mut stanza) => {
+                if stanza.to.is_none() {
+                    stanza.set_to(Jid::from(session.jid.to_bare()));
+                }
+                self.deliver_to_session(session, &stanza.error_reply(&err));
+            }
+            Err((el, parse_err)) => self.deliver_to_session(session, &parse_err.reply_to(&el)),
+        }
+    }
+
     /// Routes a stanza whose `from` is already trusted.
     pub fn route(&self, stanza: Stanza) {
         let Some(_depth) = Depth::enter(&stanza) else { return };
@@ -240,7 +275,8 @@ impl Router {
             return;
         }
         let domain = to.domain().as_str();
-        if let Some(table) = self.hosts.get(domain) {
+        if let Some(tenant) = self.tenants.get(domain) {
+            let table = &tenant.sessions;
             let addressed = self.addressed(&stanza);
             if self.offer_to_plugins(domain, &stanza, addressed) {
                 return;
@@ -254,7 +290,7 @@ impl Router {
         }
         if let Some(vhost) = self.service_owner(domain) {
             // The plugin whose subdomain it is sees it as its own `service`.
-            if !self.offer_to_plugins(vhost, &stanza, Address::Elsewhere) {
+            if !self.offer_to_plugins(&vhost, &stanza, Address::Elsewhere) {
                 self.reply_error(&stanza, StanzaError::new(Cond::ServiceUnavailable));
             }
             return;
@@ -287,11 +323,20 @@ impl Router {
     }
 
     /// The vhost whose plugin serves `domain` as a service subdomain.
-    fn service_owner(&self, domain: &str) -> Option<&str> {
-        self.hosts.keys().find_map(|vhost| {
-            let vp = self.plugins.vhost(vhost)?;
-            vp.service_domains().iter().any(|d| d == domain).then_some(vhost.as_str())
-        })
+    /// A service's domain is `<sub>.<vhost>`, so only the domain's parents
+    /// can own it: a lookup per label, however many tenants there are.
+    fn service_owner(&self, domain: &str) -> Option<String> {
+        let mut rest = domain;
+        while let Some((_, parent)) = rest.split_once('.') {
+            if self.tenants.contains(parent)
+                && let Some(vp) = self.plugins.vhost(parent)
+                && vp.service_domains().iter().any(|d| d == domain)
+            {
+                return Some(parent.to_owned());
+            }
+            rest = parent;
+        }
+        None
     }
 
     /// The kernel's own answers for stanzas to the server that no plugin took.
@@ -393,10 +438,10 @@ pub(super) fn check_semantics(stanza: &Stanza) -> Result<(), StanzaError> {
 impl Kernel for Router {
     fn sessions_of(&self, bare_jid: &str) -> Vec<SessionInfo> {
         let Ok(bare) = jid::BareJid::new(bare_jid) else { return Vec::new() };
-        let (Some(node), Some(table)) = (bare.node(), self.hosts.get(bare.domain().as_str())) else {
+        let (Some(node), Some(tenant)) = (bare.node(), self.tenants.get(bare.domain().as_str())) else {
             return Vec::new();
         };
-        table.of(node.as_str()).iter().map(|s| s.info()).collect()
+        tenant.sessions.of(node.as_str()).iter().map(|s| s.info()).collect()
     }
 
     fn route_from_plugin(&self, stanza: Element, origin: &Origin<'_>) {
@@ -425,16 +470,21 @@ impl Kernel for Router {
     }
 
     fn online(&self, domain: &str) -> Vec<String> {
-        let mut all: Vec<String> =
-            self.hosts.get(domain).map(|t| t.all().iter().map(|s| s.jid.to_string()).collect()).unwrap_or_default();
+        let mut all: Vec<String> = self
+            .tenants
+            .get(domain)
+            .map(|t| t.sessions.all().iter().map(|s| s.jid.to_string()).collect())
+            .unwrap_or_default();
         all.sort_unstable();
         all
     }
 
     fn end_session(&self, full_jid: &str, reason: &str) -> bool {
         let Ok(full) = jid::FullJid::new(full_jid) else { return false };
-        let (Some(node), Some(table)) = (full.node(), self.hosts.get(full.domain().as_str())) else { return false };
-        match table.get(node.as_str(), full.resource().as_str()) {
+        let (Some(node), Some(tenant)) = (full.node(), self.tenants.get(full.domain().as_str())) else {
+            return false;
+        };
+        match tenant.sessions.get(node.as_str(), full.resource().as_str()) {
             Some(s) => {
                 s.send(Outbound::Close(StreamErrorCondition::PolicyViolation, Some(reason.to_string())));
                 true

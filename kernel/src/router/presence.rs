@@ -36,7 +36,8 @@ impl Router {
     /// §4.2.2 / §4.5.2: every available resource of the account, including
     /// the sender, sees the change; a resource going unavailable still gets it.
     fn reflect_to_own_resources(&self, session: &Arc<Session>, stanza: &Stanza) {
-        let Some(table) = self.hosts.get(session.jid.domain().as_str()) else { return };
+        let Some(tenant) = self.tenants.get(session.jid.domain().as_str()) else { return };
+        let table = &tenant.sessions;
         let Some(node) = session.jid.node() else { return };
         let targets: Vec<_> =
             table.of(node.as_str()).into_iter().filter(|s| s.id == session.id || s.presence().available).collect();
@@ -52,7 +53,8 @@ impl Router {
     /// available (§4.5.3.2), and the plugins.
     pub fn session_ended(&self, session: &Arc<Session>) {
         let domain = session.jid.domain().as_str();
-        let Some(table) = self.hosts.get(domain) else { return };
+        let Some(tenant) = self.tenants.get(domain) else { return };
+        let table = &tenant.sessions;
         if !table.unbind(session) {
             // Replaced by a newer session with the same resource: it took over.
             return;

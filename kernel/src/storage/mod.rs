@@ -103,6 +103,15 @@ impl Storage {
         self.db.write_opt(b, &Self::synced()).context("storage batch")
     }
 
+    /// Deletes every key under `prefix` (a range tombstone: as cheap for a
+    /// million keys as for one), durable before it returns.
+    pub fn delete_prefix(&self, prefix: &[u8]) -> anyhow::Result<()> {
+        let Some(end) = prefix_end(prefix) else { anyhow::bail!("storage: an empty prefix would delete everything") };
+        let mut b = WriteBatch::default();
+        b.delete_range(prefix, &end);
+        self.db.write_opt(b, &Self::synced()).context("storage range delete")
+    }
+
     /// A view confined to keys under `prefix`.
     pub fn scoped(&self, prefix: impl Into<Vec<u8>>) -> ScopedStorage {
         ScopedStorage { storage: self.clone(), prefix: prefix.into() }
@@ -112,6 +121,18 @@ impl Storage {
     pub fn flush(&self) -> anyhow::Result<()> {
         self.db.flush().context("storage flush")
     }
+}
+
+/// The first key after every key that starts with `prefix`.
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
 }
 
 /// Storage seen through a fixed key prefix. Keys given to it are relative;
@@ -168,6 +189,22 @@ mod tests {
         s.batch(&[BatchOp::Put(a.full(b"x"), b"y".to_vec()), BatchOp::Delete(a.full(b"k"))]).unwrap();
         assert_eq!(a.scan(b"", b"", 10).unwrap(), vec![(b"x".to_vec(), b"y".to_vec())]);
         assert_eq!(s.get(&b.full(b"k")).unwrap().as_deref(), Some(&b"2"[..]));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn delete_prefix_takes_only_its_keys() {
+        let dir = crate::testutil::tempdir("storage");
+        let s = Storage::open(&dir).unwrap();
+        for k in ["acct/a.example/x", "acct/a.example/y", "acct/a.example.org/z", "acct/a.exampl/w", "acct/b/x"] {
+            s.put(k.as_bytes(), b"1").unwrap();
+        }
+        s.delete_prefix(b"acct/a.example/").unwrap();
+        let left: Vec<String> =
+            s.scan(b"acct/", b"", 10).unwrap().into_iter().map(|(k, _)| String::from_utf8(k).unwrap()).collect();
+        assert_eq!(left, ["acct/a.exampl/w", "acct/a.example.org/z", "acct/b/x"]);
+        assert!(s.delete_prefix(b"").is_err(), "an empty prefix is refused");
+        assert_eq!(prefix_end(&[b'a', 0xff]), Some(vec![b'b']));
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -11,6 +11,7 @@ impl StoreData {
     fn account_error(&self, e: AccountError) -> HostError {
         match e {
             AccountError::Storage(e) => self.internal("account storage", format!("{e:#}")),
+            e @ AccountError::QuotaReached { .. } => HostError::Quota(e.to_string()),
             other => HostError::Invalid(other.to_string()),
         }
     }
