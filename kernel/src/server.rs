@@ -55,7 +55,7 @@ struct Admin {
 /// What a reload and the tenant commands change: the tenants, and the
 /// config the client connections read.
 struct Reloader {
-    tenants: Lifecycle,
+    tenants: Arc<Lifecycle>,
     c2s: Arc<C2s>,
     config_path: Option<PathBuf>,
 }
@@ -247,7 +247,10 @@ async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<S
     );
     let tls = crate::tls::load(&config).context("setting up TLS")?;
     let _cert_watcher = crate::tls::spawn_cert_watcher(&tls, CERT_POLL);
-    let lifecycle = Lifecycle::new(router.clone(), tls.clone(), storage.clone(), config.clone());
+    let lifecycle = Arc::new(Lifecycle::new(router.clone(), tls.clone(), storage.clone(), config.clone()));
+    let weak: std::sync::Weak<dyn crate::tenants::TenantAdmin> =
+        Arc::downgrade(&(lifecycle.clone() as Arc<dyn crate::tenants::TenantAdmin>));
+    router.attach_tenant_admin(weak);
     let stored = lifecycle.serve_stored().context("reading the tenants added at runtime")?;
     if stored > 0 {
         tracing::info!("serving {stored} tenants added at runtime");

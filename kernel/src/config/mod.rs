@@ -87,11 +87,20 @@ pub struct ServerSection {
     pub log_level: String,
     /// Compiled plugins kept between runs; `<data_dir>/plugin-cache` when absent.
     pub plugin_cache_dir: Option<PathBuf>,
+    /// Bare JIDs of the server's operators: they run what concerns the whole
+    /// server (tenants added and removed, restart, shutdown) from any vhost.
+    /// A vhost's `admins` run only their own vhost's commands.
+    pub operators: Vec<String>,
 }
 
 impl Default for ServerSection {
     fn default() -> Self {
-        ServerSection { data_dir: PathBuf::from("data"), log_level: "info".into(), plugin_cache_dir: None }
+        ServerSection {
+            data_dir: PathBuf::from("data"),
+            log_level: "info".into(),
+            plugin_cache_dir: None,
+            operators: Vec::new(),
+        }
     }
 }
 
@@ -567,6 +576,9 @@ impl Config {
                 "listen.c2s and listen.c2s_direct_tls are both empty: give at least one address such as \"127.0.0.1:5222\""
             );
         }
+        for o in &self.server.operators {
+            check_bare_jid(o).map_err(|fix| anyhow::anyhow!("server.operators contains {o:?}: {fix}"))?;
+        }
         let l = &self.limits;
         positive("limits.max_stanza_bytes", l.max_stanza_bytes as u64, 1024)?;
         positive("limits.max_depth", l.max_depth as u64, 4)?;
@@ -670,6 +682,15 @@ impl VhostConfig {
         }
         self.quotas.over(quotas).validate(&format!("vhost {:?} quotas", self.domain))?;
         Ok(())
+    }
+}
+
+/// `Err` with the fix when `text` is no canonical bare JID with a user part.
+fn check_bare_jid(text: &str) -> Result<(), String> {
+    match jid::BareJid::new(text) {
+        Ok(j) if j.node().is_some() && j.to_string() == text => Ok(()),
+        Ok(j) if j.node().is_some() => Err(format!("it is not in canonical form: write {:?}", j.to_string())),
+        _ => Err("write a bare JID such as \"admin@example.org\"".to_owned()),
     }
 }
 

@@ -10,7 +10,8 @@
 //! Layout: `engine` (the process-wide wasmtime engine, compile cache, ABI
 //! check), `bindings` (generated WIT types and conversions), `store` (per
 //! instance state), `host_calls`/`outgoing`/`timers`/`wasi_shim` (what a
-//! plugin can call), `instance_pool` (live instances of one version), `plugin`
+//! plugin can call), `instance_pool` (live instances of one version), `idle`
+//! (idle instances of every version, swept after a minute unused), `plugin`
 //! (one plugin on one vhost: versions, health, hot swap), `routes`, `vhost`,
 //! `plugin_host`, `status`.
 
@@ -22,6 +23,7 @@ mod engine;
 mod filter_scope;
 mod guest;
 mod host_calls;
+mod idle;
 mod instance_pool;
 mod outgoing;
 mod pending_writes;
@@ -121,6 +123,11 @@ pub trait Kernel: Send + Sync + 'static {
     /// request; false when this kernel is no running server.
     fn request_stop(&self, _request: StopRequest) -> bool {
         false
+    }
+    /// The server's tenants, for operators' commands; `None` when this
+    /// kernel is no running server.
+    fn tenants(&self) -> Option<std::sync::Arc<dyn crate::tenants::TenantAdmin>> {
+        None
     }
 }
 

@@ -23,7 +23,7 @@ use waxwing_xml::{Element, StanzaError, StanzaErrorCondition as Cond, StreamErro
 use crate::accounts::Accounts;
 use crate::config::Quotas;
 use crate::plugins::{Address, EventKind, Handling, Kernel, Origin, PluginHost, SessionInfo, StopRequest};
-use crate::tenants::{Tenant, Tenants};
+use crate::tenants::{TenantAdmin, Tenant, Tenants};
 use crate::xml::{Stanza, StanzaKind};
 use filters::Filtered;
 
@@ -75,6 +75,9 @@ pub struct Router {
     stanzas: counts::StanzaCounts,
     /// The latest stop a plugin asked for; the server's main loop watches it.
     stop: tokio::sync::watch::Sender<Option<StopRequest>>,
+    /// Adding and removing tenants, for operators' commands (held weakly:
+    /// it holds the router).
+    tenant_admin: OnceLock<std::sync::Weak<dyn TenantAdmin>>,
 }
 
 impl Router {
@@ -110,10 +113,16 @@ impl Router {
             remote: OnceLock::new(),
             stanzas: counts::StanzaCounts::default(),
             stop: tokio::sync::watch::Sender::new(None),
+            tenant_admin: OnceLock::new(),
         });
         let weak: std::sync::Weak<dyn Kernel> = Arc::downgrade(&(router.clone() as Arc<dyn Kernel>));
         router.plugins.attach(weak);
         router
+    }
+
+    /// Lets operators' commands add and remove tenants; the first call wins.
+    pub fn attach_tenant_admin(&self, admin: std::sync::Weak<dyn TenantAdmin>) {
+        let _ = self.tenant_admin.set(admin);
     }
 
     /// The stops plugins ask for (`server.shutdown`), the latest first.
@@ -500,5 +509,9 @@ impl Kernel for Router {
     fn request_stop(&self, request: StopRequest) -> bool {
         self.stop.send_replace(Some(request));
         true
+    }
+
+    fn tenants(&self) -> Option<Arc<dyn TenantAdmin>> {
+        self.tenant_admin.get()?.upgrade()
     }
 }

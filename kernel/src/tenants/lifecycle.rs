@@ -343,3 +343,25 @@ fn parse_checked(text: &str, cfg: &Config) -> anyhow::Result<VhostConfig> {
     v.validate(&cfg.quotas)?;
     Ok(v)
 }
+
+impl super::TenantAdmin for Lifecycle {
+    fn list(&self) -> Vec<TenantSummary> {
+        Lifecycle::list(self)
+    }
+
+    fn add(&self, table: &str) -> anyhow::Result<String> {
+        Lifecycle::add(self, table)
+    }
+
+    fn change(&self, table: &str) -> anyhow::Result<String> {
+        Lifecycle::change(self, table)
+    }
+
+    fn remove(&self, domain: &str, removal: &Removal) -> anyhow::Result<String> {
+        Lifecycle::remove(self, domain, removal)
+    }
+
+    fn is_operator(&self, bare_jid: &str) -> bool {
+        self.config().server.operators.iter().any(|o| o == bare_jid)
+    }
+}

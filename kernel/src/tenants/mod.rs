@@ -24,6 +24,18 @@ pub use lifecycle::{Lifecycle, Removal, TenantSource, TenantSummary};
 pub use rate::{Admit, StanzaRate, Throttle};
 pub use store::{TenantStore, parse as parse_tenant};
 
+/// What the server's operators may do to tenants from a plugin (the
+/// `server` host interface's tenant calls): the same as the CLI.
+pub trait TenantAdmin: Send + Sync {
+    fn list(&self) -> Vec<TenantSummary>;
+    /// `table`: the tenant's `[[vhost]]` keys as TOML.
+    fn add(&self, table: &str) -> anyhow::Result<String>;
+    fn change(&self, table: &str) -> anyhow::Result<String>;
+    fn remove(&self, domain: &str, removal: &Removal) -> anyhow::Result<String>;
+    /// Whether `bare_jid` is one of `server.operators`.
+    fn is_operator(&self, bare_jid: &str) -> bool;
+}
+
 /// Counts of what a tenant's quotas held back, for `/metrics`.
 #[derive(Debug, Default)]
 pub struct QuotaCounts {
