@@ -4,31 +4,99 @@
 
 use std::io::IsTerminal as _;
 use std::str::FromStr as _;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use anyhow::anyhow;
+use tracing::Dispatch;
+use tracing_subscriber::Registry;
 use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::reload;
 
 /// The environment variable that overrides `server.log_level`.
 const LOG_ENV: &str = "WAXWING_LOG";
 
+/// The installed subscriber's level, changeable while the server runs;
+/// unset until [`init_logging`] installed one (tests, other commands).
+static LIVE: OnceLock<LiveLevel> = OnceLock::new();
+
+struct LiveLevel {
+    handle: reload::Handle<LevelFilter, Registry>,
+    /// `$WAXWING_LOG` as it was at start: it keeps winning over the config.
+    env: Option<String>,
+    /// What `server.log_level` last said (`None`: not a level), so a
+    /// reload that leaves it alone changes and logs nothing.
+    configured: Mutex<Option<LevelFilter>>,
+}
+
 /// Logs go to stderr at `level`, or at `$WAXWING_LOG` when set, in the form
 /// [`log_format`] picks for whoever reads them.
 pub fn init_logging(level: &str) -> anyhow::Result<()> {
-    let level = match std::env::var(LOG_ENV) {
-        Ok(env) => parse_level(&env).map_err(|e| anyhow!("{LOG_ENV}: {e}"))?,
-        Err(_) => parse_level(level).map_err(|e| anyhow!("server.log_level: {e}"))?,
+    // `Environment=WAXWING_LOG=` in a unit file means unset, not "error".
+    let env = std::env::var(LOG_ENV).ok().filter(|v| !v.trim().is_empty());
+    let configured = parse_level(level);
+    let level = match &env {
+        Some(env) => parse_level(env).map_err(|e| anyhow!("{LOG_ENV}: {e}"))?,
+        None => configured.clone().map_err(|e| anyhow!("server.log_level: {e}"))?,
     };
     let requested = std::env::var(LOG_FORMAT_ENV).ok();
     let format = log_format(requested.as_deref(), stderr_is_journal(), std::io::stderr().is_terminal())
         .map_err(|e| anyhow!("{LOG_FORMAT_ENV}: {e}"))?;
-    let builder = tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr);
-    // A second initialisation (tests, or a caller that set its own) keeps the first.
-    let _ = match format {
-        LogFormat::Terminal => builder.with_ansi(true).try_init(),
-        LogFormat::Plain => builder.with_ansi(false).try_init(),
-        LogFormat::Journal => builder.with_ansi(false).event_format(JournalFormat::default()).try_init(),
-        LogFormat::Json => builder.with_ansi(false).event_format(JsonFormat).try_init(),
+    let (dispatch, handle) = subscriber(format, level, std::io::stderr);
+    // A second initialisation (tests, or a caller that set its own) keeps
+    // the first, and the first's level stays the one to change.
+    if tracing::dispatcher::set_global_default(dispatch).is_ok() {
+        let _ = LIVE.set(LiveLevel { handle, env, configured: Mutex::new(configured.ok()) });
+    }
+    Ok(())
+}
+
+/// Lines in `format` to `writer`. The level is a layer of its own under the
+/// formatter, so one handle type changes it whatever the format.
+fn subscriber<W>(format: LogFormat, level: LevelFilter, writer: W) -> (Dispatch, reload::Handle<LevelFilter, Registry>)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let (filter, handle) = reload::Layer::new(level);
+    let base = tracing_subscriber::registry().with(filter);
+    let layer = tracing_subscriber::fmt::layer().with_writer(writer);
+    let dispatch = match format {
+        LogFormat::Terminal => Dispatch::new(base.with(layer.with_ansi(true))),
+        LogFormat::Plain => Dispatch::new(base.with(layer.with_ansi(false))),
+        LogFormat::Journal => Dispatch::new(base.with(layer.with_ansi(false).event_format(JournalFormat::default()))),
+        LogFormat::Json => Dispatch::new(base.with(layer.with_ansi(false).event_format(JsonFormat))),
     };
+    (dispatch, handle)
+}
+
+/// A reload's `server.log_level`: the level from now on, unless
+/// `$WAXWING_LOG` was set at start, which keeps winning (the reload then
+/// says so in the log). Nothing happens where [`init_logging`] installed
+/// no subscriber, but a bad level is still an error naming the key.
+pub fn set_log_level(level: &str) -> anyhow::Result<()> {
+    let wanted = parse_level(level).map_err(|e| anyhow!("server.log_level: {e}"))?;
+    let Some(live) = LIVE.get() else { return Ok(()) };
+    let mut configured = live.configured.lock().unwrap_or_else(PoisonError::into_inner);
+    if *configured == Some(wanted) {
+        return Ok(());
+    }
+    *configured = Some(wanted);
+    let name = level.trim().to_ascii_lowercase();
+    if let Some(env) = &live.env {
+        tracing::info!("server.log_level is now {name}, but ${LOG_ENV}={env:?} overrides it: logging stays as it was");
+        return Ok(());
+    }
+    // Said at the more verbose of the two levels, so whoever reads either
+    // sees the change: before lowering the level, after raising it.
+    let louder = live.handle.clone_current().is_none_or(|current| wanted > current);
+    if !louder {
+        tracing::info!("log level is now {name}");
+    }
+    live.handle.reload(wanted).map_err(|e| anyhow!("changing the log level to {name}: {e}"))?;
+    if louder {
+        tracing::info!("log level is now {name}");
+    }
     Ok(())
 }
 
@@ -168,9 +236,15 @@ impl tracing::field::Visit for JsonFields {
     }
 }
 
+/// Only the names: tracing also reads "" as error and digits as levels,
+/// which no one writing a config means.
 fn parse_level(text: &str) -> Result<LevelFilter, String> {
-    LevelFilter::from_str(text.trim())
-        .map_err(|_| format!("{text:?} is not a log level: use one of off, error, warn, info, debug, trace"))
+    let name = text.trim();
+    let digits = name.bytes().all(|b| b.is_ascii_digit());
+    (!digits)
+        .then(|| LevelFilter::from_str(name).ok())
+        .flatten()
+        .ok_or_else(|| format!("{text:?} is not a log level: use one of off, error, warn, info, debug, trace"))
 }
 
 #[cfg(test)]
@@ -189,6 +263,26 @@ mod tests {
         assert!(!stderr_is_journal() || std::env::var_os("JOURNAL_STREAM").is_some());
     }
 
+    /// A log sink the test reads back.
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Buf {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
     /// What a subscriber with `format` writes for one warning with a field.
     fn one_line<F>(format: F) -> String
     where
@@ -199,23 +293,12 @@ mod tests {
             + Sync
             + 'static,
     {
-        #[derive(Clone, Default)]
-        struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-        impl std::io::Write for Buf {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
         let buf = Buf::default();
         let out = buf.clone();
         let subscriber =
             tracing_subscriber::fmt().with_writer(move || buf.clone()).with_ansi(false).event_format(format).finish();
         tracing::subscriber::with_default(subscriber, || tracing::warn!(peer = "b.example", n = 3, "queue full"));
-        String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
+        out.text()
     }
 
     #[test]
@@ -245,5 +328,40 @@ mod tests {
         assert_eq!(parse_level("debug").unwrap(), LevelFilter::DEBUG);
         assert_eq!(parse_level("WARN").unwrap(), LevelFilter::WARN);
         assert!(parse_level("loud").unwrap_err().contains("\"loud\""));
+        assert!(parse_level(" ").is_err() && parse_level("3").is_err(), "tracing's own readings of these");
+    }
+
+    #[test]
+    fn the_level_changes_under_every_format() {
+        for format in [LogFormat::Terminal, LogFormat::Plain, LogFormat::Journal, LogFormat::Json] {
+            let buf = Buf::default();
+            let out = buf.clone();
+            let (dispatch, handle) = subscriber(format, LevelFilter::WARN, move || buf.clone());
+            tracing::dispatcher::with_default(&dispatch, || {
+                // One callsite for both, so its cached interest must follow the change.
+                let say = |text: &str| tracing::debug!("{text}");
+                say("before the change");
+                handle.reload(LevelFilter::DEBUG).unwrap();
+                say("after raising");
+                handle.reload(LevelFilter::ERROR).unwrap();
+                say("after lowering");
+                tracing::warn!("a warning");
+            });
+            let text = out.text();
+            assert!(text.contains("after raising"), "{format:?}: {text:?}");
+            assert!(!text.contains("before the change") && !text.contains("after lowering"), "{format:?}: {text:?}");
+            assert!(!text.contains("a warning"), "{format:?}: {text:?}");
+        }
+    }
+
+    #[test]
+    fn a_reload_with_a_bad_level_names_the_key() {
+        for bad in ["loud", "", "verbose", "all", "2"] {
+            let e = set_log_level(bad).unwrap_err().to_string();
+            assert!(e.contains("server.log_level") && e.contains(&format!("{bad:?}")), "{e}");
+            assert!(e.contains("error, warn, info, debug, trace"), "the allowed values: {e}");
+        }
+        // Without a subscriber of its own (unit tests), a good level changes nothing and is fine.
+        assert!(set_log_level(" WARN ").is_ok());
     }
 }
