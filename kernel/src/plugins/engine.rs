@@ -11,21 +11,38 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::bindings::{ABI_MAJORS, ABI_VERSION, Plugin as PluginWorld, v1};
+use super::idle::{IDLE_FOR, IdleRegistry, SWEEP_EVERY};
 use super::store::StoreData;
 use super::wasi_shim;
 
 /// How often the epoch advances; deadlines are counted in these ticks.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
 
-/// Instance slots the pooling allocator reserves. Each live instance holds one
-/// while it exists, so this bounds plugins x pool size across all vhosts; the
-/// reservation is address space, not memory.
-const POOL_COMPONENT_INSTANCES: u32 = 1000;
+/// Instance slots the pooling allocator reserves: the most plugin instances
+/// alive at once, across every vhost. Idle instances are dropped after a
+/// minute unused, and all of them when the pool is full (`idle.rs`), so this
+/// bounds what is kept warm and running at once, not how many plugins and
+/// vhosts load.
+///
+/// The cost is address space, not memory: each slot's linear memory reserves
+/// `Config::memory_reservation` (4 GiB on 64-bit hosts, by default) plus a
+/// 32 MiB guard, PROT_NONE until used, and each of its tables 20,000 entries
+/// (160 KiB, mapped without reserve). 4,000 slots reserve ~16 TiB of the
+/// 128 TiB a Linux x86-64 process has and ~2.5 GiB of tables, none of it
+/// resident. What is resident is what live instances touched: ~54 KiB for an
+/// idle instance of a default plugin (measured, `pool_tests::measure_*`), so
+/// ~210 MiB with every slot idle; `plugin_limits.memory_mib` caps one
+/// instance, and the pool's pages go back when an instance is dropped. A
+/// live instance adds ~4 memory mappings: 16,000 at most, well under Linux's
+/// default `vm.max_map_count` (65,530). With 1,000 slots 55 vhosts' default
+/// plugins filled the pool; with 4,000 it fills only when ~220 vhosts' worth
+/// of plugins were all called within the idle time.
+const POOL_COMPONENT_INSTANCES: u32 = 4000;
 /// A Rust or C component is a main module plus the small shim modules
-/// wit-component adds, each a core instance with a table or two.
-const POOL_CORE_INSTANCES: u32 = 4 * POOL_COMPONENT_INSTANCES;
-const POOL_TABLES: u32 = 4 * POOL_COMPONENT_INSTANCES;
-const POOL_MEMORIES: u32 = POOL_COMPONENT_INSTANCES;
+/// wit-component adds, each a core instance with a table or two. Core
+/// instances are a counter only, no reservation.
+const POOL_CORE_PER_COMPONENT: u32 = 4;
+const POOL_TABLES_PER_COMPONENT: u32 = 4;
 /// Interpreted guests (componentize-py) carry large vmctx metadata.
 const POOL_MAX_INSTANCE_SIZE: usize = 4 << 20;
 
@@ -35,6 +52,9 @@ pub(crate) struct Runtime {
     /// Whether the pooling allocator is in use (it falls back to on-demand
     /// allocation when the address space for the pool cannot be reserved).
     pub pooling: bool,
+    /// Every version's idle instances: swept when unused, all dropped when
+    /// the pool is full.
+    pub idle: Arc<IdleRegistry>,
     /// Compiled components by SHA-256 of their bytes: the same builtin plugin
     /// on a hundred vhosts, or a reload of unchanged bytes, compiles once.
     cache: Mutex<HashMap<[u8; 32], Weak<Component>>>,
@@ -74,19 +94,21 @@ pub(crate) fn deadline_ticks(timeout_ms: u64) -> u64 {
     timeout_ms.div_ceil(EPOCH_TICK.as_millis() as u64).max(1) + 1
 }
 
-fn engine_config(pooling: bool) -> wasmtime::Config {
+/// The engine's settings; `pool_slots` is the pooling allocator's component
+/// instance count, or `None` for allocation on demand.
+fn engine_config(pool_slots: Option<u32>) -> wasmtime::Config {
     let mut c = wasmtime::Config::new();
     c.wasm_component_model(true);
     c.epoch_interruption(true);
     // Plugins are called synchronously; without the concurrency machinery a
     // call costs about half as much (measured: ~1.5 µs -> ~0.7 µs).
     c.concurrency_support(false);
-    if pooling {
+    if let Some(slots) = pool_slots {
         let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(POOL_COMPONENT_INSTANCES)
-            .total_core_instances(POOL_CORE_INSTANCES)
-            .total_tables(POOL_TABLES)
-            .total_memories(POOL_MEMORIES)
+        pool.total_component_instances(slots)
+            .total_core_instances(POOL_CORE_PER_COMPONENT.saturating_mul(slots))
+            .total_tables(POOL_TABLES_PER_COMPONENT.saturating_mul(slots))
+            .total_memories(slots)
             .max_component_instance_size(POOL_MAX_INSTANCE_SIZE)
             .max_core_instance_size(POOL_MAX_INSTANCE_SIZE);
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
@@ -96,11 +118,18 @@ fn engine_config(pooling: bool) -> wasmtime::Config {
 
 impl Runtime {
     fn new() -> anyhow::Result<Runtime> {
-        let (engine, pooling) = match Engine::new(&engine_config(true)) {
+        Runtime::with(POOL_COMPONENT_INSTANCES, IDLE_FOR, SWEEP_EVERY)
+    }
+
+    /// A runtime with `pool_slots` instance slots whose idle instances are
+    /// dropped after `idle_for`, looked for every `sweep_every`. Tests use a
+    /// small pool and their own times.
+    pub(crate) fn with(pool_slots: u32, idle_for: Duration, sweep_every: Duration) -> anyhow::Result<Runtime> {
+        let (engine, pooling) = match Engine::new(&engine_config(Some(pool_slots))) {
             Ok(e) => (e, true),
             Err(e) => {
                 tracing::warn!("pooling allocator unavailable ({e:#}); plugin instances are allocated on demand");
-                (Engine::new(&engine_config(false)).map_err(|e| anyhow!("{e:#}"))?, false)
+                (Engine::new(&engine_config(None)).map_err(|e| anyhow!("{e:#}"))?, false)
             }
         };
         let mut linker = Linker::new(&engine);
@@ -121,7 +150,9 @@ impl Runtime {
                 }
             })
             .context("starting the epoch ticker thread")?;
-        Ok(Runtime { engine, linker, pooling, cache: Mutex::new(HashMap::new()) })
+        let idle = IdleRegistry::new(idle_for);
+        idle.start_sweeper(sweep_every).context("starting the idle instance sweep thread")?;
+        Ok(Runtime { engine, linker, pooling, idle, cache: Mutex::new(HashMap::new()) })
     }
 
     /// Compiles (or finds in the cache) a plugin's component and checks it was
