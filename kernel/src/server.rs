@@ -55,6 +55,9 @@ struct Admin {
 /// What a reload and the tenant commands change: the tenants, and the
 /// config the client connections read.
 struct Reloader {
+    /// The config the server started with: what a restart-needed change is
+    /// measured against, however many reloads came between.
+    started: Arc<Config>,
     tenants: Arc<Lifecycle>,
     c2s: Arc<C2s>,
     config_path: Option<PathBuf>,
@@ -258,7 +261,12 @@ async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<S
     let s2s = S2s::start(config.clone(), tls.clone(), &router)?;
     let components = Components::new(&config, router.clone());
     let ctx = C2s::new(config.clone(), tls, accounts.clone(), router.clone());
-    let reloader = Arc::new(Reloader { tenants: lifecycle, c2s: ctx.clone(), config_path: config_path.clone() });
+    let reloader = Arc::new(Reloader {
+        started: config.clone(),
+        tenants: lifecycle,
+        c2s: ctx.clone(),
+        config_path: config_path.clone(),
+    });
 
     let uploads = Uploads::open(&config, storage.clone()).context("opening the uploads folder")?;
     plugins.attach_uploads(uploads.clone());
@@ -426,7 +434,18 @@ impl Reloader {
         let old = self.c2s.config().clone();
         let mut changes = self.tenants.reload(new.clone()).with_context(refused)?;
         if old.limits != new.limits {
-            changes.push("limits changed: they apply to connections and sessions from now on".to_owned());
+            changes.push("limits changed: they apply to client connections and sessions from now on".to_owned());
+        }
+        if old.server.log_level != new.server.log_level {
+            crate::cli::set_log_level(&new.server.log_level).with_context(refused)?;
+            changes.push(format!("server.log_level: {} -> {}", old.server.log_level, new.server.log_level));
+        }
+        let restart = crate::config::restart_needed(&self.started, &new);
+        if !restart.is_empty() {
+            // At warn: the info summary is lost when the new level is higher.
+            let line = format!("needs a restart to take effect: {}", restart.join(", "));
+            tracing::warn!("{line}");
+            changes.push(line);
         }
         self.c2s.set_config(new);
         Ok(if changes.is_empty() { "nothing changed".to_owned() } else { changes.join("\n") })

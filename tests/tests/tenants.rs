@@ -221,8 +221,17 @@ async fn a_reload_adds_and_removes_the_config_files_tenants() {
     let text = format!("{}{}", String::from_utf8_lossy(&full.stdout), String::from_utf8_lossy(&full.stderr));
     assert!(text.contains("quotas.accounts"), "the file's per-tenant quota holds: {text}");
 
-    std::fs::write(s.config_path(), &config).expect("removing the vhost");
+    // A changed port needs a restart and is named; the log level applies now.
+    let moved = config.replace("c2s = [\"127.0.0.1:0\"]", "c2s = [\"127.0.0.1:1\"]").replace(
+        "log_level = \"debug\"",
+        "log_level = \"info\"",
+    );
+    assert_ne!(moved, config, "the harness's config has the lines this test edits");
+    std::fs::write(s.config_path(), &moved).expect("removing the vhost, moving the port");
     let said = ok(&s.cli(&["reload"]), "reload");
     assert!(said.contains("tenant e.test is no longer served"), "{said}");
+    assert!(said.contains("needs a restart to take effect: listen.c2s"), "{said}");
+    assert!(said.contains("server.log_level: debug -> info"), "{said}");
+    assert!(s.log_text().contains("needs a restart to take effect: listen.c2s"), "and the log says so");
     erin.expect_stream_error("host-gone").await;
 }

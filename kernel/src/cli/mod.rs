@@ -30,6 +30,7 @@ use clap::Parser as _;
 
 use crate::config::{Config, ConfigSource};
 
+pub(crate) use logging::set_log_level;
 pub use args::{CheckCommand, Cli, Command, PLUGIN_ABI, PluginCommand, UserAdd, UserCommand};
 
 /// The exit code of a command that needs a running server when none runs

@@ -20,9 +20,10 @@ pub fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
     let Config {
         server,
         listen,
-        // Limits, quotas, plugin limits and vhosts (tenants, their
-        // certificates, admins and plugins) are applied by the reload itself.
-        limits: _,
+        // Quotas, plugin limits and vhosts (tenants, their certificates,
+        // admins and plugins) are applied by the reload itself; limits too,
+        // but for the one the registration throttle is built with.
+        limits,
         quotas: _,
         plugin_limits: _,
         vhosts: _,
@@ -34,6 +35,12 @@ pub fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
         components,
     } = old;
     d.server(server, &new.server);
+    // The in-band registration throttle is made once, with its rate.
+    d.check(
+        "limits.registrations_per_ip_per_hour",
+        &limits.registrations_per_ip_per_hour,
+        &new.limits.registrations_per_ip_per_hour,
+    );
     d.listen(listen, &new.listen);
     d.tls(tls, &new.tls);
     d.sasl(sasl, &new.sasl);

@@ -51,6 +51,16 @@ pub fn render(http: &Http) -> String {
     });
     tenant_metrics(&mut registry, c2s.router.tenants());
     let plugins = c2s.router.plugins();
+    counter_family(
+        &mut registry,
+        "tenant_plugin_calls_refused",
+        "Plugin calls refused because the tenant's plugins used their CPU budget",
+        |f| {
+            for (tenant, n) in plugins.budget_refusals() {
+                f.get_or_create(&vec![("tenant", tenant)]).inc_by(n);
+            }
+        },
+    );
     counter_family(&mut registry, "plugin_calls", "Calls into each plugin", |f| {
         for p in plugins.list() {
             f.get_or_create(&vec![("vhost", p.vhost.clone()), ("plugin", p.name.clone())]).inc_by(p.calls);

@@ -62,7 +62,7 @@ impl CallClock {
 }
 
 /// CPU time this thread has used (user and system).
-fn thread_cpu() -> Duration {
+pub(crate) fn thread_cpu() -> Duration {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid timespec to write to; the clock id is a
     // constant every Linux has.

@@ -35,6 +35,7 @@ mod runtime_settings;
 mod settings;
 mod status;
 mod store;
+mod tenant_budget;
 mod timers;
 mod vhost;
 mod wasi_shim;

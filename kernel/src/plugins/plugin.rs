@@ -13,11 +13,13 @@ use wasmtime::Store;
 use super::bindings::types;
 use super::bindings::waxwing::plugin::disco::HostInfo;
 use super::builtin;
+use super::call_clock::thread_cpu;
 use super::guest::GuestInstance;
 use super::instance_pool::{CallFailure, Version};
 use super::plugin_host::HostShared;
 use super::status::{PluginState, PluginStatus};
 use super::store::{Effects, MemMap, PluginShared, StoreData};
+use super::tenant_budget::TenantBudget;
 use super::timers::Timers;
 use super::vhost::VhostPlugins;
 use crate::blocking::off_worker;
@@ -64,6 +66,8 @@ pub(crate) struct PluginEntry {
     health: Health,
     host: Arc<HostShared>,
     vhost: Weak<VhostPlugins>,
+    /// What the tenant's plugins may use together (memory per instance, CPU).
+    pub(crate) budget: Arc<TenantBudget>,
 }
 
 impl PluginEntry {
@@ -114,7 +118,11 @@ impl PluginEntry {
             .load(&shared.filter_scope_store)
             .with_context(|| format!("reading the filter scope of plugin {} on {domain}", cfg.name))?;
         let bytes = read_source(cfg)?;
-        let version = Version::load(host.runtime, &shared, &host.limits, cfg, &bytes, None)?;
+        let budget = host
+            .budgets
+            .get(domain)
+            .unwrap_or_else(|| host.budgets.set(domain, &host.limits.load(), &host.quotas.load()));
+        let version = Version::load(host.runtime, &shared, &budget.limits, cfg, &bytes, None)?;
         shared.filter_scope.follow(&version.meta.description, version.major());
         let entry = Arc::new(PluginEntry {
             name: cfg.name.clone(),
@@ -124,6 +132,7 @@ impl PluginEntry {
             health: Health::default(),
             host: host.clone(),
             vhost,
+            budget,
         });
         let _ = shared.entry.set(Arc::downgrade(&entry));
         Ok(entry)
@@ -160,7 +169,7 @@ impl PluginEntry {
         let bytes = read_source(cfg)?;
         let old = self.version();
         let from = migrate.then(|| old.meta.version().to_string());
-        let v = Version::load(self.host.runtime, &self.shared, &self.host.limits, cfg, &bytes, from.as_deref())?;
+        let v = Version::load(self.host.runtime, &self.shared, &self.budget.limits, cfg, &bytes, from.as_deref())?;
         Ok(Arc::new(v))
     }
 
@@ -202,9 +211,22 @@ impl PluginEntry {
         what: &str,
         f: impl FnOnce(&GuestInstance, &mut Store<StoreData>) -> wasmtime::Result<R>,
     ) -> (Result<R, CallFailure>, Effects) {
+        if !self.budget.allows_call() {
+            let why = format!(
+                "refused: the tenant's plugins used their CPU budget ({} ms a second)",
+                self.budget.cpu_ms_per_sec()
+            );
+            tracing::debug!(plugin = %self.name, domain = %self.domain(), "{what} {why}");
+            return (Err(CallFailure(why)), Effects::default());
+        }
         let version = self.version();
         let started = std::time::Instant::now();
-        let (result, effects) = off_worker(|| version.call(f));
+        let (result, effects, cpu) = off_worker(|| {
+            let cpu = thread_cpu();
+            let (r, e) = version.call(f);
+            (r, e, thread_cpu().saturating_sub(cpu))
+        });
+        self.budget.charge(cpu);
         self.health.latency.0.observe(started.elapsed().as_secs_f64());
         match &result {
             Ok(_) => self.succeeded(),

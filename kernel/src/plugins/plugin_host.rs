@@ -12,9 +12,10 @@ use super::engine::{Runtime, runtime};
 use super::requests::Requests;
 use super::status::PluginStatus;
 use super::store::KernelSlot;
+use super::tenant_budget::Budgets;
 use super::vhost::VhostPlugins;
 use crate::accounts::Accounts;
-use crate::config::{Config, PluginLimits, VhostConfig};
+use crate::config::{Config, PluginLimits, Quotas, VhostConfig};
 use crate::storage::Storage;
 use crate::uploads::Uploads;
 
@@ -34,6 +35,10 @@ pub(crate) struct HostShared {
     /// admin socket, SIGHUP or a plugin's `server` calls) with each other;
     /// stanza handling never takes it.
     pub admin_lock: Mutex<()>,
+    /// Every tenant's `[quotas]` base (the config file's), for budgets.
+    pub quotas: ArcSwap<Quotas>,
+    /// Each tenant's plugin budget (memory per instance, CPU per second).
+    pub budgets: Budgets,
 }
 
 impl HostShared {
@@ -96,6 +101,8 @@ impl PluginHost {
             requests: Arc::default(),
             uploads: Arc::default(),
             admin_lock: Mutex::new(()),
+            quotas: ArcSwap::from_pointee(cfg.quotas.clone()),
+            budgets: Budgets::default(),
         });
         let mut vhosts = HashMap::new();
         for v in &cfg.vhosts {
@@ -132,6 +139,19 @@ impl PluginHost {
             }
             None => false,
         }
+    }
+
+    /// Per tenant, the plugin calls refused because its CPU budget was spent.
+    pub fn budget_refusals(&self) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = self
+            .shared
+            .budgets
+            .all()
+            .into_iter()
+            .map(|(d, b)| (d, b.refused.load(std::sync::atomic::Ordering::Relaxed)))
+            .collect();
+        out.sort();
+        out
     }
 
     pub fn vhost(&self, domain: &str) -> Option<Arc<VhostPlugins>> {
@@ -227,6 +247,7 @@ impl PluginHost {
         let plan = vp.plan(v)?;
         let changes = plan.changes.join("\n");
         vp.commit(plan);
+        self.shared.budgets.set(&v.domain, &self.shared.limits.load(), &v.quotas.over(&self.shared.quotas.load()));
         Ok(if changes.is_empty() { "no plugin changes".to_owned() } else { changes })
     }
 
@@ -243,6 +264,7 @@ impl PluginHost {
         match removed {
             Some(vp) => {
                 vp.retire();
+                self.shared.budgets.remove(domain);
                 true
             }
             None => false,
@@ -276,6 +298,10 @@ impl PluginHost {
             return Err(e);
         }
         self.shared.limits.store(Arc::new(cfg.plugin_limits.clone()));
+        self.shared.quotas.store(Arc::new(cfg.quotas.clone()));
+        for v in &cfg.vhosts {
+            self.shared.budgets.set(&v.domain, &cfg.plugin_limits, &cfg.quotas_for(v));
+        }
         let mut next: HashMap<String, Arc<VhostPlugins>> = HashMap::new();
         for (vp, plan) in plans {
             changes.extend(plan.changes.iter().cloned());
@@ -288,6 +314,7 @@ impl PluginHost {
         for (d, vp) in current.iter() {
             if !next.contains_key(d) {
                 vp.retire();
+                self.shared.budgets.remove(d);
                 changes.push(format!("removed vhost {d}"));
             }
         }

@@ -137,6 +137,8 @@ impl VhostPlugins {
             items: Vec::new(),
             extensions: Vec::new(),
         }));
+        // Before the plugins load: they are instantiated with the tenant's limits.
+        host.budgets.set(&cfg.domain, &host.limits.load(), &cfg.quotas.over(&host.quotas.load()));
         let mut failure = None;
         let vp = Arc::new_cyclic(|me: &Weak<VhostPlugins>| {
             let mut plugins = Vec::new();
@@ -395,6 +397,12 @@ impl VhostPlugins {
 
     fn offer(&self, candidates: &[Arc<PluginEntry>], base: &StanzaArg, f: &Facts<'_>) -> Handling {
         for plugin in candidates {
+            if !plugin.budget.allows_call() {
+                return Handling::Error(
+                    StanzaError::new(waxwing_xml::StanzaErrorCondition::ResourceConstraint)
+                        .with_text(format!("{} is over its plugin CPU budget: try again shortly", self.domain)),
+                );
+            }
             let arg = arg_for(base, f, plugin);
             let (result, effects) = plugin.call("handle-stanza", |g, s| g.handle_stanza(s, &plugin.name, &arg));
             let service = plugin.version().meta.service_domain.clone();

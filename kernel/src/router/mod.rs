@@ -23,7 +23,7 @@ use waxwing_xml::{Element, StanzaError, StanzaErrorCondition as Cond, StreamErro
 use crate::accounts::Accounts;
 use crate::config::Quotas;
 use crate::plugins::{Address, EventKind, Handling, Kernel, Origin, PluginHost, SessionInfo, StopRequest};
-use crate::tenants::{TenantAdmin, Tenant, Tenants};
+use crate::tenants::{Tenant, TenantAdmin, Tenants};
 use crate::xml::{Stanza, StanzaKind};
 use filters::Filtered;
 
