@@ -235,3 +235,48 @@ async fn a_reload_adds_and_removes_the_config_files_tenants() {
     assert!(s.log_text().contains("needs a restart to take effect: listen.c2s"), "and the log says so");
     erin.expect_stream_error("host-gone").await;
 }
+
+/// What `echo` answers on `domain`: its version.
+async fn echo_version(c: &mut RawClient, domain: &str) -> String {
+    let r = c.iq("get", Some(domain), "<echo xmlns='urn:waxwing:test:echo'/>").await;
+    r.child("echo", "urn:waxwing:test:echo")
+        .and_then(|e| e.attr("version"))
+        .unwrap_or_else(|| panic!("no echo answer: {r}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn two_tenants_run_two_versions_of_a_plugin_and_a_swap_on_one_leaves_the_other() {
+    let (v1, v2) =
+        (waxwing_tests::server::built_plugin("echo_v1"), waxwing_tests::server::built_plugin("echo_v2"));
+    let tenant = |domain: &str, echo: &Path| {
+        format!("domain = \"{domain}\"\n[[plugin]]\nname = \"echo\"\nsource = {:?}\n[[plugin]]\nname = \"ping\"\n", echo)
+    };
+    let s = Server::start(A);
+    let _log = s.log_on_panic();
+    let (f, g) = (s.dir().join("f.toml"), s.dir().join("g.toml"));
+    std::fs::write(&f, tenant("f.test", &v1)).expect("f's table");
+    std::fs::write(&g, tenant("g.test", &v2)).expect("g's table");
+    ok(&s.cli(&["tenant", "add", "f.test", "--from-file", f.to_str().unwrap()]), "tenant add f");
+    ok(&s.cli(&["tenant", "add", "g.test", "--from-file", g.to_str().unwrap()]), "tenant add g");
+    s.add_users(&[("fred@f.test", PASSWORD), ("gus@g.test", PASSWORD)]);
+    let mut fred = login_trusting(&s, &s.cert_of("f.test"), "fred@f.test").await;
+    let mut gus = login_trusting(&s, &s.cert_of("g.test"), "gus@g.test").await;
+    assert_eq!(echo_version(&mut fred, "f.test").await, "1.0.0");
+    assert_eq!(echo_version(&mut gus, "g.test").await, "2.0.0");
+
+    // f.test moves to 2.0.0 while fred stays connected; g.test is not touched.
+    std::fs::write(&f, tenant("f.test", &v2)).expect("f's new table");
+    let changed = ok(&s.cli(&["tenant", "change", "f.test", "--from-file", f.to_str().unwrap()]), "tenant change");
+    assert!(changed.contains("echo 1.0.0 -> 2.0.0"), "{changed}");
+    assert_eq!(echo_version(&mut fred, "f.test").await, "2.0.0");
+    std::fs::write(&g, tenant("g.test", &v1)).expect("g's new table");
+    ok(&s.cli(&["tenant", "change", "g.test", "--from-file", g.to_str().unwrap()]), "tenant change g");
+    assert_eq!(echo_version(&mut gus, "g.test").await, "1.0.0");
+    assert_eq!(echo_version(&mut fred, "f.test").await, "2.0.0", "g's swap left f's version");
+    // A bad table changes nothing.
+    std::fs::write(&g, "domain = \"g.test\"\n[[plugin]]\nname = \"echo\"\nsource = \"/nowhere/echo.wasm\"\n").unwrap();
+    let bad = failed(&s.cli(&["tenant", "change", "g.test", "--from-file", g.to_str().unwrap()]), "a missing source");
+    assert!(bad.contains("/nowhere/echo.wasm"), "{bad}");
+    assert_eq!(echo_version(&mut gus, "g.test").await, "1.0.0");
+}
