@@ -43,7 +43,14 @@ fn host(
     let _ = std::fs::remove_dir_all(&dir);
     let storage = Storage::open(&dir)?;
     let accounts = Accounts::new(storage.clone(), 4096);
-    let vhosts = vec![VhostConfig { domain: "localhost".into(), cert: None, key: None, admins: Vec::new(), plugins }];
+    let vhosts = vec![VhostConfig {
+        domain: "localhost".into(),
+        cert: None,
+        key: None,
+        admins: Vec::new(),
+        quotas: Default::default(),
+        plugins,
+    }];
     let mut cfg = Config { plugin_limits: limits, vhosts, ..Config::default() };
     cfg.server.data_dir = dir.clone();
     cfg.server.plugin_cache_dir = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/plugin-cache"));

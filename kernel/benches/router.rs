@@ -55,8 +55,8 @@ fn bed(label: &str, default_plugins: bool) -> Bed {
     let table = router.host("localhost").expect("the localhost table");
     let (alice_tx, alice_rx) = mpsc::unbounded_channel();
     let (bob_tx, bob_rx) = mpsc::unbounded_channel();
-    let alice = table.bind("alice", Some("desk"), alice_tx).expect("binding alice");
-    let bob = table.bind("bob", Some("desk"), bob_tx).expect("binding bob");
+    let alice = table.sessions.bind("alice", Some("desk"), alice_tx).expect("binding alice");
+    let bob = table.sessions.bind("bob", Some("desk"), bob_tx).expect("binding bob");
     for s in [&alice, &bob] {
         let mut p = s.presence();
         p.available = true;

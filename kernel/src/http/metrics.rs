@@ -95,6 +95,9 @@ pub fn render(http: &Http) -> String {
     out
 }
 
+/// Reads one of a tenant's quota counters.
+type ReadCount = fn(&crate::tenants::QuotaCounts) -> u64;
+
 /// Each tenant's use and what its quotas held back, labelled `tenant`.
 fn tenant_metrics(registry: &mut Registry, tenants: &crate::tenants::Tenants) {
     use std::sync::atomic::Ordering::Relaxed;
@@ -115,7 +118,7 @@ fn tenant_metrics(registry: &mut Registry, tenants: &crate::tenants::Tenants) {
             f.get_or_create(&label(t)).set(i64::try_from(t.quotas().connections).unwrap_or(i64::MAX));
         }
     });
-    let counters: [(&str, &str, fn(&crate::tenants::QuotaCounts) -> u64); 3] = [
+    let counters: [(&str, &str, ReadCount); 3] = [
         ("tenant_connections_refused", "Client connections refused by the tenant's quota", |c| {
             c.connections_refused.load(Relaxed)
         }),
