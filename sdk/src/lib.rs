@@ -1,5 +1,5 @@
 //! Write Waxwing XMPP server plugins in Rust, against the plugin contract
-//! `waxwing:plugin@2.3.0` (`plugin-abi/wit/plugin.wit`).
+//! `waxwing:plugin@2.4.0` (`plugin-abi/wit/plugin.wit`).
 //!
 //! A plugin implements [`Plugin`] and hands it to [`export_plugin!`]; the
 //! SDK turns the component-model exports into calls on that trait: stanzas

@@ -2,7 +2,7 @@
 with componentize-js) loaded from its .wasm next to the built-in Rust
 plugins, and asked by a real client, slixmpp.
 
-The motd plugin (built against waxwing:plugin@2.3.0) answers
+The motd plugin (built against waxwing:plugin@2.4.0) answers
 `<motd xmlns='urn:example:motd'/>` asked of the server with its `text`
 setting, escaped. That setting is declared in describe(), so the kernel itself
 refuses a config with another key.

@@ -2,7 +2,7 @@
 plugins/python/build.sh with componentize-py) loaded from its .wasm next to
 the built-in Rust plugins, and asked by a real client, slixmpp.
 
-The uptime plugin (built against waxwing:plugin@2.3.0) answers XEP-0012 Last
+The uptime plugin (built against waxwing:plugin@2.4.0) answers XEP-0012 Last
 Activity addressed to the server with the seconds since it was first
 initialised on this server run. It declares no settings, so the kernel refuses
 any key in its config table.

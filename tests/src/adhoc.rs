@@ -17,11 +17,14 @@ pub const ADMIN_PW: &str = "admin-pw";
 /// A form's fields as submitted: (var, values).
 pub type Fields<'a> = &'a [(&'a str, &'a [&'a str])];
 
-/// A server on `localhost` whose config names `root@localhost` its admin,
+/// A server on `localhost` whose config names `root@localhost` its admin
+/// and one of the server's operators (restart and shutdown are theirs),
 /// with the accounts root and joe.
 pub fn admin_server() -> Server {
     let config = "[[vhost]]\ndomain = \"localhost\"\nadmins = [\"root@localhost\"]\n";
-    Server::start_with_users(config, &[("root@localhost", ADMIN_PW), ("joe@localhost", ADMIN_PW)])
+    let s = Server::start_with_server_toml("operators = [\"root@localhost\"]", config);
+    s.add_users(&[("root@localhost", ADMIN_PW), ("joe@localhost", ADMIN_PW)]);
+    s
 }
 
 /// `user`@localhost of [`admin_server`], logged in as `resource`.
@@ -43,12 +46,29 @@ pub async fn listed_nodes(c: &mut RawClient) -> (Vec<String>, Element) {
 
 /// Starts the command at `node` on the host; the answer.
 pub async fn execute(c: &mut RawClient, node: &str) -> Element {
-    c.iq("set", Some("localhost"), &format!("<command xmlns='{COMMANDS}' node='{node}' action='execute'/>")).await
+    execute_on(c, "localhost", node).await
+}
+
+/// Starts the command at `node` on `host`; the answer.
+pub async fn execute_on(c: &mut RawClient, host: &str, node: &str) -> Element {
+    c.iq("set", Some(host), &format!("<command xmlns='{COMMANDS}' node='{node}' action='execute'/>")).await
 }
 
 /// Submits `fields` to session `sid` of the command at `node` with
 /// `action`, in a form whose FORM_TYPE is the node's namespace.
 pub async fn step(c: &mut RawClient, node: &str, sid: &str, action: &str, fields: Fields<'_>) -> Element {
+    step_on(c, "localhost", node, sid, action, fields).await
+}
+
+/// [`step`] for a command on `host`.
+pub async fn step_on(
+    c: &mut RawClient,
+    host: &str,
+    node: &str,
+    sid: &str,
+    action: &str,
+    fields: Fields<'_>,
+) -> Element {
     let form_type = node.split('#').next().unwrap_or(node);
     let mut x = format!("<x xmlns='{DATA}' type='submit'><field var='FORM_TYPE'><value>{form_type}</value></field>");
     for (var, values) in fields {
@@ -61,7 +81,7 @@ pub async fn step(c: &mut RawClient, node: &str, sid: &str, action: &str, fields
     x.push_str("</x>");
     c.iq(
         "set",
-        Some("localhost"),
+        Some(host),
         &format!("<command xmlns='{COMMANDS}' node='{node}' sessionid='{sid}' action='{action}'>{x}</command>"),
     )
     .await
@@ -70,13 +90,18 @@ pub async fn step(c: &mut RawClient, node: &str, sid: &str, action: &str, fields
 /// Executes the command at `node` and completes its first form with
 /// `fields`; a command that asks nothing (or an error) is its first answer.
 pub async fn run(c: &mut RawClient, node: &str, fields: Fields<'_>) -> Element {
-    let first = execute(c, node).await;
+    run_on(c, "localhost", node, fields).await
+}
+
+/// [`run`] for a command on `host`.
+pub async fn run_on(c: &mut RawClient, host: &str, node: &str, fields: Fields<'_>) -> Element {
+    let first = execute_on(c, host, node).await;
     let asks = first.child("command", COMMANDS).is_some_and(|c| c.attr("status") == Some("executing"));
     if !asks {
         return first;
     }
     let sid = session(&first);
-    step(c, node, &sid, "complete", fields).await
+    step_on(c, host, node, &sid, "complete", fields).await
 }
 
 /// The answer's session id.

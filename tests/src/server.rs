@@ -78,6 +78,20 @@ impl Server {
     /// Like [`Server::configure`], with `listen_toml` (lines such as
     /// `s2s = ["127.0.0.1:0"]`) added to the harness's `[listen]` section.
     pub fn configure_listening(listen_toml: &str, extra_toml: &str) -> Server {
+        Server::configure_full("", listen_toml, extra_toml)
+    }
+
+    /// Like [`Server::start`], with `server_toml` (lines such as
+    /// `operators = ["root@a.test"]`) added to the harness's `[server]` section.
+    pub fn start_with_server_toml(server_toml: &str, extra_toml: &str) -> Server {
+        let mut s = Server::configure_full(server_toml, "", extra_toml);
+        s.launch();
+        s
+    }
+
+    /// A fresh directory and config: the harness's `[server]` section with
+    /// `server_toml` added, its `[listen]` with `listen_toml`, then `extra_toml`.
+    pub fn configure_full(server_toml: &str, listen_toml: &str, extra_toml: &str) -> Server {
         for own in OWN_SECTIONS {
             assert!(
                 !extra_toml.lines().any(|l| l.trim() == *own),
@@ -98,7 +112,7 @@ impl Server {
         std::fs::create_dir_all(&data_dir).expect("creating the data dir");
         let config = dir.join("waxwing.toml");
         let text = format!(
-            "[server]\ndata_dir = {data}\nlog_level = \"debug\"\nplugin_cache_dir = {cache}\n\n\
+            "[server]\ndata_dir = {data}\nlog_level = \"debug\"\nplugin_cache_dir = {cache}\n{server_toml}\n\n\
              [listen]\nc2s = [\"127.0.0.1:0\"]\nc2s_direct_tls = [\"127.0.0.1:0\"]\n{listen_toml}\n\n{extra_toml}\n",
             data = toml_string(&data_dir),
             // Shared by every test server: each compiles the plugins once per build.

@@ -6,12 +6,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// The plugin ABI this kernel provides: the WIT package in plugin-abi/wit.
 /// Components built against 1.x load too (plugin-abi/COMPATIBILITY.md).
-pub const PLUGIN_ABI: &str = "waxwing:plugin@2.3.0";
+pub const PLUGIN_ABI: &str = "waxwing:plugin@2.4.0";
 
 // concat! takes literals only, hence the ABI written out again; a test keeps
 // it equal to PLUGIN_ABI and to the WIT file. `-V` and `--version` both print
 // it (clap would give `-V` the short version only).
-const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\nplugin ABI: waxwing:plugin@2.3.0 (also loads 1.x plugins)");
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\nplugin ABI: waxwing:plugin@2.4.0 (also loads 1.x plugins)");
 
 /// The top-level help's closing section: what an operator needs without
 /// reading the source. The ports are `config::ListenSection::default()`'s (a
@@ -255,6 +255,7 @@ pub enum TenantCommand {
     /// Stop serving a runtime tenant: its sessions are closed with
     /// `<host-gone/>`, and its accounts and data deleted (or exported, or kept).
     Remove {
+        /// The tenant's domain.
         domain: String,
         /// Export its accounts and their data (XEP-0227) to FILE first; the
         /// server writes FILE, so give a path its user may write.

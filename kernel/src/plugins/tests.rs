@@ -252,7 +252,7 @@ fn abi_v3_is_refused_with_both_versions() {
     assert!(text.contains("vhost localhost, plugin abi_v3"), "{text}");
     assert!(
         text.contains(
-            "plugin abi_v3 was built for waxwing:plugin 3.0.0, but this kernel loads 1.x and 2.x (it provides 2.3.0)"
+            "plugin abi_v3 was built for waxwing:plugin 3.0.0, but this kernel loads 1.x and 2.x (it provides 2.4.0)"
         ),
         "{text}"
     );

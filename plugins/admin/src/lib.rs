@@ -7,12 +7,15 @@
 //! sessions, announcements to everyone online, the message of the day and
 //! the welcome message (`notices.rs`); the admin list, restart and shutdown
 //! (`service.rs`); and Waxwing's own: this host's plugins listed, reloaded
-//! and configured (`plugins.rs`). The last two need the `server` grant.
+//! and configured (`plugins.rs`), and the server's tenants listed, added and
+//! removed (`tenants.rs`). The last three need the `server` grant; restart,
+//! shutdown and the tenant commands are for the server's operators only.
 
 mod lookups;
 mod notices;
 mod plugins;
 mod service;
+mod tenants;
 mod users;
 
 use waxwing_sdk::adhoc::{self, Audience, Command, Request, Step};
@@ -50,6 +53,9 @@ const WAXWING_COMMANDS: &[(&str, &str)] = &[
     ("list-plugins", "List Plugins"),
     ("reload-plugin", "Reload a Plugin"),
     ("configure-plugin", "Configure a Plugin"),
+    ("list-tenants", "List Tenants"),
+    ("add-tenant", "Add a Tenant"),
+    ("remove-tenant", "Remove a Tenant"),
 ];
 
 struct Admin;
@@ -108,12 +114,14 @@ fn run(req: &Request) -> Result<Step, StanzaError> {
         .iter()
         .find_map(|ns| req.node.strip_prefix(ns).and_then(|n| n.strip_prefix('#')))
         .unwrap_or_default();
+    tenants::check_operator(name, req)?;
     match req.stage {
         0 => lookups::first_stage(name)
             .map(Ok)
             .or_else(|| notices::first_stage(name))
             .or_else(|| service::first_stage(name))
             .or_else(|| plugins::first_stage(name))
+            .or_else(|| tenants::first_stage(name))
             .unwrap_or_else(|| users::first_stage(name)),
         _ => {
             if let Some(f) = &req.form
@@ -125,6 +133,7 @@ fn run(req: &Request) -> Result<Step, StanzaError> {
             notices::submit(name, req)
                 .or_else(|| service::submit(name, req))
                 .or_else(|| plugins::submit(name, req))
+                .or_else(|| tenants::submit(name, req))
                 .unwrap_or_else(|| users::submit(name, req))
         }
     }
@@ -146,3 +155,5 @@ waxwing_sdk::export_plugin!(Admin);
 mod tests;
 #[cfg(test)]
 mod tests_service;
+#[cfg(test)]
+mod tests_tenants;

@@ -66,6 +66,7 @@ fn the_admin_list_keeps_the_configs_admins_and_stores_the_rest() {
 #[test]
 fn restart_and_shutdown_tell_everyone_and_ask_the_kernel() {
     load();
+    FakeHost::set_operators(&["boss@example.org"]);
     FakeHost::add_session("ann@example.org/a", Some("<presence/>"));
     let done = run_node(&node("restart"), &[("delay", &["30"]), ("announcement", &["Back in a minute"])]).unwrap();
     assert_eq!(note(&done), "the server will restart in 30 seconds");

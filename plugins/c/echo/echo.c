@@ -2,7 +2,7 @@
 // back to its sender, from the address it was sent to, with the configured
 // `prefix` before the body. It answers disco#info for itself and refuses
 // every other iq with service-unavailable (an iq get or set always gets an
-// answer). Written against plugin-abi/wit (waxwing:plugin@2.3.0) with the C
+// answer). Written against plugin-abi/wit (waxwing:plugin@2.4.0) with the C
 // bindings plugins/c/build.sh generates; it calls no host interface, so the
 // component imports nothing: replies travel in the `reply` outcome.
 //

@@ -8,14 +8,14 @@
 // other key is refused before this code runs. The feature is in the host's
 // disco#info.
 //
-// Built against waxwing:plugin@2.3.0 (plugin-abi/wit) with componentize-js
+// Built against waxwing:plugin@2.4.0 (plugin-abi/wit) with componentize-js
 // (plugins/js/build.sh). How WIT maps onto JavaScript here: the `guest` export
 // is the object of that name; names are camelCase (`handleStanza`,
 // `payloadNs`); enums are their kebab-case strings ('iq', 'every-account');
 // variants are `{ tag, val }`; option<T> is the value or undefined; a result's
 // ok is the return value and its error is thrown.
 
-import { log } from 'waxwing:plugin/host@2.3.0';
+import { log } from 'waxwing:plugin/host@2.4.0';
 
 const NS = 'urn:example:motd';
 

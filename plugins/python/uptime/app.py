@@ -8,7 +8,7 @@ server run. The kernel keeps several instances of a plugin, recycles them and
 swaps versions, so that moment lives in `mem` (shared by the plugin's
 instances, kept across a hot swap, gone at restart), never in a Python global.
 
-Built against waxwing:plugin@2.3.0 (plugin-abi/wit). It has no config: its
+Built against waxwing:plugin@2.4.0 (plugin-abi/wit). It has no config: its
 `settings` are empty, so the kernel refuses any key in its config table.
 """
 

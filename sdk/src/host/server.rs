@@ -1,7 +1,7 @@
 //! The running server's administration (WIT 2.3), for an administration
-//! plugin: this host's admin list and plugins, and stopping or restarting
-//! the server. Needs the `server` grant, which only the operator's `grants`
-//! list can give.
+//! plugin: this host's admin list and plugins, stopping or restarting the
+//! server, and (WIT 2.4) the server's tenants for its operators. Needs the
+//! `server` grant, which only the operator's `grants` list can give.
 
 use std::fmt;
 
@@ -9,7 +9,7 @@ use super::sys;
 use crate::Json;
 use crate::bindings::waxwing::plugin::server as wit;
 
-pub use wit::{AdminList, PluginInfo, PluginSettings};
+pub use wit::{AdminList, PluginInfo, PluginSettings, TenantInfo};
 
 /// Why a call did nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,4 +79,28 @@ pub fn configure_plugin(plugin: &str, changes: &Json) -> Result<String, ServerEr
 /// `restart` it starts again.
 pub fn shutdown(delay_ms: u64, reason: &str, restart: bool) -> Result<(), ServerError> {
     Ok(sys::server::shutdown(delay_ms, reason, restart)?)
+}
+
+/// Whether `jid` (its bare part) is one of the server's operators; false
+/// without the grant. The kernel leaves this check to the plugin: ask it of
+/// a command's sender before `shutdown` or a tenant call.
+pub fn is_operator(jid: &str) -> bool {
+    sys::server::is_operator(jid)
+}
+
+/// Every tenant of the server, by domain.
+pub fn tenants() -> Result<Vec<TenantInfo>, ServerError> {
+    Ok(sys::server::tenants()?)
+}
+
+/// Serves a new tenant described by `table`, a `[[vhost]]` table's keys as
+/// TOML, kept across restarts; what the kernel started.
+pub fn add_tenant(table: &str) -> Result<String, ServerError> {
+    Ok(sys::server::add_tenant(table)?)
+}
+
+/// Stops serving a tenant added at runtime, its data deleted unless
+/// `keep_data`; what the kernel did.
+pub fn remove_tenant(domain: &str, keep_data: bool) -> Result<String, ServerError> {
+    Ok(sys::server::remove_tenant(domain, keep_data)?)
 }

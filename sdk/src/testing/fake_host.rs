@@ -125,6 +125,26 @@ impl FakeHost {
         with(|s| s.server.stop.clone())
     }
 
+    /// The server's operators, as `server.is-operator` answers (WIT 2.4).
+    pub fn set_operators(operators: &[&str]) {
+        with(|s| s.server.operators = operators.iter().map(|o| o.to_string()).collect());
+    }
+
+    /// A tenant of the server, as `server.tenants` lists it.
+    pub fn add_tenant(info: crate::server::TenantInfo) {
+        with(|s| s.server.tenants.push(info));
+    }
+
+    /// The tables given to `server.add-tenant`, in order.
+    pub fn added_tenants() -> Vec<String> {
+        with(|s| s.server.added_tenants.clone())
+    }
+
+    /// `server.remove-tenant` calls: (domain, keep-data), in order.
+    pub fn removed_tenants() -> Vec<(String, bool)> {
+        with(|s| s.server.removed_tenants.clone())
+    }
+
     /// Grants or takes away `uploads`, which has no [`Capability`] (WIT 2.2).
     pub fn set_uploads_granted(granted: bool) {
         with(|s| s.uploads.granted = granted);

@@ -11,7 +11,7 @@ use crate::Capability;
 use crate::bindings::waxwing::plugin::commands::Command;
 use crate::bindings::waxwing::plugin::disco::HostInfo;
 use crate::bindings::waxwing::plugin::host::Level;
-use crate::bindings::waxwing::plugin::server::{PluginInfo, PluginSettings};
+use crate::bindings::waxwing::plugin::server::{PluginInfo, PluginSettings, TenantInfo};
 use crate::bindings::waxwing::plugin::sessions::SessionInfo;
 use crate::bindings::waxwing::plugin::types::HostError;
 use crate::bindings::waxwing::plugin::uploads::SlotRequest;
@@ -70,6 +70,12 @@ pub(crate) struct FakeServer {
     pub(crate) reloaded: Vec<String>,
     pub(crate) configured: Vec<(String, String)>,
     pub(crate) stop: Option<(u64, String, bool)>,
+    pub(crate) operators: Vec<String>,
+    pub(crate) tenants: Vec<TenantInfo>,
+    /// The tables `add-tenant` was given, in order.
+    pub(crate) added_tenants: Vec<String>,
+    /// (domain, keep-data) of each `remove-tenant`, in order.
+    pub(crate) removed_tenants: Vec<(String, bool)>,
 }
 
 /// The kernel's side of `uploads`: its grant, its size cap, the slots given.

@@ -23,7 +23,7 @@ pub(crate) use self::waxwing::plugin::types;
 /// add; the previous major links through the `v1` adapter
 /// (plugin-abi/COMPATIBILITY.md); any other major is refused before linking.
 pub(crate) const ABI_MAJOR: u64 = 2;
-pub(crate) const ABI_VERSION: &str = "2.3.0";
+pub(crate) const ABI_VERSION: &str = "2.4.0";
 /// Majors this kernel loads.
 pub(crate) const ABI_MAJORS: &[u64] = &[1, 2];
 

@@ -1,8 +1,9 @@
 //! `server` as recorded state: the admin lists, the plugins and their
-//! settings as a test sets them, and what the plugin asked for (reloads,
-//! configurations, a stop).
+//! settings, the operators and tenants as a test sets them, and what the
+//! plugin asked for (reloads, configurations, a stop, tenants added and
+//! removed).
 
-use crate::bindings::waxwing::plugin::server::{AdminList, PluginInfo, PluginSettings, ServerError};
+use crate::bindings::waxwing::plugin::server::{AdminList, PluginInfo, PluginSettings, ServerError, TenantInfo};
 use crate::testing::state::with;
 
 fn granted() -> Result<(), ServerError> {
@@ -75,4 +76,53 @@ pub(crate) fn shutdown(delay_ms: u64, reason: &str, restart: bool) -> Result<(),
     }
     with(|s| s.server.stop = Some((delay_ms, reason.to_string(), restart)));
     Ok(())
+}
+
+pub(crate) fn is_operator(jid: &str) -> bool {
+    let bare = jid.split('/').next().unwrap_or_default();
+    with(|s| s.server.granted && s.server.operators.iter().any(|o| o == bare))
+}
+
+pub(crate) fn tenants() -> Result<Vec<TenantInfo>, ServerError> {
+    granted()?;
+    Ok(with(|s| s.server.tenants.clone()))
+}
+
+/// The fake reads only the table's `domain`; the rest is recorded for the
+/// test to check, as the kernel would parse it.
+pub(crate) fn add_tenant(table: &str) -> Result<String, ServerError> {
+    granted()?;
+    let domain = table
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("domain").map(str::trim)?.strip_prefix('=').map(str::trim))
+        .map(|d| d.trim_matches('"').to_string())
+        .ok_or_else(|| ServerError::Invalid("the tenant's table: missing field `domain`".into()))?;
+    with(|s| {
+        if s.server.tenants.iter().any(|t| t.domain == domain) {
+            return Err(ServerError::Invalid(format!("{domain} is served here already")));
+        }
+        s.server.tenants.push(TenantInfo {
+            domain: domain.clone(),
+            source: "runtime".into(),
+            sessions: 0,
+            connections: 0,
+        });
+        s.server.added_tenants.push(table.to_string());
+        Ok(format!("added vhost {domain}"))
+    })
+}
+
+pub(crate) fn remove_tenant(domain: &str, keep_data: bool) -> Result<String, ServerError> {
+    granted()?;
+    with(|s| {
+        let Some(i) = s.server.tenants.iter().position(|t| t.domain == domain) else {
+            return Err(ServerError::Invalid(format!("there is no tenant {domain}")));
+        };
+        if s.server.tenants[i].source != "runtime" {
+            return Err(ServerError::Invalid(format!("{domain} is a [[vhost]] of the config file")));
+        }
+        s.server.tenants.remove(i);
+        s.server.removed_tenants.push((domain.to_string(), keep_data));
+        Ok(format!("removed tenant {domain}"))
+    })
 }
