@@ -180,9 +180,12 @@ impl VhostPlugins {
     }
 
     /// Whether `jid` (bare or full) is one of the vhost's admins.
+    /// The server's operators count as every vhost's admins: they run what
+    /// concerns the whole server from wherever their account is.
     pub fn is_admin(&self, jid: &str) -> bool {
         let bare = jid.split('/').next().unwrap_or_default();
         self.admins.load().iter().any(|a| a == bare)
+            || self.host.kernel.get().and_then(|k| k.tenants()).is_some_and(|t| t.is_operator(bare))
     }
 
     /// The ad-hoc commands of every plugin that `jid` may run, in plugin order.
