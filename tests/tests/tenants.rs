@@ -222,10 +222,9 @@ async fn a_reload_adds_and_removes_the_config_files_tenants() {
     assert!(text.contains("quotas.accounts"), "the file's per-tenant quota holds: {text}");
 
     // A changed port needs a restart and is named; the log level applies now.
-    let moved = config.replace("c2s = [\"127.0.0.1:0\"]", "c2s = [\"127.0.0.1:1\"]").replace(
-        "log_level = \"debug\"",
-        "log_level = \"info\"",
-    );
+    let moved = config
+        .replace("c2s = [\"127.0.0.1:0\"]", "c2s = [\"127.0.0.1:1\"]")
+        .replace("log_level = \"debug\"", "log_level = \"info\"");
     assert_ne!(moved, config, "the harness's config has the lines this test edits");
     std::fs::write(s.config_path(), &moved).expect("removing the vhost, moving the port");
     let said = ok(&s.cli(&["reload"]), "reload");
@@ -247,10 +246,12 @@ async fn echo_version(c: &mut RawClient, domain: &str) -> String {
 
 #[tokio::test]
 async fn two_tenants_run_two_versions_of_a_plugin_and_a_swap_on_one_leaves_the_other() {
-    let (v1, v2) =
-        (waxwing_tests::server::built_plugin("echo_v1"), waxwing_tests::server::built_plugin("echo_v2"));
+    let (v1, v2) = (waxwing_tests::server::built_plugin("echo_v1"), waxwing_tests::server::built_plugin("echo_v2"));
     let tenant = |domain: &str, echo: &Path| {
-        format!("domain = \"{domain}\"\n[[plugin]]\nname = \"echo\"\nsource = {:?}\n[[plugin]]\nname = \"ping\"\n", echo)
+        format!(
+            "domain = \"{domain}\"\n[[plugin]]\nname = \"echo\"\nsource = {:?}\n[[plugin]]\nname = \"ping\"\n",
+            echo
+        )
     };
     let s = Server::start(A);
     let _log = s.log_on_panic();

@@ -30,8 +30,8 @@ use clap::Parser as _;
 
 use crate::config::{Config, ConfigSource};
 
-pub(crate) use logging::set_log_level;
 pub use args::{CheckCommand, Cli, Command, PLUGIN_ABI, PluginCommand, UserAdd, UserCommand};
+pub(crate) use logging::set_log_level;
 
 /// The exit code of a command that needs a running server when none runs
 /// (LSB's "program is not running", as `systemctl status` uses it).
