@@ -12,7 +12,7 @@ use super::C2s;
 use super::negotiate::Bound;
 use crate::router::{Outbound, Router, Session};
 use crate::stream;
-use crate::tenants::Admit;
+use crate::tenants::{Admit, Throttle};
 use crate::xml::{StreamEvent, StreamReadError};
 
 /// Stanzas the reader may parse ahead of the session loop: back-pressure on
@@ -57,9 +57,13 @@ pub async fn run(ctx: &Arc<C2s>, bound: Bound) {
     let mut batch: Vec<Outbound> = Vec::new();
     let mut pieces: Vec<Arc<str>> = Vec::new();
 
+    // A tenant removed while this session was being bound: its sessions were
+    // closed before this one joined the table (removal unserves the tenant
+    // first, then closes what its table holds), so this one closes itself.
+    // Checked once: from here on the removal's close reaches it.
+    let removed = !router.host(&domain).is_some_and(|now| Arc::ptr_eq(&now, &tenant));
     let closing: Option<(Cond, String)> = loop {
-        if !router.host(&domain).is_some_and(|now| Arc::ptr_eq(&now, &tenant)) {
-            // Removed while this session was being bound or was held.
+        if removed {
             break Some((Cond::HostGone, "this host is no longer served here".into()));
         }
         let wake = match &ping {
@@ -97,14 +101,9 @@ pub async fn run(ctx: &Arc<C2s>, bound: Bound) {
             }
             () = sleep_until(held.as_ref().map_or(wake, |(_, at)| *at)), if held.is_some() => {
                 let Some((el, _)) = held.take() else { continue };
-                match throttle.admit() {
-                    Admit::Now => {
-                        if let Err((c, t)) = router.from_client(&session, el) {
-                            break Some((c, t));
-                        }
-                    }
-                    Admit::Wait(wait) => held = Some((el, Instant::now() + wait)),
-                    Admit::Refuse => refuse(&router, &session, el, &tenant.domain),
+                match pass(&mut throttle, &router, &session, el) {
+                    Ok(still) => held = still,
+                    Err(closing) => break Some(closing),
                 }
             }
             ev = inbound.recv(), if held.is_none() => {
@@ -117,14 +116,9 @@ pub async fn run(ctx: &Arc<C2s>, bound: Bound) {
                             ping = None;
                             continue;
                         }
-                        match throttle.admit() {
-                            Admit::Now => {
-                                if let Err((c, t)) = router.from_client(&session, el) {
-                                    break Some((c, t));
-                                }
-                            }
-                            Admit::Wait(wait) => held = Some((el, Instant::now() + wait)),
-                            Admit::Refuse => refuse(&router, &session, el, &tenant.domain),
+                        match pass(&mut throttle, &router, &session, el) {
+                            Ok(still) => held = still,
+                            Err(closing) => break Some(closing),
                         }
                     }
                     Some(Ok(StreamEvent::Keepalive)) => {}
@@ -174,6 +168,24 @@ pub async fn run(ctx: &Arc<C2s>, bound: Bound) {
     writer.shutdown().await;
     router.session_ended(&session);
     tracing::debug!(%peer, jid = %session.jid, "session ended");
+}
+
+/// A client's stanza through the tenant's rates: routed, held (returned
+/// with when to ask again) or refused. `Err` closes the stream.
+fn pass(
+    throttle: &mut Throttle,
+    router: &Router,
+    session: &Arc<Session>,
+    el: Element,
+) -> Result<Option<(Element, Instant)>, (Cond, String)> {
+    match throttle.admit() {
+        Admit::Now => router.from_client(session, el).map(|()| None),
+        Admit::Wait(wait) => Ok(Some((el, Instant::now() + wait))),
+        Admit::Refuse => {
+            refuse(router, session, el, throttle.domain());
+            Ok(None)
+        }
+    }
 }
 
 /// A stanza over the tenant's rates that waited as long as it may: the

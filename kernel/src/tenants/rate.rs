@@ -61,6 +61,11 @@ impl Throttle {
         Throttle { tenant, own, max_delay, own_taken: false, waited: Duration::ZERO }
     }
 
+    /// The tenant's domain, for what a refusal says.
+    pub fn domain(&self) -> &str {
+        &self.tenant.domain
+    }
+
     /// Whether the next stanza (or the one held since the last `Wait`) may
     /// be routed. Call again after waiting what `Wait` said.
     pub fn admit(&mut self) -> Admit {
