@@ -281,3 +281,37 @@ async fn two_tenants_run_two_versions_of_a_plugin_and_a_swap_on_one_leaves_the_o
     assert!(bad.contains("/nowhere/echo.wasm"), "{bad}");
     assert_eq!(echo_version(&mut gus, "g.test").await, "1.0.0");
 }
+
+#[tokio::test]
+async fn a_tenants_stored_bytes_quota_refuses_the_write_past_it() {
+    let s = Server::start(A);
+    let _log = s.log_on_panic();
+    ok(&s.cli(&["tenant", "add", "h.test", "--quota", "stored_bytes=20000"]), "tenant add");
+    s.add_user("hal@h.test", PASSWORD);
+    let mut hal = login_trusting(&s, &s.cert_of("h.test"), "hal@h.test").await;
+    let store = |ns: &str| {
+        format!("<query xmlns='jabber:iq:private'><data xmlns='urn:example:{ns}'>{}</data></query>", "x".repeat(8000))
+    };
+    for ns in ["one", "two"] {
+        let r = hal.iq("set", None, &store(ns)).await;
+        assert_eq!(r.attr("type"), Some("result"), "within the quota: {r}");
+    }
+    let r = hal.iq("set", None, &store("three")).await;
+    assert_eq!(
+        waxwing_tests::stanza_error_condition(&r).as_deref(),
+        Some("resource-constraint"),
+        "past the quota: {r}"
+    );
+    // Overwriting with less is always allowed, and makes room.
+    let r = hal.iq("set", None, "<query xmlns='jabber:iq:private'><data xmlns='urn:example:one'/></query>").await;
+    assert_eq!(r.attr("type"), Some("result"), "{r}");
+    let r = hal.iq("set", None, &store("three")).await;
+    assert_eq!(r.attr("type"), Some("result"), "room was made: {r}");
+    // The other tenant is not counted against it.
+    s.add_user("amy@a.test", PASSWORD);
+    let mut amy = login_trusting(&s, &s.cert_of("a.test"), "amy@a.test").await;
+    for ns in ["one", "two", "three"] {
+        let r = amy.iq("set", None, &store(ns)).await;
+        assert_eq!(r.attr("type"), Some("result"), "a.test has no quota: {r}");
+    }
+}

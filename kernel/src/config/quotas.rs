@@ -25,6 +25,10 @@ pub struct Quotas {
     /// A stanza over a rate is held back (the session's reading pauses) at
     /// most this long; past it, it is refused with `<resource-constraint/>`.
     pub stanza_max_delay_ms: u64,
+    /// Bytes (keys and values) the tenant's plugins may keep in storage,
+    /// their datasets included. A write past it fails in the plugin with a
+    /// `quota` error (clients hear `<resource-constraint/>`). 0: no limit.
+    pub stored_bytes: u64,
     /// Linear memory each of the tenant's plugin instances may grow to, in
     /// MiB; `plugin_limits.memory_mib` when 0.
     pub plugin_memory_mib: u64,
@@ -45,6 +49,7 @@ impl Default for Quotas {
             tenant_stanzas_per_sec: 0,
             tenant_stanza_burst: 0,
             stanza_max_delay_ms: 2_000,
+            stored_bytes: 0,
             plugin_memory_mib: 0,
             plugin_cpu_ms_per_sec: 0,
         }
@@ -62,6 +67,7 @@ pub struct QuotaOverrides {
     pub tenant_stanzas_per_sec: Option<u32>,
     pub tenant_stanza_burst: Option<u32>,
     pub stanza_max_delay_ms: Option<u64>,
+    pub stored_bytes: Option<u64>,
     pub plugin_memory_mib: Option<u64>,
     pub plugin_cpu_ms_per_sec: Option<u64>,
 }
@@ -77,6 +83,7 @@ impl QuotaOverrides {
             tenant_stanzas_per_sec: self.tenant_stanzas_per_sec.unwrap_or(base.tenant_stanzas_per_sec),
             tenant_stanza_burst: self.tenant_stanza_burst.unwrap_or(base.tenant_stanza_burst),
             stanza_max_delay_ms: self.stanza_max_delay_ms.unwrap_or(base.stanza_max_delay_ms),
+            stored_bytes: self.stored_bytes.unwrap_or(base.stored_bytes),
             plugin_memory_mib: self.plugin_memory_mib.unwrap_or(base.plugin_memory_mib),
             plugin_cpu_ms_per_sec: self.plugin_cpu_ms_per_sec.unwrap_or(base.plugin_cpu_ms_per_sec),
         }

@@ -299,7 +299,9 @@ fn commit(shared: &PluginShared, store: &mut Store<StoreData>) -> anyhow::Result
         return Ok(());
     }
     let _shared = shared.commit_lock.read().unwrap_or_else(|p| p.into_inner());
-    pending.commit(shared.kv.storage())
+    let stored = pending.commit(shared.kv.storage())?;
+    shared.budget.stored_changed(stored);
+    Ok(())
 }
 
 fn init(
@@ -448,6 +450,7 @@ mod pool_tests {
             filter_scope_store: storage.scoped(format!("fscope/{domain}/{name}/")),
             requests: Default::default(),
             uploads: Default::default(),
+            budget: super::super::tenant_budget::TenantBudget::new(&Default::default(), &Default::default()),
         })
     }
 

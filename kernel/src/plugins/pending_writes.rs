@@ -19,6 +19,9 @@ pub(crate) struct PendingWrites {
     /// `None` is a delete.
     ops: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     bytes: usize,
+    /// How these writes change the bytes the tenant stores, once committed
+    /// (counted only under a stored-bytes quota).
+    pub stored_delta: i64,
 }
 
 fn weight(key: &[u8], value: &Option<Vec<u8>>) -> usize {
@@ -111,9 +114,11 @@ impl PendingWrites {
     }
 
     /// Commits every write as one synced batch and empties the overlay.
-    pub fn commit(&mut self, db: &Storage) -> anyhow::Result<()> {
+    /// Writes everything as one synced batch; the stored-bytes change it made.
+    pub fn commit(&mut self, db: &Storage) -> anyhow::Result<i64> {
+        let delta = std::mem::take(&mut self.stored_delta);
         if self.ops.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let ops: Vec<BatchOp> = std::mem::take(&mut self.ops)
             .into_iter()
@@ -123,7 +128,8 @@ impl PendingWrites {
             })
             .collect();
         self.bytes = 0;
-        db.batch(&ops)
+        db.batch(&ops)?;
+        Ok(delta)
     }
 }
 

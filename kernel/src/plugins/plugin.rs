@@ -97,6 +97,10 @@ impl PluginEntry {
         host_info: Arc<ArcSwap<HostInfo>>,
         cfg: &PluginConfig,
     ) -> anyhow::Result<Arc<PluginEntry>> {
+        let budget = host
+            .budgets
+            .get(domain)
+            .unwrap_or_else(|| host.budgets.set(domain, &host.limits.load(), &host.quotas.load()));
         let shared = Arc::new(PluginShared {
             name: cfg.name.clone(),
             domain: domain.to_string(),
@@ -112,6 +116,7 @@ impl PluginEntry {
             filter_scope_store: host.storage.scoped(format!("fscope/{domain}/{}/", cfg.name)),
             requests: host.requests.clone(),
             uploads: host.uploads.clone(),
+            budget: budget.clone(),
         });
         shared
             .filter_scope

@@ -143,6 +143,8 @@ pub(crate) struct PluginShared {
     /// iq requests of every plugin, waiting for their answers.
     pub requests: Arc<Requests>,
     pub uploads: Arc<OnceLock<Arc<crate::uploads::Uploads>>>,
+    /// The tenant's limits, its stored-bytes quota among them.
+    pub budget: Arc<super::tenant_budget::TenantBudget>,
 }
 
 /// What a version declared that its host calls check against.

@@ -20,6 +20,9 @@ pub(crate) struct TenantBudget {
     cpu: Mutex<CpuBucket>,
     /// Calls refused while the CPU budget was spent.
     pub refused: AtomicU64,
+    stored_quota: AtomicU64,
+    /// Bytes the tenant's plugins keep, once counted (`None`: not yet).
+    stored: Mutex<Option<i64>>,
 }
 
 /// CPU time as a token bucket in microseconds: refilled at the quota's rate
@@ -60,12 +63,41 @@ impl TenantBudget {
                 last: Instant::now(),
             }),
             refused: AtomicU64::new(0),
+            stored_quota: AtomicU64::new(q.stored_bytes),
+            stored: Mutex::new(None),
         })
+    }
+
+    /// The stored-bytes quota (0: none).
+    pub fn stored_quota(&self) -> u64 {
+        self.stored_quota.load(Ordering::Relaxed)
+    }
+
+    /// The bytes the tenant's plugins keep: `count` (a scan) the first time.
+    pub fn stored(&self, count: impl FnOnce() -> anyhow::Result<i64>) -> anyhow::Result<i64> {
+        let mut s = self.stored.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = *s {
+            return Ok(n);
+        }
+        let n = count()?;
+        *s = Some(n);
+        Ok(n)
+    }
+
+    /// A commit changed the stored bytes by `delta`.
+    pub fn stored_changed(&self, delta: i64) {
+        if delta == 0 {
+            return;
+        }
+        if let Some(n) = self.stored.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            *n = n.saturating_add(delta).max(0);
+        }
     }
 
     /// New global limits or quotas, for the next call and instance.
     pub fn update(&self, global: &PluginLimits, q: &Quotas) {
         self.limits.store(Arc::new(tenant_limits(global, q)));
+        self.stored_quota.store(q.stored_bytes, Ordering::Relaxed);
         let mut b = self.bucket();
         let per_sec_us = q.plugin_cpu_ms_per_sec.saturating_mul(1000);
         if b.per_sec_us != per_sec_us {
@@ -165,6 +197,17 @@ mod tests {
         let off = TenantBudget::new(&PluginLimits::default(), &Quotas::default());
         off.charge(Duration::from_secs(100));
         assert!(off.allows_call(), "no quota, no limit");
+    }
+
+    #[test]
+    fn stored_bytes_are_counted_once_then_kept_by_commits() {
+        let b = TenantBudget::new(&PluginLimits::default(), &Quotas { stored_bytes: 100, ..Quotas::default() });
+        assert_eq!(b.stored_quota(), 100);
+        b.stored_changed(5);
+        assert_eq!(b.stored(|| Ok(40)).unwrap(), 40, "changes before the count are in the count");
+        assert_eq!(b.stored(|| panic!("counted twice")).unwrap(), 40);
+        b.stored_changed(-50);
+        assert_eq!(b.stored(|| panic!("counted twice")).unwrap(), 0, "never below zero");
     }
 
     #[test]

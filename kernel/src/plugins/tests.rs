@@ -617,5 +617,6 @@ fn plugin_shared(
         filter_scope_store: storage.scoped(format!("fscope/h/{name}/")),
         requests: Default::default(),
         uploads: Default::default(),
+        budget: super::tenant_budget::TenantBudget::new(&Default::default(), &Default::default()),
     })
 }

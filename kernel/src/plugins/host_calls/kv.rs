@@ -106,7 +106,8 @@ impl kv::Host for StoreData {
         self.write(vec![(full, new)])?;
         // Committed now, with the call's earlier writes: a swap that said
         // yes must hold even if the call fails afterwards.
-        self.pending.commit(db).map_err(|e| self.internal("kv compare-and-swap", format!("{e:#}")))?;
+        let stored = self.pending.commit(db).map_err(|e| self.internal("kv compare-and-swap", format!("{e:#}")))?;
+        self.shared.budget.stored_changed(stored);
         Ok(true)
     }
 }

@@ -91,8 +91,71 @@ impl StoreData {
     }
 
     fn write(&mut self, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<(), HostError> {
-        self.pending.record(writes).map_err(HostError::Quota)
+        let delta = self.stored_delta(&writes)?;
+        self.pending.record(writes).map_err(HostError::Quota)?;
+        self.pending.stored_delta += delta;
+        Ok(())
     }
+
+    /// How `writes` change what the tenant stores, refused past its
+    /// stored-bytes quota. Nothing is read without a quota.
+    fn stored_delta(&self, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<i64, HostError> {
+        let budget = &self.shared.budget;
+        let quota = budget.stored_quota();
+        if quota == 0 {
+            return Ok(0);
+        }
+        let db = self.shared.kv.storage();
+        let weight = |k: &[u8], v: Option<&[u8]>| v.map_or(0, |v| (k.len() + v.len()) as i64);
+        let mut delta = 0i64;
+        let mut seen: std::collections::HashMap<&[u8], i64> = std::collections::HashMap::new();
+        for (k, v) in writes {
+            // Filter scopes are the kernel's bookkeeping, not the plugin's data.
+            if k.starts_with(b"fscope/") {
+                continue;
+            }
+            let before = match seen.get(k.as_slice()) {
+                Some(w) => *w,
+                None => match self.pending.get(k) {
+                    Some(mine) => weight(k, mine),
+                    None => {
+                        let old = db.get(k).map_err(|e| self.internal("storage quota", format!("{e:#}")))?;
+                        weight(k, old.as_deref())
+                    }
+                },
+            };
+            let after = weight(k, v.as_deref());
+            seen.insert(k.as_slice(), after);
+            delta += after - before;
+        }
+        let domain = &self.shared.domain;
+        let stored = budget
+            .stored(|| tenant_stored_bytes(db, domain))
+            .map_err(|e| self.internal("storage quota", format!("{e:#}")))?;
+        let would = stored + self.pending.stored_delta + delta;
+        if delta > 0 && would > i64::try_from(quota).unwrap_or(i64::MAX) {
+            return Err(HostError::Quota(format!(
+                "{domain}'s plugins would store {would} bytes; its quota (quotas.stored_bytes) is {quota}"
+            )));
+        }
+        Ok(delta)
+    }
+}
+
+/// The bytes (keys and values) a tenant's plugins keep: their keys and
+/// their datasets.
+fn tenant_stored_bytes(db: &crate::storage::Storage, domain: &str) -> anyhow::Result<i64> {
+    let mut total = 0i64;
+    for prefix in [format!("plug/{domain}/"), format!("share/{domain}/")] {
+        let mut after = Vec::new();
+        loop {
+            let page = db.scan(prefix.as_bytes(), &after, 1024)?;
+            let Some((last, _)) = page.last() else { break };
+            after = last.clone();
+            total += page.iter().map(|(k, v)| (k.len() + v.len()) as i64).sum::<i64>();
+        }
+    }
+    Ok(total)
 }
 
 fn check_len(what: &str, len: usize, max: usize) -> Result<(), HostError> {
