@@ -1,9 +1,11 @@
 //! Tenants run by the server's operators over XMPP (XEP-0050 commands of
 //! the admin plugin, `urn:waxwing:admin#…-tenant`): an operator adds a
-//! tenant whose accounts then log in, lists the tenants, and removes one
+//! tenant whose accounts then log in, changes its table (its new account
+//! quota holds, its session stays), lists the tenants, and removes one
 //! (its clients hear `<host-gone/>`), including the tenant it is talking
 //! to; a host admin who is no operator is refused those commands and
-//! restart; a bad domain is refused with a note naming the field.
+//! restart; a bad domain is refused with a note naming the field, and a
+//! config file's tenant with the kernel's reason.
 
 use std::path::Path;
 
@@ -64,6 +66,25 @@ async fn remove(c: &mut RawClient, host: &str, domain: &str) -> Element {
     step_on(c, host, &remove, &sid, "complete", &[("confirm", &["1"])]).await
 }
 
+/// Replaces `domain`'s table with `fields` through the command on a.test; the answer.
+async fn change(c: &mut RawClient, domain: &str, fields: Fields<'_>) -> Element {
+    let change = node("change-tenant");
+    let first = execute_on(c, "a.test", &change).await;
+    let sid = session(&first);
+    let form = step_on(c, "a.test", &change, &sid, "next", &[("domain", &[domain])]).await;
+    assert!(
+        form.child("command", COMMANDS).is_some_and(|c| c.attr("status") == Some("executing")),
+        "the table's form follows the domain: {form}"
+    );
+    step_on(c, "a.test", &change, &sid, "complete", fields).await
+}
+
+/// What `waxwing user add` said when adding `jid`.
+fn user_add(s: &Server, jid: &str) -> String {
+    let out = s.cli_with_stdin(&["user", "add", "--file", "-"], Some(&format!("{jid} {PW}\n")));
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
 #[tokio::test]
 async fn an_operator_adds_lists_and_removes_a_tenant_and_a_host_admin_may_not() {
     let s = start();
@@ -74,8 +95,9 @@ async fn an_operator_adds_lists_and_removes_a_tenant_and_a_host_admin_may_not() 
 
     // boss runs a.test's commands but none of the server's.
     let add_fields: Fields = &[("domain", &["b.test"]), ("admins", &["carl@b.test"]), ("accounts", &["5"])];
-    let refused_ones: [(String, Fields); 4] = [
+    let refused_ones: [(String, Fields); 5] = [
         (node("add-tenant"), add_fields),
+        (node("change-tenant"), &[("domain", &["a.test"])]),
         (node("remove-tenant"), &[("domain", &["a.test"])]),
         (node("list-tenants"), &[]),
         (format!("{ADMIN}#restart"), &[("delay", &["0"])]),
@@ -94,14 +116,24 @@ async fn an_operator_adds_lists_and_removes_a_tenant_and_a_host_admin_may_not() 
     let mut bob = login(&s, &s.cert_of("b.test"), "bob@b.test").await;
     pinged(&mut bob, "b.test").await;
 
+    // Changed: its whole table replaced, one account at most now; bob's
+    // session stays.
+    let changed = change(&mut root, "b.test", &[("accounts", &["1"])]).await;
+    assert!(completed(&changed).contains("tenant b.test changed"), "{changed}");
+    let said = user_add(&s, "carl@b.test");
+    assert!(said.contains("quotas.accounts"), "the second account is refused, naming the quota: {said}");
+    pinged(&mut bob, "b.test").await;
+
     let listed = run_on(&mut root, "a.test", &node("list-tenants"), &[]).await;
     assert_eq!(cells(&listed, "domain"), ["a.test", "b.test"], "{listed}");
     assert_eq!(cells(&listed, "source"), ["config", "runtime"], "{listed}");
     assert_eq!(cells(&listed, "sessions"), ["2", "1"], "{listed}");
 
-    // boss cannot remove it either, even knowing its name.
-    let refused = run_on(&mut boss, "a.test", &node("remove-tenant"), &[("domain", &["b.test"])]).await;
-    assert_eq!(stanza_error_condition(&refused).as_deref(), Some("forbidden"), "{refused}");
+    // boss cannot change or remove it either, even knowing its name.
+    for n in ["change-tenant", "remove-tenant"] {
+        let refused = run_on(&mut boss, "a.test", &node(n), &[("domain", &["b.test"])]).await;
+        assert_eq!(stanza_error_condition(&refused).as_deref(), Some("forbidden"), "{n}: {refused}");
+    }
 
     let done = remove(&mut root, "a.test", "b.test").await;
     assert!(completed(&done).contains("removed tenant b.test (1 sessions closed)"), "{done}");
@@ -130,6 +162,10 @@ async fn a_bad_domain_is_refused_and_the_server_serves_on() {
     let file_one = remove(&mut root, "a.test", "a.test").await;
     assert_eq!(stanza_error_condition(&file_one).as_deref(), Some("bad-request"), "{file_one}");
     assert!(error_text(&file_one).contains("config file"), "{file_one}");
+    let file_one = change(&mut root, "a.test", &[("accounts", &["1"])]).await;
+    assert_eq!(stanza_error_condition(&file_one).as_deref(), Some("bad-request"), "{file_one}");
+    assert!(error_text(&file_one).contains("config file"), "{file_one}");
+    assert!(!user_add(&s, "carl@a.test").contains("quotas.accounts"), "a.test's quota is unchanged");
 
     pinged(&mut root, "a.test").await;
     let listed = run_on(&mut root, "a.test", &node("list-tenants"), &[]).await;
@@ -144,9 +180,7 @@ async fn a_tenant_is_removed_from_its_own_admin_plugin() {
     let s = start();
     let _log = s.log_on_panic();
     let mut root = login(&s, &s.cert_of("a.test"), "root@a.test").await;
-    let added =
-        run_on(&mut root, "a.test", &node("add-tenant"), &[("domain", &["c.test"])])
-            .await;
+    let added = run_on(&mut root, "a.test", &node("add-tenant"), &[("domain", &["c.test"])]).await;
     completed(&added);
     let done = remove(&mut root, "c.test", "c.test").await;
     assert!(completed(&done).contains("removed tenant c.test"), "{done}");

@@ -7,9 +7,10 @@
 //! sessions, announcements to everyone online, the message of the day and
 //! the welcome message (`notices.rs`); the admin list, restart and shutdown
 //! (`service.rs`); and Waxwing's own: this host's plugins listed, reloaded
-//! and configured (`plugins.rs`), and the server's tenants listed, added and
-//! removed (`tenants.rs`). The last three need the `server` grant; restart,
-//! shutdown and the tenant commands are for the server's operators only.
+//! and configured (`plugins.rs`), and the server's tenants listed, added,
+//! changed and removed (`tenants.rs`). The last three need the `server`
+//! grant; restart, shutdown and the tenant commands are for the server's
+//! operators only.
 
 mod lookups;
 mod notices;
@@ -55,6 +56,7 @@ const WAXWING_COMMANDS: &[(&str, &str)] = &[
     ("configure-plugin", "Configure a Plugin"),
     ("list-tenants", "List Tenants"),
     ("add-tenant", "Add a Tenant"),
+    ("change-tenant", "Change a Tenant"),
     ("remove-tenant", "Remove a Tenant"),
 ];
 

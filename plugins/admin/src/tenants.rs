@@ -1,5 +1,6 @@
 //! The server's tenants, for its operators (`[server] operators`): listed,
-//! added from a form, removed after a confirmation. A vhost's admins see
+//! added from a form, changed from the same form (the whole table, as the
+//! kernel replaces it), removed after a confirmation. A vhost's admins see
 //! these commands (the kernel's audiences stop at `admins`) but are refused
 //! them here, as they are restart and shutdown.
 
@@ -13,9 +14,10 @@ use crate::plugins::NS;
 use crate::service::refused;
 
 /// The commands only operators may run, by node suffix.
-pub const OPERATOR_ONLY: &[&str] = &["restart", "shutdown", "list-tenants", "add-tenant", "remove-tenant"];
+pub const OPERATOR_ONLY: &[&str] =
+    &["restart", "shutdown", "list-tenants", "add-tenant", "change-tenant", "remove-tenant"];
 
-/// The quota fields of the add form: each a `[quotas]` key of the tenant's table.
+/// The quota fields of the add and change forms: each a `[quotas]` key of the tenant's table.
 const QUOTAS: &[(&str, &str)] = &[
     ("accounts", "Accounts at most (0: no limit)"),
     ("connections", "Open client connections at most"),
@@ -48,6 +50,7 @@ pub fn first_stage(name: &str) -> Option<Result<Step, StanzaError>> {
     Some(match name {
         "list-tenants" => list(),
         "add-tenant" => Ok(Step::form(add_form(), 1)),
+        "change-tenant" => choose_changed().map(|f| Step::form_with_more(f, 1)),
         "remove-tenant" => Ok(Step::form_with_more(remove_form(), 1)),
         _ => return None,
     })
@@ -64,14 +67,52 @@ fn list() -> Result<Step, StanzaError> {
     Ok(Step::result(table))
 }
 
-fn add_form() -> DataForm {
-    let f = form("Adding a Tenant")
-        .instructions("The tenant serves from the moment this completes, and is kept across restarts.")
-        .field(Field::new("domain", FieldType::JidSingle).label("Domain").required())
+fn domain_field() -> Field {
+    Field::new("domain", FieldType::JidSingle).label("Domain").required()
+}
+
+/// The fields of a tenant's table but its domain, shared by the add and
+/// change forms so that both write the same keys.
+fn table_fields(f: DataForm) -> DataForm {
+    let f = f
         .field(Field::new("cert", FieldType::TextSingle).label("Certificate file (absolute path; optional)"))
         .field(Field::new("key", FieldType::TextSingle).label("Private key file (absolute path; optional)"))
         .field(Field::new("admins", FieldType::JidMulti).label("The tenant's admins"));
     QUOTAS.iter().fold(f, |f, (var, label)| f.field(Field::new(var, FieldType::TextSingle).label(label)))
+}
+
+fn add_form() -> DataForm {
+    table_fields(
+        form("Adding a Tenant")
+            .instructions("The tenant serves from the moment this completes, and is kept across restarts.")
+            .field(domain_field()),
+    )
+}
+
+/// The tenants a change may name: the kernel changes only those added at
+/// runtime (a config file's tenant changes in the file). With none, the
+/// domain is typed, and the kernel's refusal says why.
+fn choose_changed() -> Result<DataForm, StanzaError> {
+    let runtime: Vec<String> =
+        server::tenants().map_err(refused)?.into_iter().filter(|t| t.source == "runtime").map(|t| t.domain).collect();
+    let field = if runtime.is_empty() {
+        domain_field()
+    } else {
+        runtime
+            .iter()
+            .fold(Field::new("domain", FieldType::ListSingle).label("Domain").required(), |f, d| f.option(d, d))
+    };
+    Ok(form("Changing a Tenant").field(field))
+}
+
+/// The second stage of a change: the tenant's new table. The kernel cannot
+/// tell the current one, so the form starts empty and says what that means.
+fn change_form(domain: &str) -> DataForm {
+    table_fields(form(&format!("Changing {domain}")).instructions(&format!(
+        "These values replace {domain}'s whole table: a field left empty is the server's default, \
+         not its current value (no certificate files: a self-signed certificate; no admins; the \
+         server's quotas), and its plugins are the default list. Its sessions stay."
+    )))
 }
 
 fn remove_form() -> DataForm {
@@ -84,6 +125,8 @@ fn remove_form() -> DataForm {
 pub fn submit(name: &str, req: &Request) -> Option<Result<Step, StanzaError>> {
     Some(match (name, req.stage) {
         ("add-tenant", _) => add(req),
+        ("change-tenant", 1) => chosen_for_change(req),
+        ("change-tenant", _) => change(req),
         ("remove-tenant", 1) => confirm_removal(req),
         ("remove-tenant", _) => remove(req),
         _ => return None,
@@ -128,10 +171,9 @@ fn toml_string(s: &str) -> String {
     out
 }
 
-/// The tenant's `[[vhost]]` table, as TOML, from the add form.
-fn table(f: &DataForm) -> Result<(String, String), StanzaError> {
-    let domain = domain(f)?;
-    let mut out = format!("domain = {}\n", toml_string(&domain));
+/// `domain`'s `[[vhost]]` table, as TOML, from the add or change form.
+fn table(domain: &str, f: &DataForm) -> Result<String, StanzaError> {
+    let mut out = format!("domain = {}\n", toml_string(domain));
     for var in ["cert", "key"] {
         let path = text(f, var);
         if path.is_empty() {
@@ -165,13 +207,31 @@ fn table(f: &DataForm) -> Result<(String, String), StanzaError> {
         out.push_str("\n[quotas]\n");
         out.push_str(&quotas);
     }
-    Ok((domain, out))
+    Ok(out)
 }
 
 fn add(req: &Request) -> Result<Step, StanzaError> {
-    let (domain, table) = table(submitted(req)?)?;
-    let said = server::add_tenant(&table).map_err(refused)?;
+    let f = submitted(req)?;
+    let domain = domain(f)?;
+    let said = server::add_tenant(&table(&domain, f)?).map_err(refused)?;
     Ok(Step::done(&format!("tenant {domain} added: {said}")))
+}
+
+/// The first stage's domain, which must be a tenant; a config file's gets
+/// the form too, and the kernel's refusal, which says where it changes.
+fn chosen_for_change(req: &Request) -> Result<Step, StanzaError> {
+    let domain = domain(submitted(req)?)?;
+    if !server::tenants().map_err(refused)?.iter().any(|t| t.domain == domain) {
+        return Err(bad(format!("domain: there is no tenant {domain}")));
+    }
+    let keep = Json::Object(vec![("domain".into(), Json::String(domain.clone()))]);
+    Ok(Step::form(change_form(&domain), 2).keep(keep))
+}
+
+fn change(req: &Request) -> Result<Step, StanzaError> {
+    let domain = req.data.get("domain").as_str().ok_or_else(|| bad("choose a tenant first".into()))?.to_string();
+    let said = server::change_tenant(&table(&domain, submitted(req)?)?).map_err(refused)?;
+    Ok(Step::done(&format!("tenant {domain} changed: {said}")))
 }
 
 /// The second stage: what removing would do, to be confirmed.

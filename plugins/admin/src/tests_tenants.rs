@@ -43,11 +43,13 @@ fn a_host_admin_who_is_no_operator_is_forbidden_the_servers_commands() {
     }
     assert!(is_forbidden(run_node(&ours("list-tenants"), &[])));
     assert!(is_forbidden(run_node(&ours("add-tenant"), &[("domain", &["c.example"])])));
+    assert!(is_forbidden(command(&format!("<command xmlns='{}' node='{}'/>", adhoc::NS, ours("change-tenant")))));
     assert!(is_forbidden(run_node(&ours("remove-tenant"), &[("domain", &["b.example"])])));
     let e = run_node(&ours("add-tenant"), &[("domain", &["c.example"])]).unwrap_err();
     assert!(e.text.as_deref().is_some_and(|t| t.contains("operators")), "{e:?}");
     assert_eq!(FakeHost::stop_requested(), None);
     assert!(FakeHost::added_tenants().is_empty() && FakeHost::removed_tenants().is_empty());
+    assert!(FakeHost::changed_tenants().is_empty());
     // Host commands stay the admin's.
     assert!(run_node(&format!("{NS}#get-registered-users-num"), &[]).is_ok());
 }
@@ -145,4 +147,88 @@ fn a_quote_in_a_path_cannot_write_other_keys() {
         .unwrap();
     let table = &FakeHost::added_tenants()[0];
     assert_eq!(table.lines().filter(|l| l.starts_with("admins")).count(), 0, "{table}");
+}
+
+/// Starts a change and submits `domain` to its first stage; (session, answer).
+fn change_of(domain: &str) -> (String, Result<Element, StanzaError>) {
+    let change = ours("change-tenant");
+    let first = command(&format!("<command xmlns='{}' node='{change}'/>", adhoc::NS)).unwrap();
+    let sid = first.attr("sessionid").unwrap().to_string();
+    let second = submit(&change, &sid, "next", &[("domain", &[domain])]);
+    (sid, second)
+}
+
+#[test]
+fn an_operator_changes_a_runtime_tenants_whole_table() {
+    load_as_operator();
+    FakeHost::add_tenant(tenant("example.org", "config", 1));
+    FakeHost::add_tenant(tenant("b.example", "runtime", 0));
+
+    // Only runtime tenants are offered.
+    let change = ours("change-tenant");
+    let first = command(&format!("<command xmlns='{}' node='{change}'/>", adhoc::NS)).unwrap();
+    let x = DataForm::find_in(&first).unwrap().unwrap();
+    let domain = x.get("domain").unwrap();
+    assert_eq!(domain.kind, Some(waxwing_sdk::forms::FieldType::ListSingle), "{first}");
+    assert_eq!(domain.options.iter().map(|o| o.value.as_str()).collect::<Vec<_>>(), ["b.example"]);
+
+    let (sid, form) = change_of("b.example");
+    let form = form.unwrap();
+    assert!(form.to_xml().contains("whole table"), "the form says what it replaces: {form}");
+    let done = submit(
+        &change,
+        &sid,
+        "complete",
+        &[("admins", &["ann@b.example"]), ("accounts", &["1"]), ("connections", &[""])],
+    )
+    .unwrap();
+    assert_eq!(note(&done), "tenant b.example changed: no plugin changes");
+    assert_eq!(
+        FakeHost::changed_tenants(),
+        ["domain = \"b.example\"\nadmins = [\"ann@b.example\"]\n\n[quotas]\naccounts = 1\n"]
+    );
+    assert!(FakeHost::added_tenants().is_empty());
+
+    // A config file's tenant reaches the kernel, whose refusal is the note.
+    let (sid, form) = change_of("example.org");
+    form.unwrap();
+    let e = submit(&change, &sid, "complete", &[("accounts", &["1"])]).unwrap_err();
+    assert_eq!(e.condition, Condition::BadRequest);
+    assert!(e.text.as_deref().is_some_and(|t| t.contains("config file")), "{e:?}");
+    assert_eq!(FakeHost::changed_tenants().len(), 1);
+}
+
+#[test]
+fn with_no_runtime_tenant_the_domain_is_typed() {
+    load_as_operator();
+    FakeHost::add_tenant(tenant("example.org", "config", 1));
+    let first = command(&format!("<command xmlns='{}' node='{}'/>", adhoc::NS, ours("change-tenant"))).unwrap();
+    let x = DataForm::find_in(&first).unwrap().unwrap();
+    assert_eq!(x.get("domain").unwrap().kind, Some(waxwing_sdk::forms::FieldType::JidSingle), "{first}");
+}
+
+#[test]
+fn bad_change_values_are_bad_requests_naming_the_field() {
+    load_as_operator();
+    FakeHost::add_tenant(tenant("b.example", "runtime", 0));
+    for (domain, named) in [("nowhere.example", "domain"), ("ann@b.example", "domain"), ("", "domain")] {
+        let e = change_of(domain).1.unwrap_err();
+        assert_eq!(e.condition, Condition::BadRequest, "{domain}");
+        assert!(e.text.as_deref().is_some_and(|t| t.starts_with(&format!("{named}:"))), "{domain}: {e:?}");
+    }
+    let cases: &[(Fields, &str)] = &[
+        (&[("accounts", &["ten"])], "accounts"),
+        (&[("connections", &["-1"])], "connections"),
+        (&[("session_stanzas_per_sec", &["2.5"])], "session_stanzas_per_sec"),
+        (&[("key", &["b.key"])], "key"),
+        (&[("admins", &["b.example"])], "admins"),
+    ];
+    for (fields, named) in cases {
+        let (sid, form) = change_of("b.example");
+        form.unwrap();
+        let e = submit(&ours("change-tenant"), &sid, "complete", fields).unwrap_err();
+        assert_eq!(e.condition, Condition::BadRequest, "{fields:?}");
+        assert!(e.text.as_deref().is_some_and(|t| t.starts_with(&format!("{named}:"))), "{fields:?}: {e:?}");
+    }
+    assert!(FakeHost::changed_tenants().is_empty(), "nothing reached the kernel");
 }

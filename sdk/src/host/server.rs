@@ -99,6 +99,13 @@ pub fn add_tenant(table: &str) -> Result<String, ServerError> {
     Ok(sys::server::add_tenant(table)?)
 }
 
+/// Replaces the whole table of a tenant added at runtime (named by the
+/// table's `domain`) with `table`: a key left out is back to the server's
+/// default. Its sessions stay; what the kernel changed.
+pub fn change_tenant(table: &str) -> Result<String, ServerError> {
+    Ok(sys::server::change_tenant(table)?)
+}
+
 /// Stops serving a tenant added at runtime, its data deleted unless
 /// `keep_data`; what the kernel did.
 pub fn remove_tenant(domain: &str, keep_data: bool) -> Result<String, ServerError> {

@@ -140,6 +140,11 @@ impl FakeHost {
         with(|s| s.server.added_tenants.clone())
     }
 
+    /// The tables given to `server.change-tenant`, in order.
+    pub fn changed_tenants() -> Vec<String> {
+        with(|s| s.server.changed_tenants.clone())
+    }
+
     /// `server.remove-tenant` calls: (domain, keep-data), in order.
     pub fn removed_tenants() -> Vec<(String, bool)> {
         with(|s| s.server.removed_tenants.clone())

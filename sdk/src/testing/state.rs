@@ -74,6 +74,8 @@ pub(crate) struct FakeServer {
     pub(crate) tenants: Vec<TenantInfo>,
     /// The tables `add-tenant` was given, in order.
     pub(crate) added_tenants: Vec<String>,
+    /// The tables `change-tenant` was given, in order.
+    pub(crate) changed_tenants: Vec<String>,
     /// (domain, keep-data) of each `remove-tenant`, in order.
     pub(crate) removed_tenants: Vec<(String, bool)>,
 }

@@ -157,6 +157,15 @@ impl wit::Host for StoreData {
         self.clock.excluding(|| tenants.add(&table)).map_err(lifecycle_error)
     }
 
+    fn change_tenant(&mut self, table: String) -> Result<String, ServerError> {
+        let tenants = self.tenant_admin()?;
+        tracing::info!(plugin = %self.shared.name, vhost = %self.shared.domain, "tenant change asked for");
+        // Loading the tenant's changed plugins is the kernel's work, not the
+        // caller's CPU time. The tenant may be this plugin's own: its new
+        // version swaps in and this call finishes on the old one.
+        self.clock.excluding(|| tenants.change(&table)).map_err(lifecycle_error)
+    }
+
     fn remove_tenant(&mut self, domain: String, keep_data: bool) -> Result<String, ServerError> {
         let tenants = self.tenant_admin()?;
         tracing::info!(

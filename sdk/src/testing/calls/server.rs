@@ -1,7 +1,7 @@
 //! `server` as recorded state: the admin lists, the plugins and their
 //! settings, the operators and tenants as a test sets them, and what the
-//! plugin asked for (reloads, configurations, a stop, tenants added and
-//! removed).
+//! plugin asked for (reloads, configurations, a stop, tenants added,
+//! changed and removed).
 
 use crate::bindings::waxwing::plugin::server::{AdminList, PluginInfo, PluginSettings, ServerError, TenantInfo};
 use crate::testing::state::with;
@@ -88,15 +88,19 @@ pub(crate) fn tenants() -> Result<Vec<TenantInfo>, ServerError> {
     Ok(with(|s| s.server.tenants.clone()))
 }
 
-/// The fake reads only the table's `domain`; the rest is recorded for the
+/// The fake reads only a table's `domain`; the rest is recorded for the
 /// test to check, as the kernel would parse it.
-pub(crate) fn add_tenant(table: &str) -> Result<String, ServerError> {
-    granted()?;
-    let domain = table
+fn table_domain(table: &str) -> Result<String, ServerError> {
+    table
         .lines()
         .find_map(|l| l.trim().strip_prefix("domain").map(str::trim)?.strip_prefix('=').map(str::trim))
         .map(|d| d.trim_matches('"').to_string())
-        .ok_or_else(|| ServerError::Invalid("the tenant's table: missing field `domain`".into()))?;
+        .ok_or_else(|| ServerError::Invalid("the tenant's table: missing field `domain`".into()))
+}
+
+pub(crate) fn add_tenant(table: &str) -> Result<String, ServerError> {
+    granted()?;
+    let domain = table_domain(table)?;
     with(|s| {
         if s.server.tenants.iter().any(|t| t.domain == domain) {
             return Err(ServerError::Invalid(format!("{domain} is served here already")));
@@ -109,6 +113,22 @@ pub(crate) fn add_tenant(table: &str) -> Result<String, ServerError> {
         });
         s.server.added_tenants.push(table.to_string());
         Ok(format!("added vhost {domain}"))
+    })
+}
+
+/// Refused as the kernel refuses it: an unknown tenant, or a config file's.
+pub(crate) fn change_tenant(table: &str) -> Result<String, ServerError> {
+    granted()?;
+    let domain = table_domain(table)?;
+    with(|s| {
+        let Some(t) = s.server.tenants.iter().find(|t| t.domain == domain) else {
+            return Err(ServerError::Invalid(format!("there is no tenant {domain}")));
+        };
+        if t.source != "runtime" {
+            return Err(ServerError::Invalid(format!("{domain} is a [[vhost]] of the config file")));
+        }
+        s.server.changed_tenants.push(table.to_string());
+        Ok("no plugin changes".to_string())
     })
 }
 
