@@ -100,6 +100,9 @@ async fn a_tenant_is_added_serves_with_its_certificate_is_throttled_and_removed_
     let third = s.cli_with_stdin(&["user", "add", "--file", "-"], Some(&format!("eve@b.test {PASSWORD}\n")));
     let said = format!("{}{}", String::from_utf8_lossy(&third.stdout), String::from_utf8_lossy(&third.stderr));
     assert!(said.contains("quotas.accounts"), "the third account is refused, naming the quota: {said}");
+    let (_, metrics) = waxwing_tests::http::get(s.metrics_addr(), "/metrics").await;
+    assert!(metrics.contains("waxwing_tenant_accounts{tenant=\"b.test\"} 2"), "{metrics}");
+    assert!(metrics.contains("waxwing_tenant_accounts_quota{tenant=\"b.test\"} 2"), "{metrics}");
 
     let mut bob = login_trusting(&s, &cert, "bob@b.test").await;
     let list = ok(&s.cli(&["tenant", "list"]), "tenant list");
@@ -307,6 +310,14 @@ async fn a_tenants_stored_bytes_quota_refuses_the_write_past_it() {
     assert_eq!(r.attr("type"), Some("result"), "{r}");
     let r = hal.iq("set", None, &store("three")).await;
     assert_eq!(r.attr("type"), Some("result"), "room was made: {r}");
+    let (_, metrics) = waxwing_tests::http::get(s.metrics_addr(), "/metrics").await;
+    let used = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("waxwing_tenant_stored_bytes{tenant=\"h.test\"} "))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("the tenant's stored bytes are in /metrics:\n{metrics}"));
+    assert!((16_000..=20_000).contains(&used), "two 8 KB items and a little more: {used}");
+    assert!(metrics.contains("waxwing_tenant_stored_bytes_quota{tenant=\"h.test\"} 20000"), "{metrics}");
     // The other tenant is not counted against it.
     s.add_user("amy@a.test", PASSWORD);
     let mut amy = login_trusting(&s, &s.cert_of("a.test"), "amy@a.test").await;

@@ -162,6 +162,14 @@ impl Accounts {
         self.inner.counts.lock().unwrap_or_else(|p| p.into_inner()).remove(domain);
     }
 
+    /// The accounts of `domain` and its quota, when it has a quota (only
+    /// those are counted): for `/metrics`, without a scan.
+    pub fn count_and_quota(&self, domain: &str) -> Option<(u64, u64)> {
+        let limit = self.quota(domain)?;
+        let n = *self.inner.counts.lock().unwrap_or_else(|p| p.into_inner()).get(domain)?;
+        Some((n, limit))
+    }
+
     fn quota(&self, domain: &str) -> Option<u64> {
         self.inner.quotas.read().unwrap_or_else(|p| p.into_inner()).get(domain).copied()
     }

@@ -51,6 +51,38 @@ pub fn render(http: &Http) -> String {
     });
     tenant_metrics(&mut registry, c2s.router.tenants());
     let plugins = c2s.router.plugins();
+    let stored = plugins.stored_bytes();
+    gauge_family(
+        &mut registry,
+        "tenant_stored_bytes",
+        "Bytes a tenant's plugins store, for tenants with a quota",
+        |f| {
+            for (tenant, n, _) in &stored {
+                f.get_or_create(&vec![("tenant", tenant.clone())]).set(*n);
+            }
+        },
+    );
+    gauge_family(&mut registry, "tenant_stored_bytes_quota", "The most bytes a tenant's plugins may store", |f| {
+        for (tenant, _, quota) in &stored {
+            f.get_or_create(&vec![("tenant", tenant.clone())]).set(i64::try_from(*quota).unwrap_or(i64::MAX));
+        }
+    });
+    let accounts: Vec<(String, u64, u64)> = c2s
+        .router
+        .domains()
+        .into_iter()
+        .filter_map(|d| c2s.router.accounts().count_and_quota(&d).map(|(n, q)| (d, n, q)))
+        .collect();
+    gauge_family(&mut registry, "tenant_accounts", "Accounts of each tenant with an account quota", |f| {
+        for (tenant, n, _) in &accounts {
+            f.get_or_create(&vec![("tenant", tenant.clone())]).set(i64::try_from(*n).unwrap_or(i64::MAX));
+        }
+    });
+    gauge_family(&mut registry, "tenant_accounts_quota", "The most accounts each tenant may hold", |f| {
+        for (tenant, _, q) in &accounts {
+            f.get_or_create(&vec![("tenant", tenant.clone())]).set(i64::try_from(*q).unwrap_or(i64::MAX));
+        }
+    });
     counter_family(
         &mut registry,
         "tenant_plugin_calls_refused",

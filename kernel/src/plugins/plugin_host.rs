@@ -154,6 +154,21 @@ impl PluginHost {
         out
     }
 
+    /// Per tenant with a stored-bytes quota: the bytes its plugins store
+    /// (once counted) and the quota.
+    pub fn stored_bytes(&self) -> Vec<(String, i64, u64)> {
+        let mut out: Vec<(String, i64, u64)> = self
+            .shared
+            .budgets
+            .all()
+            .into_iter()
+            .filter(|(_, b)| b.stored_quota() > 0)
+            .filter_map(|(d, b)| Some((d, b.stored_now()?, b.stored_quota())))
+            .collect();
+        out.sort();
+        out
+    }
+
     pub fn vhost(&self, domain: &str) -> Option<Arc<VhostPlugins>> {
         self.vhosts.load().get(domain).cloned()
     }

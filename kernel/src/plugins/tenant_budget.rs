@@ -84,6 +84,11 @@ impl TenantBudget {
         Ok(n)
     }
 
+    /// The stored bytes, when counted already (a quota was checked).
+    pub fn stored_now(&self) -> Option<i64> {
+        *self.stored.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// A commit changed the stored bytes by `delta`.
     pub fn stored_changed(&self, delta: i64) {
         if delta == 0 {
