@@ -202,6 +202,9 @@ async fn runtime_tenants_survive_a_restart_and_the_config_files_own_are_refused(
         ok(&s.cli(&["tenant", "remove", "c.test", "--export", export.to_str().unwrap()]), "tenant remove --export");
     assert!(out.contains("exported 1 accounts"), "{out}");
     let xml = std::fs::read_to_string(&export).expect("the export file");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&export).expect("its metadata").permissions());
+    assert_eq!(mode & 0o777, 0o600, "it holds SCRAM credentials: its owner's only");
     assert!(xml.contains("carol"), "{xml}");
     carol.expect_stream_error("host-gone").await;
 }

@@ -101,7 +101,8 @@ pub fn export(found: Found, file: Option<&Path>, domain: Option<String>) -> anyh
     };
     match file {
         Some(path) => {
-            write_private(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+            crate::migrate::write_private(path, text.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
             let users = text.matches("<user ").count();
             eprintln!("exported {users} users to {}", path.display());
         }
@@ -112,12 +113,4 @@ pub fn export(found: Found, file: Option<&Path>, domain: Option<String>) -> anyh
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The file holds every account's SCRAM credentials: readable by its owner only.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
 }

@@ -507,5 +507,15 @@ pub fn with_runtime<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -
     Ok(out)
 }
 
+/// An export holds every account's SCRAM credentials: its file is readable
+/// by its owner only, and on disk before this returns.
+pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
 #[cfg(test)]
 mod tests;

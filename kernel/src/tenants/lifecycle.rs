@@ -176,8 +176,20 @@ impl Lifecycle {
         let _g = self.guard();
         self.runtime_tenant(&v.domain)?;
         let tenant = self.router.host(&v.domain).ok_or_else(|| anyhow!("{} is not served now", v.domain))?;
+        let before = self.store.get(&v.domain)?.map(|t| store::parse(&t)).transpose()?;
         self.tls.set_vhost(&v, &self.data_dir).with_context(|| format!("tenant {}", v.domain))?;
-        let summary = self.router.plugins().change_vhost(&v).with_context(|| format!("tenant {}", v.domain))?;
+        let summary = match self.router.plugins().change_vhost(&v) {
+            Ok(s) => s,
+            Err(e) => {
+                // The plugins kept serving as they were: so does the certificate.
+                if let Some(old) = &before
+                    && let Err(undo) = self.tls.set_vhost(old, &self.data_dir)
+                {
+                    tracing::error!("tenant {}: the old certificate did not load again: {undo:#}", v.domain);
+                }
+                return Err(e.context(format!("tenant {}", v.domain)));
+            }
+        };
         self.store.put(&v.domain, text)?;
         let quotas = cfg.quotas_for(&v);
         self.router.accounts().set_quota(&v.domain, quotas.accounts);
@@ -202,7 +214,7 @@ impl Lifecycle {
             .export(Some(domain))
             .with_context(|| format!("exporting tenant {domain} (it is still served)"))?;
             let users: usize = hosts.iter().map(|h| h.users.len()).sum();
-            std::fs::write(path, crate::migrate::piefxis::write(&hosts))
+            crate::migrate::write_private(path, crate::migrate::piefxis::write(&hosts).as_bytes())
                 .with_context(|| format!("writing {} (tenant {domain} is still served)", path.display()))?;
             done.push(format!("exported {users} accounts to {}", path.display()));
         }

@@ -50,7 +50,12 @@ impl TenantStore {
     }
 
     pub fn contains(&self, domain: &str) -> anyhow::Result<bool> {
-        Ok(self.storage.get(&key(domain))?.is_some())
+        Ok(self.get(domain)?.is_some())
+    }
+
+    /// The tenant's stored table, as it was given.
+    pub fn get(&self, domain: &str) -> anyhow::Result<Option<String>> {
+        Ok(self.storage.get(&key(domain))?.map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     /// Durable before it returns.
