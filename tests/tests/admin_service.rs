@@ -181,7 +181,7 @@ async fn every_command_refuses_others_and_bad_values() {
     let mut joe = login(&s, "joe").await;
 
     let (nodes, listed) = adhoc::listed_nodes(&mut root).await;
-    assert_eq!(nodes.len(), 26, "{listed}");
+    assert_eq!(nodes.len(), 27, "{listed}");
     for node in &nodes {
         let refused = execute(&mut joe, node).await;
         assert_eq!(stanza_error_condition(&refused).as_deref(), Some("forbidden"), "{node}: {refused}");
