@@ -263,25 +263,7 @@ mod tests {
         assert!(!stderr_is_journal() || std::env::var_os("JOURNAL_STREAM").is_some());
     }
 
-    /// A log sink the test reads back.
-    #[derive(Clone, Default)]
-    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Buf {
-        fn text(&self) -> String {
-            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-        }
-    }
+    use crate::testutil::LogBuf as Buf;
 
     /// What a subscriber with `format` writes for one warning with a field.
     fn one_line<F>(format: F) -> String

@@ -2,7 +2,6 @@
 //! they change, seen through real handshakes where it matters.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::CertificateDer;
@@ -83,22 +82,11 @@ async fn wait_for_served(
 
 /// Everything logged while `f` runs on this thread.
 fn logged(f: impl FnOnce()) -> String {
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Buf::default();
+    let buf = crate::testutil::LogBuf::default();
     let out = buf.clone();
     let subscriber = tracing_subscriber::fmt().with_writer(move || buf.clone()).with_ansi(false).finish();
     tracing::subscriber::with_default(subscriber, f);
-    String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
+    out.text()
 }
 
 #[tokio::test]
